@@ -1,0 +1,92 @@
+// Package vecindex holds shitu's vector indexes: exact Flat search, HNSW
+// with delete, IVF-Flat, and binary (Hamming) variants, all behind one
+// interface. It imports no other project package.
+package vecindex
+
+import (
+	"errors"
+	"io"
+	"math"
+)
+
+// Metric is the similarity of an index.
+type Metric int
+
+// Metrics. IP scores sort descending; L2 (squared distance) and Hamming
+// sort ascending, as in faiss.
+const (
+	IP Metric = iota
+	L2
+	Hamming
+)
+
+func (m Metric) String() string {
+	switch m {
+	case IP:
+		return "IP"
+	case L2:
+		return "L2"
+	case Hamming:
+		return "hamming"
+	}
+	return "metric?"
+}
+
+// Padding of missing result slots, as faiss pads them (ppshitu-pipeline.md
+// §7.2): id -1 with the worst score of the metric.
+const (
+	PadID      int64   = -1
+	PadIP      float32 = -math.MaxFloat32
+	PadL2      float32 = math.MaxFloat32
+	PadHamming float32 = math.MaxInt32
+)
+
+// Errors.
+var (
+	ErrDims      = errors.New("vecindex: vector dimension mismatch")
+	ErrDuplicate = errors.New("vecindex: duplicate id")
+	ErrNotFound  = errors.New("vecindex: id not found")
+	ErrFormat    = errors.New("vecindex: malformed index data")
+	ErrUntrained = errors.New("vecindex: index is not trained")
+)
+
+// Result is one hit. For Hamming indexes Score is the bit distance.
+type Result struct {
+	ID    int64
+	Score float32
+}
+
+// Filter restricts a search to the ids for which it returns true. A nil
+// Filter allows every id.
+type Filter func(id int64) bool
+
+// Index is a float32 vector index. Vectors are passed flat: n×Dims values.
+// Implementations are safe for concurrent searches during writes.
+type Index interface {
+	Dims() int
+	Metric() Metric
+	Len() int
+	// Add inserts vectors under the given ids (len(vecs) == len(ids)*Dims()).
+	Add(ids []int64, vecs []float32) error
+	// Remove deletes ids and reports how many were present.
+	Remove(ids ...int64) int
+	// Search returns the k best hits, sorted best first and padded to k
+	// with PadID as faiss pads.
+	Search(q []float32, k int, filter Filter) ([]Result, error)
+	// SearchBatch runs len(qs)/Dims() queries.
+	SearchBatch(qs []float32, k int, filter Filter) ([][]Result, error)
+	// Save writes the index in shitu's own format (see docs/format/).
+	Save(w io.Writer) error
+}
+
+// BinaryIndex is an index of packed bit vectors (Dims() bits, Dims()/8
+// bytes each, most significant bit first) searched by Hamming distance.
+type BinaryIndex interface {
+	Dims() int
+	Len() int
+	Add(ids []int64, codes []byte) error
+	Remove(ids ...int64) int
+	Search(q []byte, k int, filter Filter) ([]Result, error)
+	SearchBatch(qs []byte, k int, filter Filter) ([][]Result, error)
+	Save(w io.Writer) error
+}
