@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/shitu-go/shitu/infer"
+	"github.com/shitu-go/shitu/tensor"
 )
 
 const cgoEnabled = false
@@ -21,3 +22,17 @@ func Version() string { return "" }
 func (b *Backend) Open([]byte, infer.Options) (infer.Session, error) {
 	return nil, initEnv("")
 }
+
+// Bare is unavailable without cgo.
+type Bare struct{}
+
+// NewBare always fails without cgo.
+func (b *Backend) NewBare([]byte, infer.Options, map[string]*tensor.Tensor, [][]int) (*Bare, error) {
+	return nil, initEnv("")
+}
+
+// Run always fails without cgo.
+func (b *Bare) Run() error { return initEnv("") }
+
+// Close does nothing.
+func (b *Bare) Close() error { return nil }
