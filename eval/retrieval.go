@@ -1,0 +1,306 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Set is a labelled set of feature vectors: queries or a gallery.
+type Set struct {
+	// Vecs holds one feature per item, all of the same length. shitu's
+	// feature extractor already L2-normalises, so Q·Gᵀ is the cosine.
+	Vecs [][]float32
+	// Labels holds one label per item, compared as strings.
+	Labels []string
+	// UniqueIDs is optional (nil, or one per item): PaddleClas' 3rd list
+	// column. When both query and gallery sets have them, pairs with the
+	// same label AND the same unique id are masked (the self-match).
+	UniqueIDs []string
+}
+
+// SetFromEntries builds a Set from list entries and their features.
+// UniqueIDs is set only when every entry has a 3rd column.
+func SetFromEntries(es []ListEntry, vecs [][]float32) (Set, error) {
+	if len(es) != len(vecs) {
+		return Set{}, fmt.Errorf("%w: %d entries, %d features", ErrMismatch, len(es), len(vecs))
+	}
+	s := Set{Vecs: vecs, Labels: make([]string, len(es))}
+	all := len(es) > 0
+	for i, e := range es {
+		s.Labels[i] = e.Label
+		all = all && e.UniqueID != ""
+	}
+	if all {
+		s.UniqueIDs = make([]string, len(es))
+		for i, e := range es {
+			s.UniqueIDs[i] = e.UniqueID
+		}
+	}
+	return s, nil
+}
+
+func (s Set) check(name string) (int, error) {
+	if len(s.Vecs) == 0 {
+		return 0, fmt.Errorf("%w: %s set is empty", ErrEmpty, name)
+	}
+	if len(s.Labels) != len(s.Vecs) {
+		return 0, fmt.Errorf("%w: %s has %d vectors and %d labels", ErrMismatch, name, len(s.Vecs), len(s.Labels))
+	}
+	if s.UniqueIDs != nil && len(s.UniqueIDs) != len(s.Vecs) {
+		return 0, fmt.Errorf("%w: %s has %d vectors and %d unique ids", ErrMismatch, name, len(s.Vecs), len(s.UniqueIDs))
+	}
+	d := len(s.Vecs[0])
+	for i, v := range s.Vecs {
+		if len(v) != d {
+			return 0, fmt.Errorf("%w: %s item %d has %d values, item 0 has %d", ErrDims, name, i, len(v), d)
+		}
+	}
+	return d, nil
+}
+
+// RetrievalOptions configures Retrieval. The zero value is PaddleClas'
+// default evaluation: recall@1 and @5, block size 64.
+type RetrievalOptions struct {
+	// TopK lists the k of recall@k (default [1, 5]).
+	TopK []int
+	// PrecisionK lists the k of precision@k (default: TopK).
+	PrecisionK []int
+	// BlockSize is PaddleClas' Global.sim_block_size (default 64).
+	BlockSize int
+	// Progress, if set, is called after every block with queries done so far.
+	Progress func(done, total int)
+}
+
+// AtK is a metric value at a cut-off k.
+type AtK struct {
+	K     int    `json:"k"`
+	Value Metric `json:"value"`
+}
+
+// LabelRecall is the recall@1 of the queries of one label.
+type LabelRecall struct {
+	Label string `json:"label"`
+	// Queries counts this label's queries with at least one relevant item.
+	Queries int `json:"queries"`
+	// Hits counts those whose first ranked item is relevant.
+	Hits int `json:"hits"`
+	// NoRelevant counts this label's queries with no relevant gallery item.
+	NoRelevant int `json:"no_relevant,omitempty"`
+}
+
+// Recall is Hits/Queries (NaN when Queries is 0).
+func (l LabelRecall) Recall() float64 {
+	if l.Queries == 0 {
+		return math.NaN()
+	}
+	return float64(l.Hits) / float64(l.Queries)
+}
+
+// RetrievalResult holds the retrieval metrics.
+//
+// Recall, MAP and Precision are PaddleClas' figures: computed per block of
+// queries and combined as Σ metric_block·|block|/N (ppshitu-pipeline.md
+// §16.1 step 7). They are exact only when every query has a relevant
+// gallery item; a block whose queries have none makes them NaN, as in
+// PaddleClas. ExactRecall and ExactMAP are the same metrics over all
+// queries with at least one relevant item, without blocks.
+type RetrievalResult struct {
+	Recall    []AtK  `json:"recall"`
+	MAP       Metric `json:"mAP"`
+	Precision []AtK  `json:"precision"`
+
+	ExactRecall []AtK  `json:"exact_recall"`
+	ExactMAP    Metric `json:"exact_mAP"`
+
+	Queries      int `json:"queries"`
+	Gallery      int `json:"gallery"`
+	WithRelevant int `json:"queries_with_relevant"`
+	MaskedPairs  int `json:"masked_pairs"`
+	BlockSize    int `json:"block_size"`
+
+	PerLabel []LabelRecall `json:"per_label"`
+}
+
+// Retrieval computes recall@k (CMC), mAP and precision@k of queries
+// against a gallery as PaddleClas' retrieval evaluation does
+// (ppshitu-pipeline.md §16.1). Pass the same Set twice when one list is
+// both query and gallery (give it unique ids to exclude self-matches).
+//
+// Each query row S = q·Gᵀ is ranked by descending similarity; ties keep
+// gallery order (PaddleClas leaves tie order unspecified). Masked pairs
+// (same label and same unique id) get similarity exactly 0 and keep a rank
+// position but are never relevant. A k larger than the gallery uses the
+// whole ranking (PaddleClas would fail); precision@k still divides by k.
+func Retrieval(query, gallery Set, opts RetrievalOptions) (*RetrievalResult, error) {
+	dq, err := query.check("query")
+	if err != nil {
+		return nil, err
+	}
+	dg, err := gallery.check("gallery")
+	if err != nil {
+		return nil, err
+	}
+	if dq != dg {
+		return nil, fmt.Errorf("%w: query dim %d, gallery dim %d", ErrDims, dq, dg)
+	}
+	topK := opts.TopK
+	if len(topK) == 0 {
+		topK = []int{1, 5}
+	}
+	precK := opts.PrecisionK
+	if len(precK) == 0 {
+		precK = topK
+	}
+	for _, k := range append(slices.Clone(topK), precK...) {
+		if k < 1 {
+			return nil, fmt.Errorf("%w: got %d", ErrBadK, k)
+		}
+	}
+	bs := opts.BlockSize
+	if bs <= 0 {
+		bs = 64
+	}
+	nq, ng := len(query.Vecs), len(gallery.Vecs)
+	mask := query.UniqueIDs != nil && gallery.UniqueIDs != nil
+
+	res := &RetrievalResult{Queries: nq, Gallery: ng, BlockSize: bs}
+	recallW := make([]float64, len(topK)) // block-weighted sums
+	precW := make([]float64, len(precK))
+	var mapW float64
+	exactHits := make([]int, len(topK))
+	var exactAP float64
+	perLabel := map[string]*LabelRecall{}
+	var labelOrder []string
+
+	sims := make([]float32, ng)
+	keep := make([]bool, ng)
+	order := make([]int, ng)
+	rel := make([]bool, ng)
+	for b0 := 0; b0 < nq; b0 += bs {
+		b1 := min(b0+bs, nq)
+		var bRel int
+		bHits := make([]int, len(topK))
+		bPrec := make([]float64, len(precK))
+		var bAP float64
+		for q := b0; q < b1; q++ {
+			qv, ql := query.Vecs[q], query.Labels[q]
+			for g := range ng {
+				sims[g] = dot(qv, gallery.Vecs[g])
+				keep[g] = true
+				if mask && ql == gallery.Labels[g] && query.UniqueIDs[q] == gallery.UniqueIDs[g] {
+					// §16.1 step 3: S ← S·keep_mask, the pair stays ranked.
+					keep[g] = false
+					sims[g] = 0
+					res.MaskedPairs++
+				}
+				order[g] = g
+			}
+			sort.SliceStable(order, func(i, j int) bool { return sims[order[i]] > sims[order[j]] })
+			nrel, first := 0, -1
+			for r, g := range order {
+				rel[r] = keep[g] && gallery.Labels[g] == ql
+				if rel[r] {
+					nrel++
+					if first < 0 {
+						first = r
+					}
+				}
+			}
+			lr := perLabel[ql]
+			if lr == nil {
+				lr = &LabelRecall{Label: ql}
+				perLabel[ql] = lr
+				labelOrder = append(labelOrder, ql)
+			}
+			// Precision@k counts every query (§16.1 "Other metrics").
+			for i, k := range precK {
+				c := 0
+				for r := range min(k, ng) {
+					if rel[r] {
+						c++
+					}
+				}
+				bPrec[i] += float64(c) / float64(k)
+			}
+			if nrel == 0 {
+				lr.NoRelevant++
+				continue
+			}
+			bRel++
+			lr.Queries++
+			if first == 0 {
+				lr.Hits++
+			}
+			for i, k := range topK {
+				if first < k {
+					bHits[i]++
+				}
+			}
+			var ap float64
+			c := 0
+			for r := range ng {
+				if rel[r] {
+					c++
+					ap += float64(c) / float64(r+1)
+				}
+			}
+			bAP += ap / float64(nrel)
+		}
+		w := float64(b1-b0) / float64(nq)
+		for i := range topK {
+			recallW[i] += div(float64(bHits[i]), float64(bRel)) * w
+			exactHits[i] += bHits[i]
+		}
+		for i := range precK {
+			precW[i] += bPrec[i] / float64(b1-b0) * w
+		}
+		mapW += div(bAP, float64(bRel)) * w
+		exactAP += bAP
+		res.WithRelevant += bRel
+		if opts.Progress != nil {
+			opts.Progress(b1, nq)
+		}
+	}
+	for i, k := range topK {
+		res.Recall = append(res.Recall, AtK{k, Metric(recallW[i])})
+		res.ExactRecall = append(res.ExactRecall, AtK{k, Metric(div(float64(exactHits[i]), float64(res.WithRelevant)))})
+	}
+	for i, k := range precK {
+		res.Precision = append(res.Precision, AtK{k, Metric(precW[i])})
+	}
+	res.MAP = Metric(mapW)
+	res.ExactMAP = Metric(div(exactAP, float64(res.WithRelevant)))
+	for _, l := range labelOrder {
+		res.PerLabel = append(res.PerLabel, *perLabel[l])
+	}
+	sort.SliceStable(res.PerLabel, func(i, j int) bool { return res.PerLabel[i].Label < res.PerLabel[j].Label })
+	return res, nil
+}
+
+// div is a/b with 0/0 = NaN, as PaddleClas' float division gives.
+func div(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+func dot(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// RecallAt returns the value at k from a list (NaN when absent).
+func RecallAt(ms []AtK, k int) float64 {
+	for _, m := range ms {
+		if m.K == k {
+			return float64(m.Value)
+		}
+	}
+	return math.NaN()
+}
