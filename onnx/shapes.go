@@ -1,0 +1,585 @@
+package onnx
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Shapes are []int64 with -1 for a dimension that is not known statically;
+// a nil shape means the whole shape (even the rank) is unknown.
+
+// ConstLookup returns the tensor of a constant value (initializer or
+// Constant node output), or nil when the value is not constant.
+type ConstLookup func(name string) *TensorProto
+
+// unaryOps keep their first input's shape.
+var unaryOps = map[string]bool{
+	"Identity": true, "Relu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true,
+	"LeakyRelu": true, "Tanh": true, "Clip": true, "Softmax": true, "LogSoftmax": true,
+	"Dropout": true, "Exp": true, "Log": true, "Sqrt": true, "Neg": true, "Abs": true, "Erf": true,
+	"Cast": true, "BatchNormalization": true, "InstanceNormalization": true, "LRN": true,
+	"Reciprocal": true, "Floor": true, "Ceil": true, "Round": true, "Sign": true, "Elu": true,
+	"Selu": true, "PRelu": true, "Softplus": true, "LayerNormalization": true, "Not": true,
+}
+
+// broadcastOps follow numpy broadcasting over all inputs.
+var broadcastOps = map[string]bool{
+	"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "Max": true, "Min": true,
+	"Sum": true, "Mean": true, "Equal": true, "Less": true, "Greater": true, "And": true,
+	"Or": true, "Where": true, "LessOrEqual": true, "GreaterOrEqual": true, "Mod": true,
+}
+
+// InferShapes computes the output shapes of node n from its input shapes
+// (in[i] for n.Input[i]; nil = unknown) at the given opset. Unknown op types
+// give nil shapes, not an error; inconsistent inputs give ErrShape.
+func InferShapes(n *NodeProto, in [][]int64, opset int64, consts ConstLookup) ([][]int64, error) {
+	if consts == nil {
+		consts = func(string) *TensorProto { return nil }
+	}
+	a := attrMap(n)
+	nOut := len(n.GetOutput())
+	out := make([][]int64, nOut)
+	op := n.GetOpType()
+	get := func(i int) []int64 {
+		if i < len(in) {
+			return in[i]
+		}
+		return nil
+	}
+	constTensor := func(i int) *TensorProto {
+		if i < len(n.GetInput()) && n.GetInput()[i] != "" {
+			return consts(n.GetInput()[i])
+		}
+		return nil
+	}
+	constIn := func(i int) ([]int64, bool) {
+		t := constTensor(i)
+		if t == nil {
+			return nil, false
+		}
+		v, err := Int64s(t)
+		return v, err == nil
+	}
+	fail := func(format string, args ...any) ([][]int64, error) {
+		return nil, fmt.Errorf("%w: %s %q: %s", ErrShape, op, n.GetName(), fmt.Sprintf(format, args...))
+	}
+	x := get(0)
+	switch {
+	case unaryOps[op]:
+		for i := range out {
+			out[i] = slices.Clone(x)
+		}
+		return out, nil
+	case broadcastOps[op]:
+		s := x
+		for i := 1; i < len(n.GetInput()); i++ {
+			var err error
+			if s, err = broadcast(s, get(i)); err != nil {
+				return fail("%v", err)
+			}
+		}
+		if nOut > 0 {
+			out[0] = s
+		}
+		return out, nil
+	}
+	if nOut == 0 {
+		return out, nil
+	}
+	switch op {
+	case "Conv", "MaxPool", "AveragePool":
+		if x == nil {
+			return out, nil
+		}
+		if len(x) < 3 {
+			return fail("input rank %d < 3", len(x))
+		}
+		sp := len(x) - 2
+		kernel := attrInts(a, "kernel_shape")
+		cout := int64(-1)
+		if op == "Conv" {
+			w := get(1)
+			if w == nil || len(w) != len(x) {
+				return fail("weight shape %v does not match input %v", w, x)
+			}
+			cout = w[0]
+			if kernel == nil {
+				kernel = w[2:]
+			}
+			g := attrInt(a, "group", 1)
+			if x[1] >= 0 && w[1] >= 0 && x[1] != w[1]*g {
+				return fail("input channels %d != weight %d × group %d", x[1], w[1], g)
+			}
+		} else {
+			cout = x[1]
+		}
+		if len(kernel) != sp {
+			return fail("kernel_shape %v for input %v", kernel, x)
+		}
+		spatial, err := convSpatial(x[2:], kernel, a, op != "Conv")
+		if err != nil {
+			return fail("%v", err)
+		}
+		out[0] = append([]int64{x[0], cout}, spatial...)
+		if nOut > 1 {
+			out[1] = slices.Clone(out[0])
+		}
+	case "GlobalAveragePool", "GlobalMaxPool":
+		if x != nil {
+			s := slices.Clone(x)
+			for i := 2; i < len(s); i++ {
+				s[i] = 1
+			}
+			out[0] = s
+		}
+	case "Concat":
+		axis := attrInt(a, "axis", 0)
+		var s []int64
+		for i := range n.GetInput() {
+			si := get(i)
+			if si == nil {
+				return out, nil
+			}
+			ax, err := normAxis(axis, len(si))
+			if err != nil {
+				return fail("%v", err)
+			}
+			if s == nil {
+				s = slices.Clone(si)
+				continue
+			}
+			if len(si) != len(s) {
+				return fail("rank %d vs %d", len(si), len(s))
+			}
+			for d := range s {
+				switch {
+				case d == ax:
+					if s[d] < 0 || si[d] < 0 {
+						s[d] = -1
+					} else {
+						s[d] += si[d]
+					}
+				case s[d] >= 0 && si[d] >= 0 && s[d] != si[d]:
+					return fail("dim %d: %d vs %d", d, s[d], si[d])
+				}
+			}
+		}
+		out[0] = s
+	case "Resize", "Upsample":
+		if x == nil {
+			return out, nil
+		}
+		scaleIdx := 2
+		if op == "Upsample" || opset < 11 {
+			scaleIdx = 1
+		}
+		if sizes, ok := constIn(3); ok && op == "Resize" && len(sizes) == len(x) {
+			out[0] = sizes
+			return out, nil
+		}
+		sc := attrFloats(a, "scales") // Upsample before opset 9
+		if t := constTensor(scaleIdx); t != nil {
+			sc, _ = Float32s(t)
+		}
+		if len(sc) != len(x) {
+			return out, nil
+		}
+		s := make([]int64, len(x))
+		for i := range x {
+			if x[i] < 0 {
+				s[i] = -1
+			} else {
+				s[i] = int64(float64(x[i]) * float64(sc[i])) // floor, as ONNX Resize
+			}
+		}
+		out[0] = s
+	case "Split":
+		if x == nil {
+			return out, nil
+		}
+		ax, err := normAxis(attrInt(a, "axis", 0), len(x))
+		if err != nil {
+			return fail("%v", err)
+		}
+		sizes := attrInts(a, "split")
+		if c, ok := constIn(1); ok {
+			sizes = c
+		}
+		if sizes == nil && x[ax] >= 0 {
+			if x[ax]%int64(nOut) != 0 {
+				return fail("dim %d not divisible into %d", x[ax], nOut)
+			}
+			for range nOut {
+				sizes = append(sizes, x[ax]/int64(nOut))
+			}
+		}
+		if len(sizes) != nOut {
+			return fail("split sizes %v for %d outputs", sizes, nOut)
+		}
+		var sum int64
+		for i, sz := range sizes {
+			s := slices.Clone(x)
+			s[ax] = sz
+			out[i] = s
+			sum += sz
+		}
+		if x[ax] >= 0 && sum != x[ax] {
+			return fail("split sizes %v sum to %d, dim is %d", sizes, sum, x[ax])
+		}
+	case "Reshape":
+		target, ok := constIn(1)
+		if !ok {
+			return out, nil
+		}
+		s, err := reshapeShape(x, target)
+		if err != nil {
+			return fail("%v", err)
+		}
+		out[0] = s
+	case "Flatten":
+		if x == nil {
+			return out, nil
+		}
+		ax := attrInt(a, "axis", 1)
+		if ax < 0 {
+			ax += int64(len(x))
+		}
+		if ax < 0 || ax > int64(len(x)) {
+			return fail("axis %d for rank %d", ax, len(x))
+		}
+		out[0] = []int64{prod(x[:ax]), prod(x[ax:])}
+	case "Transpose":
+		if x == nil {
+			return out, nil
+		}
+		perm := attrInts(a, "perm")
+		if perm == nil {
+			for i := len(x) - 1; i >= 0; i-- {
+				perm = append(perm, int64(i))
+			}
+		}
+		if len(perm) != len(x) {
+			return fail("perm %v for rank %d", perm, len(x))
+		}
+		s := make([]int64, len(x))
+		seen := make([]bool, len(x))
+		for i, p := range perm {
+			if p < 0 || p >= int64(len(x)) || seen[p] {
+				return fail("bad perm %v", perm)
+			}
+			seen[p] = true
+			s[i] = x[p]
+		}
+		out[0] = s
+	case "MatMul":
+		y := get(1)
+		if x == nil || y == nil {
+			return out, nil
+		}
+		s, err := matmulShape(x, y)
+		if err != nil {
+			return fail("%v", err)
+		}
+		out[0] = s
+	case "Gemm":
+		y := get(1)
+		if len(x) != 2 || len(y) != 2 {
+			return out, nil
+		}
+		m, k := x[0], x[1]
+		if attrInt(a, "transA", 0) != 0 {
+			m, k = k, m
+		}
+		k2, nn := y[0], y[1]
+		if attrInt(a, "transB", 0) != 0 {
+			k2, nn = nn, k2
+		}
+		if k >= 0 && k2 >= 0 && k != k2 {
+			return fail("inner dims %d vs %d", k, k2)
+		}
+		out[0] = []int64{m, nn}
+	case "Shape":
+		if x != nil {
+			out[0] = []int64{int64(len(x))}
+		}
+	case "Constant":
+		if t, ok := a["value"]; ok && t.GetT() != nil {
+			out[0] = slices.Clone(t.GetT().GetDims())
+			if out[0] == nil {
+				out[0] = []int64{}
+			}
+		}
+	case "Squeeze", "Unsqueeze":
+		if x == nil {
+			return out, nil
+		}
+		axes := attrInts(a, "axes")
+		if c, ok := constIn(1); ok {
+			axes = c
+		}
+		s, err := squeezeShape(op == "Unsqueeze", x, axes)
+		if err != nil {
+			return fail("%v", err)
+		}
+		out[0] = s
+	case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ArgMax", "ArgMin":
+		if x == nil {
+			return out, nil
+		}
+		keep := attrInt(a, "keepdims", 1) != 0
+		axes := attrInts(a, "axes")
+		if op == "ArgMax" || op == "ArgMin" {
+			axes = []int64{attrInt(a, "axis", 0)}
+		} else if c, ok := constIn(1); ok {
+			axes = c
+		}
+		red := make([]bool, len(x))
+		for _, ax := range axes {
+			k, err := normAxis(ax, len(x))
+			if err != nil {
+				return fail("%v", err)
+			}
+			red[k] = true
+		}
+		var s []int64
+		for i, d := range x {
+			switch {
+			case len(axes) > 0 && !red[i]:
+				s = append(s, d)
+			case keep:
+				s = append(s, 1)
+			}
+		}
+		if s == nil {
+			s = []int64{}
+		}
+		out[0] = s
+	}
+	return out, nil
+}
+
+// convSpatial computes output spatial dims of a conv or pool.
+func convSpatial(in, kernel []int64, a map[string]*AttributeProto, pool bool) ([]int64, error) {
+	sp := len(in)
+	strides := attrInts(a, "strides")
+	dil := attrInts(a, "dilations")
+	pads := attrInts(a, "pads")
+	autoPad := attrString(a, "auto_pad", "NOTSET")
+	ceil := pool && attrInt(a, "ceil_mode", 0) != 0
+	out := make([]int64, sp)
+	for i := range sp {
+		s, d := int64(1), int64(1)
+		if i < len(strides) {
+			s = strides[i]
+		}
+		if i < len(dil) {
+			d = dil[i]
+		}
+		if s <= 0 || d <= 0 || kernel[i] <= 0 {
+			return nil, fmt.Errorf("stride %d, dilation %d, kernel %d must be positive", s, d, kernel[i])
+		}
+		if in[i] < 0 {
+			out[i] = -1
+			continue
+		}
+		switch autoPad {
+		case "SAME_UPPER", "SAME_LOWER":
+			out[i] = (in[i] + s - 1) / s
+			continue
+		case "VALID":
+			pads = nil
+		}
+		var p int64
+		if len(pads) == 2*sp {
+			p = pads[i] + pads[i+sp]
+		}
+		eff := d*(kernel[i]-1) + 1
+		num := in[i] + p - eff
+		if num < 0 {
+			return nil, fmt.Errorf("kernel %d larger than padded input %d", eff, in[i]+p)
+		}
+		if ceil {
+			out[i] = (num+s-1)/s + 1
+		} else {
+			out[i] = num/s + 1
+		}
+	}
+	return out, nil
+}
+
+func broadcast(a, b []int64) ([]int64, error) {
+	if a == nil || b == nil {
+		return nil, nil
+	}
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	s := slices.Clone(a)
+	off := len(a) - len(b)
+	for i, d := range b {
+		x := s[off+i]
+		switch {
+		case d == 1:
+		case x == 1:
+			s[off+i] = d
+		case d == -1 || x == -1:
+			s[off+i] = max(d, x)
+			if d == -1 && x == -1 {
+				s[off+i] = -1
+			}
+		case d != x:
+			return nil, fmt.Errorf("cannot broadcast %v with %v", a, b)
+		}
+	}
+	return s, nil
+}
+
+func matmulShape(a, b []int64) ([]int64, error) {
+	if len(a) == 0 || len(b) == 0 {
+		return nil, fmt.Errorf("scalar operand")
+	}
+	a1, b1 := len(a) == 1, len(b) == 1
+	if a1 {
+		a = []int64{1, a[0]}
+	}
+	if b1 {
+		b = []int64{b[0], 1}
+	}
+	k1, k2 := a[len(a)-1], b[len(b)-2]
+	if k1 >= 0 && k2 >= 0 && k1 != k2 {
+		return nil, fmt.Errorf("inner dims %d vs %d", k1, k2)
+	}
+	batch, err := broadcast(a[:len(a)-2], b[:len(b)-2])
+	if err != nil {
+		return nil, err
+	}
+	s := append(batch, a[len(a)-2], b[len(b)-1])
+	if a1 {
+		s = append(s[:len(s)-2], s[len(s)-1])
+	}
+	if b1 {
+		s = s[:len(s)-1]
+	}
+	return s, nil
+}
+
+func reshapeShape(x, target []int64) ([]int64, error) {
+	s := slices.Clone(target)
+	infer := -1
+	copied := make([]bool, len(x))
+	known := int64(1) // product of target dims that are neither 0 nor -1
+	for i, d := range s {
+		switch {
+		case d == 0:
+			if x == nil || i >= len(x) {
+				return nil, nil
+			}
+			s[i] = x[i]
+			copied[i] = true
+		case d == -1:
+			if infer >= 0 {
+				return nil, fmt.Errorf("two -1 in shape %v", target)
+			}
+			infer = i
+		case d < -1:
+			return nil, fmt.Errorf("bad dim %d in shape %v", d, target)
+		default:
+			known *= d
+		}
+	}
+	if x == nil {
+		if infer >= 0 {
+			s[infer] = -1
+		}
+		return s, nil
+	}
+	rest := int64(1) // product of input dims not copied by a 0
+	for i, d := range x {
+		if copied[i] {
+			continue
+		}
+		if d < 0 {
+			rest = -1
+			break
+		}
+		rest *= d
+	}
+	switch {
+	case rest < 0:
+		if infer >= 0 {
+			s[infer] = -1
+		}
+	case infer >= 0:
+		if known == 0 || rest%known != 0 {
+			return nil, fmt.Errorf("cannot reshape %v to %v", x, target)
+		}
+		s[infer] = rest / known
+	case rest != known:
+		return nil, fmt.Errorf("cannot reshape %v to %v", x, target)
+	}
+	return s, nil
+}
+
+func squeezeShape(unsq bool, x, axes []int64) ([]int64, error) {
+	if unsq {
+		r := len(x) + len(axes)
+		mark := make([]bool, r)
+		for _, ax := range axes {
+			k, err := normAxis(ax, r)
+			if err != nil {
+				return nil, err
+			}
+			mark[k] = true
+		}
+		s := make([]int64, 0, r)
+		j := 0
+		for i := range r {
+			if mark[i] {
+				s = append(s, 1)
+			} else {
+				s = append(s, x[j])
+				j++
+			}
+		}
+		return s, nil
+	}
+	mark := make([]bool, len(x))
+	for _, ax := range axes {
+		k, err := normAxis(ax, len(x))
+		if err != nil {
+			return nil, err
+		}
+		mark[k] = true
+	}
+	s := []int64{}
+	for i, d := range x {
+		if (len(axes) == 0 && d == 1) || mark[i] {
+			continue
+		}
+		s = append(s, d)
+	}
+	return s, nil
+}
+
+func normAxis(ax int64, rank int) (int, error) {
+	if ax < 0 {
+		ax += int64(rank)
+	}
+	if ax < 0 || ax >= int64(rank) {
+		return 0, fmt.Errorf("axis %d out of range for rank %d", ax, rank)
+	}
+	return int(ax), nil
+}
+
+// prod multiplies dims; -1 when any is unknown.
+func prod(s []int64) int64 {
+	p := int64(1)
+	for _, d := range s {
+		if d < 0 {
+			return -1
+		}
+		p *= d
+	}
+	return p
+}
+
