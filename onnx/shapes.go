@@ -582,4 +582,3 @@ func prod(s []int64) int64 {
 	}
 	return p
 }
-
