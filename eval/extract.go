@@ -1,0 +1,96 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+)
+
+// Extractor computes one L2-normalised feature per image path; the
+// feature package provides one. Implementations may batch internally.
+type Extractor interface {
+	Extract(ctx context.Context, paths []string) ([][]float32, error)
+}
+
+// ExtractorFunc adapts a function to Extractor.
+type ExtractorFunc func(ctx context.Context, paths []string) ([][]float32, error)
+
+// Extract calls f.
+func (f ExtractorFunc) Extract(ctx context.Context, paths []string) ([][]float32, error) {
+	return f(ctx, paths)
+}
+
+// ExtractFeatures runs ext over paths in batches of batch (default 32),
+// calling progress (if set) after each batch.
+func ExtractFeatures(ctx context.Context, ext Extractor, paths []string, batch int, progress func(done, total int)) ([][]float32, error) {
+	if batch <= 0 {
+		batch = 32
+	}
+	out := make([][]float32, 0, len(paths))
+	for i := 0; i < len(paths); i += batch {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		j := min(i+batch, len(paths))
+		fs, err := ext.Extract(ctx, paths[i:j])
+		if err != nil {
+			return nil, fmt.Errorf("eval: features of %s…: %w", paths[i], err)
+		}
+		if len(fs) != j-i {
+			return nil, fmt.Errorf("%w: extractor returned %d features for %d images", ErrMismatch, len(fs), j-i)
+		}
+		out = append(out, fs...)
+		if progress != nil {
+			progress(j, len(paths))
+		}
+	}
+	return out, nil
+}
+
+// ListEval describes a retrieval evaluation from list files.
+type ListEval struct {
+	Query     []ListEntry
+	QueryRoot string
+	// Gallery is nil when the query list is also the gallery (PaddleClas'
+	// single Eval loader; give it a 3rd column to exclude self-matches).
+	Gallery     []ListEntry
+	GalleryRoot string
+	// Batch is the extraction batch size (default 32).
+	Batch int
+	// Progress, if set, is called as features are extracted, with the
+	// count over query and gallery images together.
+	Progress func(done, total int)
+	Options  RetrievalOptions
+}
+
+// EvaluateLists extracts features for the lists and runs Retrieval.
+func EvaluateLists(ctx context.Context, ext Extractor, le ListEval) (*RetrievalResult, error) {
+	if len(le.Query) == 0 {
+		return nil, fmt.Errorf("%w: query list is empty", ErrEmpty)
+	}
+	total := len(le.Query) + len(le.Gallery)
+	prog := func(off int) func(int, int) {
+		if le.Progress == nil {
+			return nil
+		}
+		return func(done, _ int) { le.Progress(off+done, total) }
+	}
+	qv, err := ExtractFeatures(ctx, ext, ResolvePaths(le.QueryRoot, le.Query), le.Batch, prog(0))
+	if err != nil {
+		return nil, err
+	}
+	q, err := SetFromEntries(le.Query, qv)
+	if err != nil {
+		return nil, err
+	}
+	g := q
+	if le.Gallery != nil {
+		gv, err := ExtractFeatures(ctx, ext, ResolvePaths(le.GalleryRoot, le.Gallery), le.Batch, prog(len(le.Query)))
+		if err != nil {
+			return nil, err
+		}
+		if g, err = SetFromEntries(le.Gallery, gv); err != nil {
+			return nil, err
+		}
+	}
+	return Retrieval(q, g, le.Options)
+}
