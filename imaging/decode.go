@@ -204,9 +204,9 @@ func cmykToRGB(w, h int, cmyk []uint8) *Image {
 	out := &Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
 	for i := 0; i < w*h; i++ {
 		c, m, y, k := int(cmyk[4*i]), int(cmyk[4*i+1]), int(cmyk[4*i+2]), int(cmyk[4*i+3])
-		out.Pix[3*i] = uint8(k - ((255-c)*k >> 8))
-		out.Pix[3*i+1] = uint8(k - ((255-m)*k >> 8))
-		out.Pix[3*i+2] = uint8(k - ((255-y)*k >> 8))
+		out.Pix[3*i] = uint8(k - ((255 - c) * k >> 8))
+		out.Pix[3*i+1] = uint8(k - ((255 - m) * k >> 8))
+		out.Pix[3*i+2] = uint8(k - ((255 - y) * k >> 8))
 	}
 	return out
 }
