@@ -1,0 +1,374 @@
+package paddle
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/shitu-go/shitu/onnx"
+	"google.golang.org/protobuf/proto"
+)
+
+// ConvertOptions configure ToONNX. The zero value converts the whole
+// program from its feed ops to its fetch ops at opset 14.
+type ConvertOptions struct {
+	// Opset is the ai.onnx opset to target (default 14, minimum 13). With
+	// 14 and above hard_swish with the standard attributes becomes HardSwish.
+	Opset int64
+	// Outputs cuts the graph: convert only what these Paddle variables need
+	// and make them the graph outputs (default: the fetch ops' variables in
+	// `col` order).
+	Outputs []string
+	// DetectorHead cuts a PicoDet detector where the head outputs leave the
+	// network (models-and-formats §B.4, §F.2): every `split` of a head
+	// convolution into [classes, 4·(reg_max+1)] channels becomes two outputs,
+	// the sigmoid class scores [N, H·W, C] then the distance logits
+	// [N, H·W, 4·(reg_max+1)], levels in program order, all scores first:
+	// the raw-head form of §B.5 that detect.DecodeRaw decodes. The
+	// post-processing (control flow, NMS) and the inputs only it uses are
+	// dropped.
+	DetectorHead bool
+	// InputShapes overrides the dims of graph inputs (-1 = dynamic).
+	InputShapes map[string][]int64
+}
+
+// ToONNX converts the model to a serialized ONNX model.
+func ToONNX(m *Model, opts ConvertOptions) ([]byte, error) {
+	mp, err := ConvertModel(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	return onnx.Marshal(mp)
+}
+
+// ConvertModel converts the model to an ONNX ModelProto (see ToONNX).
+func ConvertModel(m *Model, opts ConvertOptions) (*onnx.ModelProto, error) {
+	if m == nil || m.Program == nil || len(m.Program.Blocks) == 0 {
+		return nil, fmt.Errorf("%w: empty model", ErrConvert)
+	}
+	if opts.Opset == 0 {
+		opts.Opset = 14
+	}
+	if opts.Opset < 13 {
+		return nil, fmt.Errorf("%w: opset %d is below the minimum 13", ErrConvert, opts.Opset)
+	}
+	c := &conv{m: m, p: m.Program, opts: opts, g: newGraph(),
+		val: map[string]string{}, dt: map[string]onnx.TensorProto_DataType{}}
+	return c.run()
+}
+
+type conv struct {
+	m    *Model
+	p    *Program
+	opts ConvertOptions
+	g    *graph
+	val  map[string]string                    // Paddle var → ONNX value
+	dt   map[string]onnx.TensorProto_DataType // ONNX value → element type
+}
+
+// headSplit is one PicoDet level: the split of the head conv into class
+// logits and distance logits.
+type headSplit struct{ cls, reg string }
+
+func (c *conv) findHeadSplits() ([]headSplit, error) {
+	var hs []headSplit
+	for _, op := range c.p.Blocks[0].Ops {
+		if op.Type != "split" {
+			continue
+		}
+		outs := op.Output("Out")
+		if len(outs) != 2 || op.Int("axis", 0) != 1 {
+			continue
+		}
+		secs := op.Ints("sections", nil)
+		if len(secs) != 2 || secs[1] <= 0 || secs[1]%4 != 0 || secs[0] <= 0 {
+			continue
+		}
+		hs = append(hs, headSplit{outs[0], outs[1]})
+	}
+	if len(hs) == 0 {
+		return nil, fmt.Errorf("%w: DetectorHead: no head split of [classes, 4·(reg_max+1)] channels along axis 1", ErrConvert)
+	}
+	return hs, nil
+}
+
+func (c *conv) run() (*onnx.ModelProto, error) {
+	blk := c.p.Blocks[0]
+	targets := c.opts.Outputs
+	var heads []headSplit
+	if c.opts.DetectorHead {
+		var err error
+		if heads, err = c.findHeadSplits(); err != nil {
+			return nil, err
+		}
+		targets = nil
+		for _, h := range heads {
+			targets = append(targets, h.cls, h.reg)
+		}
+	}
+	if len(targets) == 0 {
+		targets = c.p.Fetches()
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("%w: the program has no fetch ops and no outputs were given", ErrConvert)
+	}
+	// Walk back from the targets to the ops they need (models-and-formats
+	// §F.2: cutting drops the unconvertible post-processing).
+	need := map[string]bool{}
+	for _, t := range targets {
+		need[t] = true
+	}
+	keep := make([]bool, len(blk.Ops))
+	for i := len(blk.Ops) - 1; i >= 0; i-- {
+		op := blk.Ops[i]
+		if op.Type == "feed" || op.Type == "fetch" {
+			continue
+		}
+		hit := false
+		for _, s := range op.Outputs {
+			for _, a := range s.Args {
+				if need[a] && !c.isParam(a) {
+					hit = true
+				}
+			}
+		}
+		if !hit {
+			continue
+		}
+		keep[i] = true
+		for _, s := range op.Inputs {
+			for _, a := range s.Args {
+				if a != "" {
+					need[a] = true
+				}
+			}
+		}
+	}
+	// Unsupported ops: one error naming every type with its count.
+	bad := map[string]int{}
+	for i, op := range blk.Ops {
+		if keep[i] && handlers[op.Type] == nil {
+			bad[op.Type]++
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, FormatInventory(bad))
+	}
+	// Graph inputs: the feeds the kept ops read, in `col` order.
+	var inputs []*onnx.ValueInfoProto
+	for _, f := range c.p.Feeds() {
+		if !need[f] {
+			continue
+		}
+		v := c.p.Var(0, f)
+		if v == nil {
+			return nil, fmt.Errorf("%w: feed %q has no VarDesc", ErrConvert, f)
+		}
+		dt, ok := onnxType(v.DType)
+		if !ok {
+			return nil, fmt.Errorf("%w: feed %q has element type %v", ErrConvert, f, v.DType)
+		}
+		dims := v.Dims
+		if d, ok := c.opts.InputShapes[f]; ok {
+			dims = d
+		}
+		inputs = append(inputs, valueInfo(f, dt, dims, sanitize(f)))
+		c.val[f] = f
+		c.dt[f] = dt
+		c.g.names[f] = true
+	}
+	for i, op := range blk.Ops {
+		if !keep[i] {
+			continue
+		}
+		if err := handlers[op.Type](c, op); err != nil {
+			return nil, fmt.Errorf("%w: op %d %s: %v", ErrConvert, i, op.Type, err)
+		}
+	}
+	var outputs []*onnx.ValueInfoProto
+	if c.opts.DetectorHead {
+		var err error
+		if outputs, err = c.emitHeads(heads); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, t := range targets {
+			name, ok := c.val[t]
+			if !ok {
+				return nil, fmt.Errorf("%w: output %q is not produced by the converted ops", ErrConvert, t)
+			}
+			var dims []int64
+			if v := c.p.Var(0, t); v != nil {
+				dims = v.Dims
+			}
+			if name != t && !c.g.names[t] {
+				c.g.node("Identity", []string{name}, []string{t})
+				name = t
+			}
+			outputs = append(outputs, valueInfo(name, c.dt[name], dims, sanitize(t)))
+		}
+	}
+	g := &onnx.GraphProto{
+		Name:        proto.String("paddle"),
+		Node:        c.g.nodes,
+		Initializer: c.g.inits,
+		Input:       inputs,
+		Output:      outputs,
+	}
+	mp := &onnx.ModelProto{
+		IrVersion:    proto.Int64(8),
+		ProducerName: proto.String("shitu-paddle"),
+		OpsetImport:  []*onnx.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(c.opts.Opset)}},
+		Graph:        g,
+	}
+	if c.p.Version != 0 {
+		mp.DocString = proto.String(fmt.Sprintf("converted from a Paddle %d program", c.p.Version))
+	}
+	if err := onnx.Validate(mp); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConvert, err)
+	}
+	return mp, nil
+}
+
+// emitHeads makes the raw-head outputs of models-and-formats §B.5 from the
+// split outputs: scores sigmoid → [N, H·W, C]; distances → [N, H·W, 4(R+1)].
+func (c *conv) emitHeads(hs []headSplit) ([]*onnx.ValueInfoProto, error) {
+	var scores, dists []*onnx.ValueInfoProto
+	for i, h := range hs {
+		for k, name := range []string{h.cls, h.reg} {
+			x, err := c.in(name)
+			if err != nil {
+				return nil, err
+			}
+			ch := int64(-1)
+			if v := c.p.Var(0, name); v != nil && len(v.Dims) == 4 {
+				ch = v.Dims[1]
+			}
+			if k == 0 {
+				x = c.g.op1("Sigmoid", "head", []string{x})
+			}
+			x = c.g.op1("Transpose", "head", []string{x}, aInts("perm", 0, 2, 3, 1))
+			out := fmt.Sprintf("cls_score_%d", i)
+			if k == 1 {
+				out = fmt.Sprintf("reg_dist_%d", i)
+			}
+			shape := c.g.constI64("head_shape", []int64{3}, []int64{0, -1, ch})
+			c.g.node("Reshape", []string{x, shape}, []string{out})
+			vi := valueInfo(out, onnx.TensorProto_FLOAT, []int64{-1, -1, ch}, out)
+			if k == 0 {
+				scores = append(scores, vi)
+			} else {
+				dists = append(dists, vi)
+			}
+		}
+	}
+	return append(scores, dists...), nil
+}
+
+func sanitize(s string) string {
+	return strings.NewReplacer("/", "_", ".", "_").Replace(s)
+}
+
+// isParam reports whether name is a persistable variable with a value.
+func (c *conv) isParam(name string) bool {
+	v := c.p.Var(0, name)
+	return v != nil && v.Persistable && v.Kind != FeedMinibatch && v.Kind != FetchList
+}
+
+// in resolves a Paddle variable to an ONNX value, adding parameters as
+// initializers on first use.
+func (c *conv) in(name string) (string, error) {
+	if v, ok := c.val[name]; ok {
+		return v, nil
+	}
+	if c.isParam(name) {
+		t, ok := c.m.Params[name]
+		if !ok {
+			return "", fmt.Errorf("parameter %q has no value (model loaded without parameters?)", name)
+		}
+		tp, err := paramTensor(name, t, nil)
+		if err != nil {
+			return "", err
+		}
+		c.g.addInit(tp)
+		c.val[name] = name
+		c.dt[name] = onnx.TensorProto_DataType(tp.GetDataType())
+		return name, nil
+	}
+	return "", fmt.Errorf("variable %q is read before it is produced", name)
+}
+
+// param returns a parameter's value (for ops that rewrite constants).
+func (c *conv) param(name string) (*Tensor, bool) {
+	if !c.isParam(name) {
+		return nil, false
+	}
+	t, ok := c.m.Params[name]
+	return t, ok
+}
+
+// input resolves the first argument of an input slot.
+func (c *conv) input(op *Op, slot string) (string, error) {
+	args := op.Input(slot)
+	if len(args) == 0 || args[0] == "" {
+		return "", fmt.Errorf("input %s is missing", slot)
+	}
+	return c.in(args[0])
+}
+
+// hasInput reports whether an optional input slot is bound.
+func hasInput(op *Op, slot string) bool {
+	args := op.Input(slot)
+	return len(args) > 0 && args[0] != ""
+}
+
+// output returns the ONNX name for the first argument of an output slot
+// and records the mapping; dt is its element type. A Paddle variable that is
+// written twice (in-place ops) gets a fresh ONNX name.
+func (c *conv) output(op *Op, slot string, dt onnx.TensorProto_DataType) (string, error) {
+	args := op.Output(slot)
+	if len(args) == 0 || args[0] == "" {
+		return "", fmt.Errorf("output %s is missing", slot)
+	}
+	return c.bind(args[0], dt), nil
+}
+
+func (c *conv) bind(name string, dt onnx.TensorProto_DataType) string {
+	out := name
+	if c.g.names[name] {
+		out = c.g.fresh(sanitize(name))
+	}
+	c.g.names[out] = true
+	c.val[name] = out
+	c.dt[out] = dt
+	return out
+}
+
+// rank returns the rank of a Paddle variable from its VarDesc, or -1.
+func (c *conv) rank(name string) int {
+	if v := c.p.Var(0, name); v != nil && (v.Kind == LoDTensor || v.Kind == SelectedRows || v.Kind < 0) {
+		return len(v.Dims)
+	}
+	if t, ok := c.m.Params[name]; ok {
+		return len(t.Dims)
+	}
+	return -1
+}
+
+// dims returns a Paddle variable's VarDesc dims (nil when unknown).
+func (c *conv) dims(name string) []int64 {
+	if v := c.p.Var(0, name); v != nil {
+		return v.Dims
+	}
+	return nil
+}
+
+// SupportedOps lists the Paddle op types ToONNX converts, sorted.
+func SupportedOps() []string {
+	var s []string
+	for k := range handlers {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
