@@ -167,10 +167,12 @@ func fetchHTTP(ctx context.Context, src, part string, o *FetchOptions) (resumed 
 			break
 		}
 	}
-	return resumed, fmt.Errorf("%w: %s: %v", ErrDownload, src, last)
+	return resumed, fmt.Errorf("%w: %s: %w", ErrDownload, src, last)
 }
 
 type permanentError struct{ error }
+
+func (p permanentError) Unwrap() error { return p.error }
 
 // fetchOnce performs one request. It returns done when part holds the whole
 // file.
