@@ -1,0 +1,188 @@
+package recognize
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shitu-go/shitu/detect"
+	"github.com/shitu-go/shitu/imaging"
+)
+
+// System is the recognition pipeline. It is safe for concurrent Recognize
+// calls when its Detector, Embedder and Gallery are.
+type System struct {
+	det  Detector // nil: no detector, whole image only
+	emb  Embedder
+	gal  Gallery
+	opts Options
+}
+
+// New assembles a system. det may be nil (whole-image recognition only).
+func New(det Detector, emb Embedder, gal Gallery, opts Options) (*System, error) {
+	if emb == nil || gal == nil {
+		return nil, fmt.Errorf("%w: an embedder and a gallery are required", ErrOptions)
+	}
+	if opts.MaxDetResults < 0 || opts.TopK < 0 || opts.NMSThreshold < 0 {
+		return nil, fmt.Errorf("%w: negative count or threshold", ErrOptions)
+	}
+	return &System{det: det, emb: emb, gal: gal, opts: opts}, nil
+}
+
+// Options returns the system's options (defaults not applied).
+func (s *System) Options() Options { return s.opts }
+
+// Recognize runs the whole pipeline on one decoded image with the system's options.
+func (s *System) Recognize(ctx context.Context, img *imaging.Image) (*Result, error) {
+	return s.RecognizeWith(ctx, img, s.opts)
+}
+
+// RecognizeWith runs the pipeline with per-call options (e.g. a service
+// request's thresholds).
+func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Options) (*Result, error) {
+	opts = opts.withDefaults()
+	if img == nil || img.W <= 0 || img.H <= 0 {
+		return nil, fmt.Errorf("%w: empty image", ErrImage)
+	}
+	t0 := time.Now()
+	res := &Result{}
+	var dets []detect.Box
+	if s.det != nil && !opts.NoDetector {
+		var err error
+		dets, err = s.det.Detect(ctx, img)
+		if err != nil {
+			return nil, err
+		}
+		// matches PaddleClas predict_system: top max_det_results first, then threshold (§10.3)
+		dets = detect.SelectTop(dets, opts.MaxDetResults, opts.DetThreshold)
+	}
+	res.Timings.Detect = time.Since(t0)
+
+	t := time.Now()
+	boxes := Boxes(dets, img.W, img.H, opts.WholeImage)
+	var crops []*imaging.Image
+	var kept []Object
+	for _, b := range boxes {
+		x1, y1, x2, y2, ok := ClipBox(b.Box, img.W, img.H)
+		if !ok {
+			continue // §5.3: empty crop, skipped (PaddleClas would crash)
+		}
+		c, err := imaging.Crop(img, x1, y1, x2, y2)
+		if err != nil {
+			return nil, err
+		}
+		crops = append(crops, c)
+		kept = append(kept, b)
+	}
+	res.Timings.Crop = time.Since(t)
+	if len(crops) == 0 {
+		res.Timings.Total = time.Since(t0)
+		res.Objects = []Object{}
+		return res, nil
+	}
+
+	t = time.Now()
+	feats, err := s.emb.Embed(ctx, crops)
+	if err != nil {
+		return nil, err
+	}
+	if len(feats) != len(crops) {
+		return nil, fmt.Errorf("recognize: embedder returned %d features for %d crops", len(feats), len(crops))
+	}
+	res.Timings.Rec = time.Since(t)
+
+	t = time.Now()
+	view := s.gal.View()
+	res.GalleryVersion = view.Version()
+	objs := kept[:0]
+	for i, o := range kept {
+		hits, err := view.Search(feats[i], opts.TopK, opts.Filter)
+		if err != nil {
+			return nil, err
+		}
+		o.Candidates = hits
+		if accept(&o, view, opts) || opts.KeepUnknown {
+			objs = append(objs, o)
+		}
+	}
+	res.Timings.Search = time.Since(t)
+
+	t = time.Now()
+	res.Objects, err = recNMS(objs, opts.NMSThreshold)
+	if err != nil {
+		return nil, err
+	}
+	res.Timings.NMS = time.Since(t)
+	res.Timings.Total = time.Since(t0)
+	return res, nil
+}
+
+// accept applies §7.2: only the top-1 hit counts; a float gallery accepts
+// score ≥ threshold, a binary one distance ≤ radius. A label's stored
+// threshold replaces the global one for that label.
+func accept(o *Object, view GalleryView, opts Options) bool {
+	if len(o.Candidates) == 0 {
+		return false
+	}
+	top := o.Candidates[0]
+	o.Score = top.Score
+	binary := view.Binary()
+	th := opts.ScoreThreshold
+	if binary {
+		th = opts.HammingRadius
+	}
+	if lt, ok := view.Threshold(top.Label); ok {
+		th = lt
+	}
+	o.Threshold = th
+	ok := top.Score >= th
+	if binary {
+		ok = top.Score <= th
+	}
+	if ok {
+		o.Label = top.Label
+	}
+	return ok
+}
+
+// Boxes turns detections into objects with integer boxes truncated toward
+// zero (§5.2) and adds the whole-image box [0, 0, W, H] with score 1 per mode.
+func Boxes(dets []detect.Box, w, h int, mode WholeImage) []Object {
+	objs := make([]Object, 0, len(dets)+1)
+	for _, d := range dets {
+		objs = append(objs, Object{Box: [4]int{int(d.X1), int(d.Y1), int(d.X2), int(d.Y2)}, DetScore: d.Score})
+	}
+	if mode == WholeAlways || (mode == WholeFallback && len(dets) == 0) {
+		objs = append(objs, Object{Box: [4]int{0, 0, w, h}, DetScore: 1, WholeImage: true})
+	}
+	return objs
+}
+
+// ClipBox clips an integer box to the image. It reports false when less
+// than one pixel remains in either direction. This deliberately differs
+// from PaddleClas (§5.3), whose numpy slicing treats a negative start as
+// counting from the end and whose resize then crashes on an empty crop.
+func ClipBox(b [4]int, w, h int) (x1, y1, x2, y2 int, ok bool) {
+	x1, y1 = max(b[0], 0), max(b[1], 0)
+	x2, y2 = min(b[2], w), min(b[3], h)
+	return x1, y1, x2, y2, x2-x1 >= 1 && y2-y1 >= 1
+}
+
+// recNMS runs the recognition-level NMS of §8 over accepted objects (and,
+// with KeepUnknown, unknown ones, which take part with their top-1 score).
+func recNMS(objs []Object, thresh float32) ([]Object, error) {
+	boxes := make([][4]int, len(objs))
+	scores := make([]float32, len(objs))
+	for i, o := range objs {
+		boxes[i], scores[i] = o.Box, o.Score
+	}
+	keep, err := detect.RecNMS(boxes, scores, thresh)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Object, len(keep))
+	for i, k := range keep {
+		out[i] = objs[k]
+	}
+	return out, nil
+}
