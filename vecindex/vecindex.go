@@ -90,3 +90,9 @@ type BinaryIndex interface {
 	SearchBatch(qs []byte, k int, filter Filter) ([][]Result, error)
 	Save(w io.Writer) error
 }
+
+// ErrArgs reports an invalid argument (k < 0, dims ≤ 0, wrong metric, ...).
+var ErrArgs = errors.New("vecindex: invalid argument")
+
+// maxVectors bounds the number of vectors in one index (positions are int32).
+const maxVectors = 1<<31 - 2
