@@ -151,6 +151,9 @@ func uncombined(dir, model string) (Layout, error) {
 		vars = append(vars, filepath.Join(dir, n))
 	}
 	sort.Strings(vars)
+	if len(vars) == 0 {
+		return Layout{}, fmt.Errorf("%w: %s holds the program %s but no parameters (no .pdiparams, __params__ or per-variable files)", ErrNoModel, dir, model)
+	}
 	return Layout{Dir: dir, Kind: KindPaddleUncombined, Model: filepath.Join(dir, model), VarFiles: vars}, nil
 }
 

@@ -32,8 +32,9 @@ type FileDigest struct {
 
 // Conversion records the cached ONNX conversion of a Paddle folder.
 type Conversion struct {
-	// Path is the ONNX file relative to the folder (ConvertedFile) or, when
-	// the folder is read-only, an absolute path in the cache folder.
+	// Path is the ONNX file relative to the folder holding the manifest
+	// (ConvertedFile): the model folder, or its cache folder
+	// (ResolveOptions.CacheDir/<source sha256>) when that cannot be written.
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`

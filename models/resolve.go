@@ -40,6 +40,10 @@ type ResolveOptions struct {
 	// (read-only model folders), under CacheDir/<source sha256>/. Empty
 	// means such folders fail.
 	CacheDir string
+	// CacheOnly never writes beside the model: conversions go only to
+	// CacheDir (which is then required). Use it for shared or pristine
+	// model folders.
+	CacheOnly bool
 	// Force re-converts even when a valid conversion is cached.
 	Force bool
 }
@@ -76,9 +80,15 @@ func Resolve(ctx context.Context, dir string, o ResolveOptions) (*Resolved, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoModel, err)
 	}
-	cacheDirs := []string{l.Dir}
+	var cacheDirs []string
+	if !o.CacheOnly {
+		cacheDirs = append(cacheDirs, l.Dir)
+	}
 	if o.CacheDir != "" {
 		cacheDirs = append(cacheDirs, filepath.Join(o.CacheDir, key))
+	}
+	if len(cacheDirs) == 0 {
+		return nil, fmt.Errorf("%w: CacheOnly needs a CacheDir", ErrConvert)
 	}
 	if !o.Force {
 		for _, d := range cacheDirs {
@@ -101,8 +111,8 @@ func Resolve(ctx context.Context, dir string, o ResolveOptions) (*Resolved, erro
 		return nil, fmt.Errorf("%w: %s: converter returned no model", ErrConvert, l.Dir)
 	}
 	var lastErr error
-	for i, d := range cacheDirs {
-		if i > 0 {
+	for _, d := range cacheDirs {
+		if d != l.Dir {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				lastErr = err
 				continue

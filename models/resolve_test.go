@@ -160,6 +160,31 @@ func TestResolveReadOnlyFolderUsesCache(t *testing.T) {
 	}
 }
 
+func TestResolveCacheOnly(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"inference.pdmodel": "P", "inference.pdiparams": "W"})
+	fc := &fakeConverter{}
+	if _, err := Resolve(context.Background(), dir, ResolveOptions{Converter: fc.convert, CacheOnly: true}); !errors.Is(err, ErrConvert) {
+		t.Fatalf("CacheOnly without CacheDir: %v", err)
+	}
+	cache := t.TempDir()
+	o := ResolveOptions{Converter: fc.convert, CacheDir: cache, CacheOnly: true}
+	r, err := Resolve(context.Background(), dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(filepath.Dir(r.Path)) != cache || r.Manifest.Files[0].Path != "inference.pdiparams" {
+		t.Fatalf("path %s not in cache %s (%+v)", r.Path, cache, r.Manifest.Files)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("the model folder was written: %d entries", len(entries))
+	}
+	if r, err = Resolve(context.Background(), dir, o); err != nil || r.Converted || fc.calls != 1 {
+		t.Fatalf("cached: %+v %v", r, err)
+	}
+}
+
 func TestResolveErrors(t *testing.T) {
 	ctx := context.Background()
 	paddleDir := t.TempDir()

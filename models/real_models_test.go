@@ -1,0 +1,138 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/shitu-go/shitu/infer"
+	"github.com/shitu-go/shitu/infer/ort"
+	"github.com/shitu-go/shitu/internal/testutil"
+	"github.com/shitu-go/shitu/tensor"
+)
+
+func realModel(t *testing.T, rel string) string {
+	t.Helper()
+	return filepath.Join(testutil.SharedDir(t), "testdata", "real-models", filepath.FromSlash(rel))
+}
+
+var (
+	ortOnce sync.Once
+	ortB    *ort.Backend
+	ortErr  error
+)
+
+func ortSession(t *testing.T, path string) infer.Session {
+	t.Helper()
+	lib := testutil.ORTLib(t)
+	ortOnce.Do(func() { ortB, ortErr = ort.New(ort.Config{LibPath: lib}) })
+	if ortErr != nil {
+		t.Skipf("ONNX Runtime unavailable: %v", ortErr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ortB.Open(b, infer.Options{IntraOpThreads: 1, OptLevel: infer.OptDisable})
+	if err != nil {
+		t.Fatalf("ORT open %s: %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestResolveRealModels resolves the real Paddle folders of ../shared with
+// the paddle converter (into a cache folder: the shared folders are never
+// written) and checks the result against the paddle2onnx conversion of the
+// same weights in ONNX Runtime.
+func TestResolveRealModels(t *testing.T) {
+	tests := []struct {
+		paddle, onnx string
+		shape        []int
+	}{
+		{"ch_ppocr_mobile_v2.0_cls/paddle-2.3", "ch_ppocr_mobile_v2.0_cls/onnx/kahsolt", []int{1, 3, 48, 192}},
+		{"ch_ppocr_mobile_v2.0_cls/paddle-2020", "ch_ppocr_mobile_v2.0_cls/onnx/rapidocr-onnx-dflymegold", []int{1, 3, 32, 100}},
+		{"ch_PP-OCRv3_det/paddle", "ch_PP-OCRv3_det/onnx/kahsolt", []int{1, 3, 64, 96}},
+	}
+	cache := t.TempDir()
+	for _, tc := range tests {
+		t.Run(tc.paddle, func(t *testing.T) {
+			o := ResolveOptions{Converter: PaddleConverter, CacheDir: cache, CacheOnly: true}
+			r, err := Resolve(context.Background(), realModel(t, tc.paddle), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := r.Manifest
+			if !r.Converted || m.ONNX.Form != "plain" || m.ONNX.Ops["conv2d"] == 0 || m.Kind != KindPaddle {
+				t.Fatalf("manifest %+v / %+v", m, m.ONNX)
+			}
+			t.Logf("ops: %v", m.ONNX.Ops)
+			ref, err := Resolve(context.Background(), realModel(t, tc.onnx), ResolveOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref.Layout.Kind != KindONNX || len(ref.Manifest.Inputs) != 1 {
+				t.Fatalf("reference %+v", ref.Manifest)
+			}
+			if m.Inputs[0].Name != ref.Manifest.Inputs[0].Name || len(m.Outputs) != len(ref.Manifest.Outputs) {
+				t.Fatalf("io %+v %+v vs %+v %+v", m.Inputs, m.Outputs, ref.Manifest.Inputs, ref.Manifest.Outputs)
+			}
+			// Cached now.
+			again, err := Resolve(context.Background(), realModel(t, tc.paddle), o)
+			if err != nil || again.Converted || again.Path != r.Path {
+				t.Fatalf("second resolve: %+v %v", again, err)
+			}
+			so, sr := ortSession(t, r.Path), ortSession(t, ref.Path)
+			worst := 0.0
+			for seed := int64(1); seed <= 2; seed++ {
+				in := map[string]*tensor.Tensor{m.Inputs[0].Name: randTensor(seed, tc.shape...)}
+				a, err := so.Run(context.Background(), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := sr.Run(context.Background(), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range a {
+					x, y := a[i].Float32s(), b[i].Float32s()
+					if len(x) != len(y) {
+						t.Fatalf("output %d: %d vs %d values", i, len(x), len(y))
+					}
+					for j := range x {
+						worst = max(worst, math.Abs(float64(x[j]-y[j])))
+					}
+				}
+			}
+			if worst > 1e-4 {
+				t.Errorf("max abs diff %.3g > 1e-4", worst)
+			}
+		})
+	}
+}
+
+func TestResolveRealProgramWithoutWeights(t *testing.T) {
+	_, err := Resolve(context.Background(), realModel(t, "picodet_lcnet_x1_0_fgd_layout/paddle"),
+		ResolveOptions{Converter: PaddleConverter, CacheDir: t.TempDir(), CacheOnly: true})
+	if !errors.Is(err, ErrNoModel) {
+		t.Fatalf("err = %v, want ErrNoModel", err)
+	}
+}
+
+func randTensor(seed int64, shape ...int) *tensor.Tensor {
+	r := rand.New(rand.NewSource(seed))
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = r.Float32()*2 - 1
+	}
+	return tensor.Must(shape, v)
+}
