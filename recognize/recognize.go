@@ -76,6 +76,10 @@ type Options struct {
 	NoDetector bool
 	// Filter restricts the gallery search (nil: every item).
 	Filter *Filter
+	// IgnoreStoredThresholds makes ScoreThreshold/HammingRadius apply to
+	// every label even when the gallery stores calibrated thresholds (a
+	// service request that names its own threshold sets it).
+	IgnoreStoredThresholds bool
 	// KeepUnknown keeps boxes whose top hit is not accepted, with an empty
 	// Label and their candidates, instead of dropping them as PaddleClas
 	// does. The service and JSON output set it; --format paddleclas does not.

@@ -131,7 +131,7 @@ func accept(o *Object, view GalleryView, opts Options) bool {
 	if binary {
 		th = opts.HammingRadius
 	}
-	if lt, ok := view.Threshold(top.Label); ok {
+	if lt, ok := view.Threshold(top.Label); ok && !opts.IgnoreStoredThresholds {
 		th = lt
 	}
 	o.Threshold = th
