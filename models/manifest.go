@@ -77,6 +77,10 @@ type Manifest struct {
 	ONNX *Conversion `json:"onnx,omitempty"`
 	// Model is the ONNX file to run, relative to the folder when inside it.
 	Model string `json:"model,omitempty"`
+	// Form is the form of that ONNX model: "plain", "raw-head" (detector
+	// head outputs, decoded by detect) or "nms" (NMS in the graph); empty
+	// when unknown.
+	Form string `json:"form,omitempty"`
 	// Inputs and Outputs are those of the ONNX model to run.
 	Inputs  []Tensor `json:"inputs,omitempty"`
 	Outputs []Tensor `json:"outputs,omitempty"`

@@ -170,7 +170,7 @@ func storeConversion(d string, l Layout, key string, c *Converted) (*Resolved, e
 	m.Kind = l.Kind
 	m.ONNX = &Conversion{Path: ConvertedFile, Size: int64(len(c.ONNX)), SHA256: hex.EncodeToString(sum[:]),
 		SourceSHA256: key, Converter: c.Converter, Form: c.Form, Ops: c.Ops}
-	m.Model = ConvertedFile
+	m.Model, m.Form = ConvertedFile, c.Form
 	m.Inputs, m.Outputs, _ = onnxIO(c.ONNX)
 	fillFromCatalogue(m)
 	if d == l.Dir {
