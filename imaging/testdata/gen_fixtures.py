@@ -204,16 +204,16 @@ INTERP = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2
 def gen_resize():
     os.makedirs(os.path.join(OUT, "resize"), exist_ok=True)
     # (src w, src h, seed) -> list of (dst w, dst h, interps)
-    lc = ["linear", "cubic", "nearest"]
+    lc = ["linear", "cubic", "nearest", "area"]
     plan = [
         ((101, 67, 21), [(50, 33, lc), (202, 134, lc), (150, 100, lc), (1, 1, lc), (1, 67, lc), (101, 1, lc),
-                         (7, 3, lc), (303, 5, lc), (13, 200, lc), (99, 66, lc), (33, 67, lc + ["area"])]),
-        ((100, 66, 22), [(50, 33, lc + ["area"]), (25, 22, lc + ["area"]), (200, 132, lc), (51, 34, lc)]),
+                         (7, 3, lc), (303, 5, lc), (13, 200, lc), (99, 66, lc), (33, 67, lc)]),
+        ((100, 66, 22), [(50, 33, lc), (25, 22, lc), (200, 132, lc), (51, 34, lc)]),
         ((1, 1, 23), [(5, 5, lc), (1, 4, lc)]),
         ((1, 10, 24), [(3, 7, lc), (2, 20, lc)]),
         ((9, 1, 25), [(4, 1, lc), (17, 3, lc)]),
-        ((1920, 1080, 26), [(640, 640, lc), (224, 224, lc), (960, 540, lc + ["area"]), (333, 187, lc),
-                            (1919, 1081, lc), (17, 5, lc), (2500, 1500, ["linear", "cubic"])]),
+        ((1920, 1080, 26), [(640, 640, lc), (224, 224, lc), (960, 540, lc), (333, 187, lc),
+                            (1919, 1081, lc), (17, 5, lc), (2500, 1500, ["linear", "cubic", "area"])]),
     ]
     for (sw, sh, seed), dsts in plan:
         for cn in (3, 1):

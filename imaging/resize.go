@@ -1,0 +1,370 @@
+package imaging
+
+import (
+	"fmt"
+	"math"
+)
+
+// Interp is an interpolation method, numbered as OpenCV's cv2.INTER_*
+// codes, which is also how PaddleDetection's DetResize `interp` key is
+// read (ppshitu-pipeline.md §4.1).
+type Interp int
+
+// The interpolation methods (OpenCV codes 0–4).
+const (
+	Nearest  Interp = 0 // cv2.INTER_NEAREST
+	Linear   Interp = 1 // cv2.INTER_LINEAR (bilinear, half-pixel centres, no antialiasing)
+	Cubic    Interp = 2 // cv2.INTER_CUBIC (Keys, A = -0.75)
+	Area     Interp = 3 // cv2.INTER_AREA
+	Lanczos4 Interp = 4 // cv2.INTER_LANCZOS4 (not implemented: ErrUnsupported)
+)
+
+// String returns the OpenCV name.
+func (i Interp) String() string {
+	switch i {
+	case Nearest:
+		return "INTER_NEAREST"
+	case Linear:
+		return "INTER_LINEAR"
+	case Cubic:
+		return "INTER_CUBIC"
+	case Area:
+		return "INTER_AREA"
+	case Lanczos4:
+		return "INTER_LANCZOS4"
+	}
+	return fmt.Sprintf("Interp(%d)", int(i))
+}
+
+// InterpFromCode maps an OpenCV / DetResize interpolation code (0–4) to an
+// Interp; other codes are ErrUnsupported.
+func InterpFromCode(code int) (Interp, error) {
+	if code < 0 || code > 4 {
+		return 0, fmt.Errorf("%w: interpolation code %d", ErrUnsupported, code)
+	}
+	return Interp(code), nil
+}
+
+// OpenCV's fixed-point weight precision for 8-bit resize
+// (INTER_RESIZE_COEF_BITS, go-stack.md §4.4).
+const (
+	coefBits  = 11
+	coefScale = 1 << coefBits
+)
+
+// Resize scales img to w×h exactly as cv2.resize(img, (w, h),
+// interpolation=interp) does for uint8 images with 1 or 3 channels, bit
+// for bit (go-stack.md §4.4). Lanczos4 returns ErrUnsupported.
+func Resize(img *Image, w, h int, interp Interp) (*Image, error) {
+	if err := img.check(); err != nil {
+		return nil, err
+	}
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("%w: resize to %dx%d", ErrSize, w, h)
+	}
+	return resize(img, w, h, float64(w)/float64(img.W), float64(h)/float64(img.H), interp)
+}
+
+// ResizeScale scales img by factors fx, fy as cv2.resize(img, None, fx=fx,
+// fy=fy, interpolation=interp) does: the output size is the rounded
+// product and the sampling uses fx, fy themselves (DetResize,
+// ppshitu-pipeline.md §4.1).
+func ResizeScale(img *Image, fx, fy float64, interp Interp) (*Image, error) {
+	if err := img.check(); err != nil {
+		return nil, err
+	}
+	if !(fx > 0) || !(fy > 0) || math.IsInf(fx, 0) || math.IsInf(fy, 0) {
+		return nil, fmt.Errorf("%w: resize factors %v, %v", ErrSize, fx, fy)
+	}
+	w, h := math.RoundToEven(float64(img.W)*fx), math.RoundToEven(float64(img.H)*fy)
+	if w < 1 || h < 1 || w > 1<<20 || h > 1<<20 {
+		return nil, fmt.Errorf("%w: resize %dx%d by %v, %v", ErrSize, img.W, img.H, fx, fy)
+	}
+	return resize(img, int(w), int(h), fx, fy, interp)
+}
+
+func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, error) {
+	cn := img.Channels()
+	if int64(w)*int64(h) > 1<<31 {
+		return nil, fmt.Errorf("%w: resize to %dx%d", ErrTooLarge, w, h)
+	}
+	if w == img.W && h == img.H {
+		return img.Clone(), nil // OpenCV copies when the size does not change
+	}
+	out := &Image{W: w, H: h, C: cn, Pix: make([]uint8, w*h*cn)}
+	sx, sy := 1/invx, 1/invy
+	isx, isy := math.RoundToEven(sx), math.RoundToEven(sy)
+	areaFast := math.Abs(sx-isx) < 0x1p-52 && math.Abs(sy-isy) < 0x1p-52
+	switch interp {
+	case Nearest:
+		resizeNearest(img, out, sx, sy)
+		return out, nil
+	case Linear, Cubic:
+		// OpenCV: an exact 2× linear downscale is the INTER_AREA fast path.
+		if interp == Linear && areaFast && isx == 2 && isy == 2 {
+			resizeAreaFast(img, out, 2, 2)
+			return out, nil
+		}
+	case Area:
+		if sx >= 1 && sy >= 1 {
+			if areaFast {
+				resizeAreaFast(img, out, int(isx), int(isy))
+				return out, nil
+			}
+			resizeArea(img, out, sx, sy)
+			return out, nil
+		}
+		// Upscaling with INTER_AREA is OpenCV's bilinear with area coefficients.
+	default:
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, interp)
+	}
+	p := newPlan(img.W, img.H, w, h, cn, sx, sy, invx, invy, interp)
+	p.run(img.Pix, out.Pix)
+	return out, nil
+}
+
+// plan holds the precomputed taps of a separable linear or cubic resize.
+type plan struct {
+	sw, sh, dw, dh, cn int
+	ks                 int     // taps per output sample: 2 or 4
+	xofs               []int32 // dw*cn*ks source offsets within a row, clamped
+	alpha              []int16 // dw*cn*ks horizontal weights (×2048)
+	yofs               []int32 // dh*ks source rows, clamped
+	beta               []int16 // dh*ks vertical weights (×2048)
+	cubic              bool
+}
+
+func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) *plan {
+	ks := 2
+	if interp == Cubic {
+		ks = 4
+	}
+	p := &plan{sw: sw, sh: sh, dw: dw, dh: dh, cn: cn, ks: ks, cubic: interp == Cubic,
+		xofs: make([]int32, dw*cn*ks), alpha: make([]int16, dw*cn*ks),
+		yofs: make([]int32, dh*ks), beta: make([]int16, dh*ks)}
+	area := interp == Area
+	var cb [4]float32
+	for dx := 0; dx < dw; dx++ {
+		s, f := srcCoord(dx, sx, invx, area)
+		if !p.cubic {
+			// ppshitu/go-stack §4.4 rule 3: in x the fraction is cleared at borders.
+			if s < 0 {
+				s, f = 0, 0
+			}
+			if s >= sw-1 {
+				s, f = sw-1, 0
+			}
+		}
+		weights(f, p.cubic, &cb)
+		for k := 0; k < cn; k++ {
+			j := (dx*cn + k) * ks
+			for t := 0; t < ks; t++ {
+				tap := s + t
+				if p.cubic {
+					tap = s - 1 + t
+				}
+				tap = min(max(tap, 0), sw-1)
+				p.xofs[j+t] = int32(tap*cn + k)
+				p.alpha[j+t] = roundCoef(cb[t])
+			}
+		}
+	}
+	for dy := 0; dy < dh; dy++ {
+		s, f := srcCoord(dy, sy, invy, area)
+		// In y the fraction is kept and each row is clamped on its own.
+		weights(f, p.cubic, &cb)
+		for t := 0; t < ks; t++ {
+			r := s + t
+			if p.cubic {
+				r = s - 1 + t
+			}
+			p.yofs[dy*ks+t] = int32(min(max(r, 0), sh-1))
+			p.beta[dy*ks+t] = roundCoef(cb[t])
+		}
+	}
+	return p
+}
+
+// srcCoord maps a destination index to a source index and fraction as
+// OpenCV does: half-pixel centres computed in double then rounded to float
+// (go-stack.md §4.4 rule 1), or the INTER_AREA upscaling rule.
+func srcCoord(d int, scale, inv float64, area bool) (int, float32) {
+	if area {
+		s := int(math.Floor(float64(d) * scale))
+		f := float32(float64(d+1) - float64(s+1)*inv)
+		if f <= 0 {
+			f = 0
+		} else {
+			f -= float32(math.Floor(float64(f)))
+		}
+		return s, f
+	}
+	f := float32((float64(d)+0.5)*scale - 0.5)
+	s := int(math.Floor(float64(f)))
+	return s, f - float32(s)
+}
+
+// weights computes the float32 kernel weights; cubic is Keys' kernel with
+// A = -0.75 evaluated in float32 without fused multiply-adds, as OpenCV's
+// interpolateCubic (go-stack.md §4.4 rule 7). The float32() conversions
+// force rounding after every product.
+func weights(x float32, cubic bool, c *[4]float32) {
+	if !cubic {
+		c[0], c[1] = 1-x, x
+		return
+	}
+	const A = float32(-0.75)
+	x1 := x + 1
+	c[0] = float32(float32(float32(float32(float32(A*x1)-5*A)*x1)+8*A)*x1) - 4*A
+	c[1] = float32(float32(float32(float32((A+2)*x)-(A+3))*x)*x) + 1
+	y := 1 - x
+	c[2] = float32(float32(float32(float32((A+2)*y)-(A+3))*y)*y) + 1
+	c[3] = 1 - c[0] - c[1] - c[2]
+}
+
+// roundCoef is saturate_cast<short>(w*2048): round half to even.
+func roundCoef(w float32) int16 {
+	v := math.RoundToEven(float64(w * coefScale))
+	return int16(min(max(v, math.MinInt16), math.MaxInt16))
+}
+
+// run resizes src rows into dst with a cache of horizontally resized rows,
+// so each source row is filtered horizontally at most once per plan.
+func (p *plan) run(src, dst []uint8) {
+	W := p.dw * p.cn
+	ks := p.ks
+	var rows [4][]int32
+	var have [4]int
+	for k := 0; k < ks; k++ {
+		rows[k] = make([]int32, W)
+		have[k] = -1
+	}
+	var cur [4][]int32
+	sstride := p.sw * p.cn
+	for dy := 0; dy < p.dh; dy++ {
+		var used [4]bool
+		need := p.yofs[dy*ks : dy*ks+ks]
+		var slot [4]int
+		for k := 0; k < ks; k++ {
+			slot[k] = -1
+			for s := 0; s < ks; s++ {
+				if have[s] == int(need[k]) && !used[s] {
+					slot[k] = s
+					used[s] = true
+					break
+				}
+			}
+		}
+		for k := 0; k < ks; k++ {
+			if slot[k] >= 0 {
+				continue
+			}
+			// Reuse a slot already filled with the same row in this step.
+			for j := 0; j < k; j++ {
+				if need[j] == need[k] {
+					slot[k] = slot[j]
+					break
+				}
+			}
+			if slot[k] >= 0 {
+				continue
+			}
+			for s := 0; s < ks; s++ {
+				if !used[s] {
+					slot[k] = s
+					used[s] = true
+					break
+				}
+			}
+			r := int(need[k])
+			row := src[r*sstride : (r+1)*sstride]
+			if ks == 2 {
+				hresize2(row, rows[slot[k]], p.xofs, p.alpha)
+			} else {
+				hresize4(row, rows[slot[k]], p.xofs, p.alpha)
+			}
+			have[slot[k]] = r
+		}
+		for k := 0; k < ks; k++ {
+			cur[k] = rows[slot[k]]
+		}
+		out := dst[dy*W : (dy+1)*W]
+		b := p.beta[dy*ks : dy*ks+ks]
+		if ks == 2 {
+			vresizeLinear(cur[0], cur[1], out, int32(b[0]), int32(b[1]))
+		} else {
+			vresizeCubic(&cur, out, b)
+		}
+	}
+}
+
+func hresize2(s []uint8, d []int32, xofs []int32, alpha []int16) {
+	xofs = xofs[:2*len(d)]
+	alpha = alpha[:2*len(d)]
+	for j := range d {
+		d[j] = int32(s[xofs[2*j]])*int32(alpha[2*j]) + int32(s[xofs[2*j+1]])*int32(alpha[2*j+1])
+	}
+}
+
+func hresize4(s []uint8, d []int32, xofs []int32, alpha []int16) {
+	xofs = xofs[:4*len(d)]
+	alpha = alpha[:4*len(d)]
+	for j := range d {
+		o := xofs[4*j : 4*j+4 : 4*j+4]
+		a := alpha[4*j : 4*j+4 : 4*j+4]
+		d[j] = int32(s[o[0]])*int32(a[0]) + int32(s[o[1]])*int32(a[1]) +
+			int32(s[o[2]])*int32(a[2]) + int32(s[o[3]])*int32(a[3])
+	}
+}
+
+// vresizeLinear is OpenCV's uint8 vertical linear pass, which mirrors the
+// SSE2 mulhi path for every element (go-stack.md §4.4 rule 5):
+// ((b0·(T0>>4))>>16 + (b1·(T1>>4))>>16 + 2) >> 2.
+func vresizeLinear(t0, t1 []int32, out []uint8, b0, b1 int32) {
+	t0 = t0[:len(out)]
+	t1 = t1[:len(out)]
+	for x := range out {
+		v := (((b0 * (t0[x] >> 4)) >> 16) + ((b1 * (t1[x] >> 4)) >> 16) + 2) >> 2
+		out[x] = sat8(v)
+	}
+}
+
+// vresizeCubic is OpenCV's uint8 vertical cubic pass (go-stack.md §4.4
+// rule 7): blocks of 8 in float32 (no FMA, round half to even), the tail
+// in integers.
+func vresizeCubic(t *[4][]int32, out []uint8, b []int16) {
+	const s = 1.0 / (coefScale * coefScale)
+	f0, f1, f2, f3 := float32(b[0])*s, float32(b[1])*s, float32(b[2])*s, float32(b[3])*s
+	n := len(out)
+	t0, t1, t2, t3 := t[0][:n], t[1][:n], t[2][:n], t[3][:n]
+	x := 0
+	// Whole blocks of 8 (one SSE2 register pair) take the float path.
+	for nf := n &^ 7; x < nf; x++ {
+		v3 := float32(float32(t3[x]) * f3)
+		v2 := float32(float32(t2[x])*f2) + v3
+		v1 := float32(float32(t1[x])*f1) + v2
+		v := float32(float32(t0[x])*f0) + v1
+		out[x] = sat8(roundEven32(v))
+	}
+	ib0, ib1, ib2, ib3 := int32(b[0]), int32(b[1]), int32(b[2]), int32(b[3])
+	for ; x < n; x++ {
+		v := t0[x]*ib0 + t1[x]*ib1 + t2[x]*ib2 + t3[x]*ib3
+		out[x] = sat8((v + 1<<(2*coefBits-1)) >> (2 * coefBits))
+	}
+}
+
+// roundEven32 rounds to the nearest integer, ties to even, as cvRound and
+// SSE2 cvtps2dq do.
+func roundEven32(v float32) int32 {
+	return int32(math.RoundToEven(float64(v)))
+}
+
+func sat8(v int32) uint8 {
+	if uint32(v) > 255 {
+		if v < 0 {
+			return 0
+		}
+		return 255
+	}
+	return uint8(v)
+}
