@@ -198,7 +198,7 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 				return nil, fmt.Errorf("%w: output %q is not produced by the converted ops", ErrConvert, t)
 			}
 			var dims []int64
-			if v := c.p.Var(0, t); v != nil {
+			if v := c.p.Var(0, t); v != nil && len(v.Dims) > 0 {
 				dims = v.Dims
 			}
 			if name != t && !c.g.names[t] {
