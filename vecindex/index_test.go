@@ -1,7 +1,6 @@
 package vecindex
 
 import (
-	"math"
 	"math/rand/v2"
 	"sort"
 )
@@ -27,17 +26,6 @@ func unitData(seed uint64, n, d, nc int) []float32 {
 		normalize(row)
 	}
 	return v
-}
-
-func normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	s = math.Sqrt(s)
-	for i := range v {
-		v[i] = float32(float64(v[i]) / s)
-	}
 }
 
 func seqIDs(lo, n int) []int64 {

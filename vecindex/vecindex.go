@@ -96,3 +96,15 @@ var ErrArgs = errors.New("vecindex: invalid argument")
 
 // maxVectors bounds the number of vectors in one index (positions are int32).
 const maxVectors = 1<<31 - 2
+
+// normalize scales v to unit length (no-op for the zero vector).
+func normalize(v []float32) {
+	s := float64(Dot(v, v))
+	if s == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(s)
+	for i := range v {
+		v[i] = float32(float64(v[i]) * inv)
+	}
+}
