@@ -240,9 +240,16 @@ func Calibrate(samples []Sample, opts CalibrateOptions) (*Calibration, error) {
 	c.NoThreshold.Threshold = Metric(math.Inf(-1))
 	c.Curve = curve(samples, points)
 
+	// correct accepted answers per true label, under the chosen thresholds
+	qcorrect := map[string]int{}
+	for _, s := range samples {
+		if s.correct() && s.Score >= th.For(s.Predicted) {
+			qcorrect[s.Label]++
+		}
+	}
 	for _, l := range names {
 		lc := LabelCalibration{Label: l, Support: len(byPred[l]), Queries: queries[l], Threshold: th.For(l), Source: src[l]}
-		var acc, cor, qcor int
+		var acc, cor int
 		for _, s := range byPred[l] {
 			if s.Score >= lc.Threshold {
 				acc++
@@ -251,11 +258,7 @@ func Calibrate(samples []Sample, opts CalibrateOptions) (*Calibration, error) {
 				}
 			}
 		}
-		for _, s := range samples {
-			if !s.Unknown && s.Label == l && s.correct() && s.Score >= th.For(s.Predicted) {
-				qcor++
-			}
-		}
+		qcor := qcorrect[l]
 		lc.Precision = Metric(div(float64(cor), float64(acc)))
 		lc.Recall = Metric(div(float64(qcor), float64(lc.Queries)))
 		if opts.GalleryCounts != nil {

@@ -264,3 +264,34 @@ func TestLeaveOneOut(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestQuerySamples(t *testing.T) {
+	q := Set{Vecs: [][]float32{{0.9, 0.1}, {0.2, 0.8}, {0.5, 0.5}}, Labels: []string{"a", "a", "z"}}
+	g := Set{Vecs: oneHot(2), Labels: []string{"a", "b"}}
+	calls := 0
+	got, err := QuerySamples(q, g, func(int, int) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Sample{
+		{Label: "a", Predicted: "a", Score: 0.9},
+		{Label: "a", Predicted: "b", Score: 0.8},
+		{Label: "z", Predicted: "a", Score: 0.5, Unknown: true}, // tie: first gallery item
+	}
+	if !reflect.DeepEqual(got, want) || calls != 3 {
+		t.Errorf("got %+v (%d progress calls), want %+v", got, calls, want)
+	}
+	// one list as both, with unique ids: the query itself is skipped and a
+	// label with a single image becomes an unknown query
+	s := Set{Vecs: [][]float32{{1, 0}, {0.6, 0.8}, {0.8, 0.6}}, Labels: []string{"a", "a", "b"}, UniqueIDs: []string{"0", "1", "2"}}
+	got, err = QuerySamples(s, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Predicted != "b" || got[2].Predicted != "a" || !got[2].Unknown || got[0].Unknown {
+		t.Errorf("same list: %+v", got)
+	}
+	if _, err := QuerySamples(Set{}, g, nil); !errors.Is(err, ErrEmpty) {
+		t.Errorf("err = %v", err)
+	}
+}

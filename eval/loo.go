@@ -135,3 +135,69 @@ func nearestOther(items []Item, i int, byID map[int64]int, idx vecindex.Index) (
 	}
 	return best, bs, nil
 }
+
+// QuerySamples turns a labelled query set into calibration samples: each
+// query's nearest gallery item (exhaustive inner product) gives Predicted
+// and Score, and a query whose label has no gallery item is Unknown.
+// Masking follows Retrieval: a gallery item with the query's label and
+// unique id is skipped (the query itself, when one list serves as both).
+func QuerySamples(query, gallery Set, progress func(done, total int)) ([]Sample, error) {
+	dq, err := query.check("query")
+	if err != nil {
+		return nil, err
+	}
+	dg, err := gallery.check("gallery")
+	if err != nil {
+		return nil, err
+	}
+	if dq != dg {
+		return nil, fmt.Errorf("%w: query dim %d, gallery dim %d", ErrDims, dq, dg)
+	}
+	mask := query.UniqueIDs != nil && gallery.UniqueIDs != nil
+	out := make([]Sample, len(query.Vecs))
+	workers := runtime.GOMAXPROCS(0)
+	var (
+		next, done atomic.Int64
+		mu         sync.Mutex
+		wg         sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				q := int(next.Add(1) - 1)
+				if q >= len(query.Vecs) {
+					return
+				}
+				ql := query.Labels[q]
+				best, bs, has := -1, float32(math.Inf(-1)), false
+				for g, gv := range gallery.Vecs {
+					same := ql == gallery.Labels[g]
+					if mask && same && query.UniqueIDs[q] == gallery.UniqueIDs[g] {
+						continue
+					}
+					has = has || same
+					if s := dot(query.Vecs[q], gv); s > bs {
+						best, bs = g, s
+					}
+				}
+				s := Sample{Label: ql, Score: bs, Unknown: !has}
+				if best >= 0 {
+					s.Predicted = gallery.Labels[best]
+				} else {
+					s.Score = vecindex.PadIP
+				}
+				out[q] = s
+				if progress != nil {
+					n := int(done.Add(1))
+					mu.Lock()
+					progress(n, len(query.Vecs))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}

@@ -3,8 +3,11 @@ package eval
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 )
 
 // Set is a labelled set of feature vectors: queries or a gallery.
@@ -71,6 +74,9 @@ type RetrievalOptions struct {
 	BlockSize int
 	// Progress, if set, is called after every block with queries done so far.
 	Progress func(done, total int)
+	// Workers is the number of goroutines ranking queries (default
+	// GOMAXPROCS). Results do not depend on it.
+	Workers int
 }
 
 // AtK is a metric value at a cut-off k.
@@ -164,6 +170,10 @@ func Retrieval(query, gallery Set, opts RetrievalOptions) (*RetrievalResult, err
 	}
 	nq, ng := len(query.Vecs), len(gallery.Vecs)
 	mask := query.UniqueIDs != nil && gallery.UniqueIDs != nil
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 
 	res := &RetrievalResult{Queries: nq, Gallery: ng, BlockSize: bs}
 	recallW := make([]float64, len(topK)) // block-weighted sums
@@ -174,40 +184,39 @@ func Retrieval(query, gallery Set, opts RetrievalOptions) (*RetrievalResult, err
 	perLabel := map[string]*LabelRecall{}
 	var labelOrder []string
 
-	sims := make([]float32, ng)
-	keep := make([]bool, ng)
-	order := make([]int, ng)
-	rel := make([]bool, ng)
+	stats := make([]queryStats, bs)
+	scratch := make([]rankScratch, workers)
+	for i := range scratch {
+		scratch[i] = newRankScratch(ng)
+	}
 	for b0 := 0; b0 < nq; b0 += bs {
 		b1 := min(b0+bs, nq)
+		// Queries are independent: rank them on all workers, then combine
+		// in query order so the sums are deterministic.
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := range min(workers, b1-b0) {
+			wg.Add(1)
+			go func(sc *rankScratch) {
+				defer wg.Done()
+				for {
+					q := b0 + int(next.Add(1)-1)
+					if q >= b1 {
+						return
+					}
+					stats[q-b0] = rankQuery(query, gallery, q, mask, precK, sc)
+				}
+			}(&scratch[w])
+		}
+		wg.Wait()
 		var bRel int
 		bHits := make([]int, len(topK))
 		bPrec := make([]float64, len(precK))
 		var bAP float64
 		for q := b0; q < b1; q++ {
-			qv, ql := query.Vecs[q], query.Labels[q]
-			for g := range ng {
-				sims[g] = dot(qv, gallery.Vecs[g])
-				keep[g] = true
-				if mask && ql == gallery.Labels[g] && query.UniqueIDs[q] == gallery.UniqueIDs[g] {
-					// §16.1 step 3: S ← S·keep_mask, the pair stays ranked.
-					keep[g] = false
-					sims[g] = 0
-					res.MaskedPairs++
-				}
-				order[g] = g
-			}
-			sort.SliceStable(order, func(i, j int) bool { return sims[order[i]] > sims[order[j]] })
-			nrel, first := 0, -1
-			for r, g := range order {
-				rel[r] = keep[g] && gallery.Labels[g] == ql
-				if rel[r] {
-					nrel++
-					if first < 0 {
-						first = r
-					}
-				}
-			}
+			st := stats[q-b0]
+			ql := query.Labels[q]
+			res.MaskedPairs += st.masked
 			lr := perLabel[ql]
 			if lr == nil {
 				lr = &LabelRecall{Label: ql}
@@ -216,37 +225,23 @@ func Retrieval(query, gallery Set, opts RetrievalOptions) (*RetrievalResult, err
 			}
 			// Precision@k counts every query (§16.1 "Other metrics").
 			for i, k := range precK {
-				c := 0
-				for r := range min(k, ng) {
-					if rel[r] {
-						c++
-					}
-				}
-				bPrec[i] += float64(c) / float64(k)
+				bPrec[i] += float64(st.precCount[i]) / float64(k)
 			}
-			if nrel == 0 {
+			if st.nrel == 0 {
 				lr.NoRelevant++
 				continue
 			}
 			bRel++
 			lr.Queries++
-			if first == 0 {
+			if st.first == 0 {
 				lr.Hits++
 			}
 			for i, k := range topK {
-				if first < k {
+				if st.first < k {
 					bHits[i]++
 				}
 			}
-			var ap float64
-			c := 0
-			for r := range ng {
-				if rel[r] {
-					c++
-					ap += float64(c) / float64(r+1)
-				}
-			}
-			bAP += ap / float64(nrel)
+			bAP += st.ap
 		}
 		w := float64(b1-b0) / float64(nq)
 		for i := range topK {
@@ -279,6 +274,72 @@ func Retrieval(query, gallery Set, opts RetrievalOptions) (*RetrievalResult, err
 	return res, nil
 }
 
+// queryStats is what the metrics need from one ranked query.
+type queryStats struct {
+	nrel      int     // relevant items in the whole ranking
+	first     int     // rank of the first relevant item (-1 if none)
+	ap        float64 // average precision over the full ranking
+	precCount []int   // relevant items in the first k, per precision k
+	masked    int
+}
+
+type rankScratch struct {
+	sims  []float32
+	keep  []bool
+	order []int
+}
+
+func newRankScratch(ng int) rankScratch {
+	return rankScratch{sims: make([]float32, ng), keep: make([]bool, ng), order: make([]int, ng)}
+}
+
+// byScoreDesc sorts gallery indices by descending similarity; equal
+// similarities keep gallery order (the sort is stable).
+type byScoreDesc struct {
+	order []int
+	sims  []float32
+}
+
+func (b byScoreDesc) Len() int           { return len(b.order) }
+func (b byScoreDesc) Less(i, j int) bool { return b.sims[b.order[i]] > b.sims[b.order[j]] }
+func (b byScoreDesc) Swap(i, j int)      { b.order[i], b.order[j] = b.order[j], b.order[i] }
+
+func rankQuery(query, gallery Set, q int, mask bool, precK []int, sc *rankScratch) queryStats {
+	qv, ql := query.Vecs[q], query.Labels[q]
+	st := queryStats{first: -1, precCount: make([]int, len(precK))}
+	for g := range sc.sims {
+		sc.sims[g] = dot(qv, gallery.Vecs[g])
+		sc.keep[g] = true
+		if mask && ql == gallery.Labels[g] && query.UniqueIDs[q] == gallery.UniqueIDs[g] {
+			// §16.1 step 3: S ← S·keep_mask; the pair keeps its rank.
+			sc.keep[g] = false
+			sc.sims[g] = 0
+			st.masked++
+		}
+		sc.order[g] = g
+	}
+	sort.Stable(byScoreDesc{sc.order, sc.sims})
+	for r, g := range sc.order {
+		if !sc.keep[g] || gallery.Labels[g] != ql {
+			continue
+		}
+		st.nrel++
+		if st.first < 0 {
+			st.first = r
+		}
+		st.ap += float64(st.nrel) / float64(r+1)
+		for i, k := range precK {
+			if r < k {
+				st.precCount[i]++
+			}
+		}
+	}
+	if st.nrel > 0 {
+		st.ap /= float64(st.nrel)
+	}
+	return st
+}
+
 // div is a/b with 0/0 = NaN, as PaddleClas' float division gives.
 func div(a, b float64) float64 {
 	if b == 0 {
@@ -287,12 +348,21 @@ func div(a, b float64) float64 {
 	return a / b
 }
 
+// dot is the float32 inner product (four partial sums, then combined).
 func dot(a, b []float32) float32 {
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
 	}
-	return s
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // RecallAt returns the value at k from a list (NaN when absent).

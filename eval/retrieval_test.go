@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 )
@@ -265,3 +267,58 @@ func TestRetrievalReference(t *testing.T) {
 }
 
 func itoa(k int) string { return strconv.Itoa(k) }
+
+// Properties that hold on any data: results do not depend on the number
+// of workers; exact figures do not depend on the block size; and when
+// every query has a relevant item, PaddleClas' block weighting is exact.
+func TestRetrievalProperties(t *testing.T) {
+	s := clustered(rand.New(rand.NewPCG(7, 7)), 300, 16, 150, 1.2)
+	base, err := Retrieval(s, s, RetrievalOptions{Workers: 1, BlockSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.WithRelevant == base.Queries {
+		t.Fatal("test data should contain queries without a relevant item")
+	}
+	for _, o := range []RetrievalOptions{{Workers: 3, BlockSize: 64}, {Workers: 2, BlockSize: 7}, {BlockSize: 1000}} {
+		r, err := Retrieval(s, s, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r.ExactRecall, base.ExactRecall) || !near(float64(r.ExactMAP), float64(base.ExactMAP)) ||
+			!reflect.DeepEqual(r.PerLabel, base.PerLabel) {
+			t.Errorf("%+v: exact figures changed", o)
+		}
+		if o.BlockSize == 64 && !reflect.DeepEqual(r, base) {
+			t.Errorf("workers changed the result")
+		}
+		if o.BlockSize == 1000 && !near(float64(r.MAP), float64(r.ExactMAP)) {
+			t.Errorf("one block: weighted mAP %v != exact %v", r.MAP, r.ExactMAP)
+		}
+	}
+	// keep only queries with a relevant item: weighting is then exact
+	var q Set
+	for i := range s.Vecs {
+		n := 0
+		for j := range s.Vecs {
+			if s.Labels[i] == s.Labels[j] && i != j {
+				n++
+			}
+		}
+		if n > 0 {
+			q.Vecs, q.Labels, q.UniqueIDs = append(q.Vecs, s.Vecs[i]), append(q.Labels, s.Labels[i]), append(q.UniqueIDs, s.UniqueIDs[i])
+		}
+	}
+	r, err := Retrieval(q, s, RetrievalOptions{BlockSize: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Recall {
+		if !near(float64(r.Recall[i].Value), float64(r.ExactRecall[i].Value)) {
+			t.Errorf("recall@%d weighted %v exact %v", r.Recall[i].K, r.Recall[i].Value, r.ExactRecall[i].Value)
+		}
+	}
+	if !near(float64(r.MAP), float64(r.ExactMAP)) {
+		t.Errorf("mAP weighted %v exact %v", r.MAP, r.ExactMAP)
+	}
+}
