@@ -113,12 +113,12 @@ func Parse(data []byte, name string, overrides []string) (*Config, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &Error{File: name, Msg: err.Error(), Err: ErrSyntax}
 	}
-	root, err := fromNode(&doc, true, 0)
-	if err != nil {
-		return nil, &Error{File: name, Msg: err.Error(), Err: ErrSyntax}
-	}
-	if root.Kind == Null && len(doc.Content) == 0 {
-		root = NewMap()
+	root := NewMap() // an empty file is an empty mapping
+	if doc.Kind != 0 && len(doc.Content) > 0 {
+		var err error
+		if root, err = fromNode(&doc, true, 0); err != nil {
+			return nil, &Error{File: name, Msg: err.Error(), Err: ErrSyntax}
+		}
 	}
 	if root.Kind != Map {
 		return nil, &Error{File: name, Line: root.Line, Msg: "the top level must be a mapping", Err: ErrSyntax}
