@@ -355,3 +355,89 @@ func TestCorruptRecordDetected(t *testing.T) {
 		t.Fatalf("corrupt record: %v, want ErrFormat", err)
 	}
 }
+
+func TestMethodsAndSnapshot(t *testing.T) {
+	for _, c := range []struct {
+		method string
+		metric vecindex.Metric
+		dims   int
+	}{
+		{MethodFlat, vecindex.IP, 16}, {MethodHNSW, vecindex.IP, 16}, {MethodIVF, vecindex.IP, 16},
+		{MethodFlat, vecindex.L2, 16}, {MethodHNSW, vecindex.L2, 16}, {MethodIVF, vecindex.L2, 16},
+		{MethodFlat, vecindex.Hamming, 64}, {MethodHNSW, vecindex.Hamming, 64},
+	} {
+		t.Run(c.method+"-"+c.metric.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			g, err := Create(dir, Options{Model: "m", Dims: c.dims, Metric: c.metric, Method: c.method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(11, 12))
+			var vs [][]float32
+			var items []Item
+			for i := range 300 {
+				v := unitVec(r, c.dims)
+				vs = append(vs, v)
+				items = append(items, Item{Label: []string{"a", "b", "c"}[i%3], Vector: v})
+			}
+			if _, err := g.Add(items...); err != nil {
+				t.Fatal(err)
+			}
+			g.Remove(5, 6, 7)
+			check := func(g *Gallery) {
+				t.Helper()
+				for _, i := range []int{0, 10, 200, 299} {
+					h, err := g.Search(vs[i], 3, Query{})
+					if err != nil || len(h) == 0 {
+						t.Fatalf("search %d: %v %v", i, h, err)
+					}
+					if h[0].ID != int64(i) && !(c.metric == vecindex.Hamming && h[0].Score == 0) {
+						t.Fatalf("vector %d: top hit %+v", i, h[0])
+					}
+				}
+				h, _ := g.Search(vs[5], 300, Query{Labels: []string{"c"}})
+				for _, x := range h {
+					if x.ID == 5 || x.ID == 6 || x.ID == 7 || x.Label != "c" {
+						t.Fatalf("hit %+v", x)
+					}
+				}
+			}
+			check(g)
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, SnapshotFile)); err != nil {
+				t.Fatalf("no snapshot after Close: %v", err)
+			}
+			g, err = Open(dir, Options{Model: "m"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.dirty {
+				t.Fatal("intact snapshot not used on open")
+			}
+			check(g)
+			if st := g.view.Load(); st.n != 297 {
+				t.Fatalf("n %d", st.n)
+			}
+			// A change makes the snapshot stale: the next open must rebuild.
+			g.Remove(0)
+			g.db.Close() // simulate a crash: no snapshot written
+			g.db = nil
+			g, err = Open(dir, Options{Model: "m"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			if g.Len() != 296 {
+				t.Fatalf("len %d", g.Len())
+			}
+			h, _ := g.Search(vs[0], 5, Query{})
+			for _, x := range h {
+				if x.ID == 0 {
+					t.Fatal("stale snapshot used: removed id returned")
+				}
+			}
+		})
+	}
+}

@@ -327,7 +327,7 @@ func (g *Gallery) rebuildIndex(st *state) error {
 		if st.bindex != nil {
 			err = st.bindex.Add(ids, codes)
 		} else {
-			err = st.index.Add(ids, vecs)
+			err = addTrained(st.index, ids, vecs)
 		}
 		ids, vecs, codes = ids[:0], vecs[:0], codes[:0]
 		if err != nil {
