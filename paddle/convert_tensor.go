@@ -442,9 +442,13 @@ func convFillConstant(c *conv, op *Op) error {
 			return fmt.Errorf("str_value %q: %v", s, err)
 		}
 	}
+	outs := op.Output("Out")
+	if len(outs) == 0 {
+		return fmt.Errorf("output Out is missing")
+	}
 	shape := op.Ints("shape", nil)
 	if len(shape) == 0 {
-		shape = c.dims(op.Output("Out")[0])
+		shape = c.dims(outs[0])
 	}
 	n := int64(1)
 	for _, d := range shape {

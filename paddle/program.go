@@ -217,15 +217,13 @@ type Op struct {
 
 // Var returns the variable called name in this block or its parents, or nil.
 func (p *Program) Var(block int, name string) *Var {
-	for block >= 0 && block < len(p.Blocks) {
+	// Follow parents at most len(Blocks) times: a hostile file may make a cycle.
+	for hops := 0; block >= 0 && block < len(p.Blocks) && hops <= len(p.Blocks); hops++ {
 		b := p.Blocks[block]
 		for _, v := range b.Vars {
 			if v.Name == name {
 				return v
 			}
-		}
-		if b.ParentIdx == int32(block) {
-			break
 		}
 		block = int(b.ParentIdx)
 	}
