@@ -1,0 +1,531 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shitu-go/shitu/api"
+	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/imaging"
+	"github.com/shitu-go/shitu/recognize"
+)
+
+// decodeB64 accepts standard base64 with or without padding, and a
+// data: URL prefix.
+func decodeB64(s string) ([]byte, error) {
+	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i > 0 {
+		s = s[i+len(";base64,"):]
+	}
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		if b2, err2 := base64.RawURLEncoding.DecodeString(s); err2 == nil {
+			return b2, nil
+		}
+		if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+			return nil, fmt.Errorf("%w: image URLs are not fetched by this server; send the image bytes as base64", errUnsupported)
+		}
+		return nil, fmt.Errorf("%w: image is not valid base64: %v", errBadRequest, err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty image", errBadRequest)
+	}
+	return b, nil
+}
+
+func (s *Server) decode(b []byte) (*imaging.Image, error) {
+	return imaging.Decode(b, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels})
+}
+
+// readRecognizeRequest reads the image and options of POST /v1/recognize
+// from a JSON, multipart or raw-image body.
+func readRecognizeRequest(r *http.Request) ([]byte, api.RecognizeOptions, error) {
+	var opts api.RecognizeOptions
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "application/json":
+		var req api.RecognizeRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return nil, opts, err
+		}
+		if req.Image == "" {
+			return nil, opts, fmt.Errorf("%w: field \"image\" (base64) is required", errBadRequest)
+		}
+		b, err := decodeB64(req.Image)
+		return b, req.RecognizeOptions, err
+	case ct == "multipart/form-data":
+		b, err := readMultipartFile(r, params["boundary"], "image")
+		if err != nil {
+			return nil, opts, err
+		}
+		opts, err = optionsFromQuery(r.URL.Query())
+		return b, opts, err
+	case strings.HasPrefix(ct, "image/") || ct == "application/octet-stream":
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, opts, err
+		}
+		if len(b) == 0 {
+			return nil, opts, fmt.Errorf("%w: empty body", errBadRequest)
+		}
+		opts, err = optionsFromQuery(r.URL.Query())
+		return b, opts, err
+	}
+	return nil, opts, fmt.Errorf("%w: %q (send application/json, multipart/form-data or the image bytes as image/*)", errMediaType, ct)
+}
+
+func readMultipartFile(r *http.Request, boundary, field string) ([]byte, error) {
+	if boundary == "" {
+		return nil, fmt.Errorf("%w: multipart body without boundary", errBadRequest)
+	}
+	mr := multipart.NewReader(r.Body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: multipart body has no %q part", errBadRequest, field)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: multipart: %v", errBadRequest, err)
+		}
+		if p.FormName() == field || (p.FileName() != "" && field == "image") {
+			b, err := io.ReadAll(p)
+			if err != nil {
+				return nil, err
+			}
+			return b, nil
+		}
+	}
+}
+
+func optionsFromQuery(q url.Values) (api.RecognizeOptions, error) {
+	o := api.RecognizeOptions{Gallery: q.Get("gallery"), WholeImage: q.Get("whole_image")}
+	f32 := func(name string) (*float32, error) {
+		v := q.Get(name)
+		if v == "" {
+			return nil, nil
+		}
+		f, err := strconv.ParseFloat(v, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s=%q is not a number", errBadRequest, name, v)
+		}
+		x := float32(f)
+		return &x, nil
+	}
+	var err error
+	if o.ScoreThreshold, err = f32("score_threshold"); err != nil {
+		return o, err
+	}
+	if o.DetThreshold, err = f32("det_threshold"); err != nil {
+		return o, err
+	}
+	if o.HammingRadius, err = f32("hamming_radius"); err != nil {
+		return o, err
+	}
+	if v := q.Get("topk"); v != "" {
+		if o.TopK, err = strconv.Atoi(v); err != nil || o.TopK < 1 {
+			return o, fmt.Errorf("%w: topk=%q is not a positive integer", errBadRequest, v)
+		}
+	}
+	if v := q.Get("labels"); v != "" {
+		o.Labels = strings.Split(v, ",")
+	}
+	if v := q.Get("metadata"); v != "" {
+		o.Metadata = map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(kv, "=")
+			if !ok {
+				return o, fmt.Errorf("%w: metadata condition %q is not key=value", errBadRequest, kv)
+			}
+			o.Metadata[k] = val
+		}
+	}
+	if v := q.Get("visualize"); v != "" {
+		if o.Visualize, err = strconv.ParseBool(v); err != nil {
+			return o, fmt.Errorf("%w: visualize=%q is not a boolean", errBadRequest, v)
+		}
+	}
+	return o, nil
+}
+
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return fmt.Errorf("%w: malformed JSON: %v", errBadRequest, err)
+	}
+	return nil
+}
+
+// recognizeOptions merges a request's options into the server's base options.
+func (s *Server) recognizeOptions(o api.RecognizeOptions) (recognize.Options, error) {
+	ro := s.cfg.Recognize
+	if o.TopK > 0 {
+		ro.TopK = o.TopK
+	} else if o.TopK < 0 {
+		return ro, fmt.Errorf("%w: topk must be positive", errBadRequest)
+	}
+	if o.ScoreThreshold != nil {
+		ro.ScoreThreshold = *o.ScoreThreshold
+		ro.IgnoreStoredThresholds = true
+	}
+	if o.HammingRadius != nil {
+		ro.HammingRadius = *o.HammingRadius
+		ro.IgnoreStoredThresholds = true
+	}
+	if o.DetThreshold != nil {
+		ro.DetThreshold = *o.DetThreshold
+	}
+	if o.WholeImage != "" {
+		m, err := recognize.ParseWholeImage(o.WholeImage)
+		if err != nil {
+			return ro, err
+		}
+		ro.WholeImage = m
+	}
+	if len(o.Labels) > 0 || len(o.Metadata) > 0 {
+		ro.Filter = &recognize.Filter{Labels: o.Labels, Metadata: o.Metadata}
+	}
+	return ro, nil
+}
+
+// recognize decodes and recognises one image under the work queue.
+func (s *Server) recognize(r *http.Request, data []byte, e *entry, ro recognize.Options) (*recognize.Result, *imaging.Image, time.Duration, error) {
+	release, err := s.acquire(r.Context())
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer release()
+	t0 := time.Now()
+	img, err := s.decode(data)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	dec := time.Since(t0)
+	res, err := e.sys.RecognizeWith(r.Context(), img, ro)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	s.m.observeStages(dec, res.Timings)
+	return res, img, dec, nil
+}
+
+func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
+	data, o, err := readRecognizeRequest(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	e, err := s.gallery(o.Gallery)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ro, err := s.recognizeOptions(o)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ro.KeepUnknown = true
+	res, img, dec, err := s.recognize(r, data, e, ro)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := api.RecognizeResponse{Gallery: e.name, GalleryVersion: res.GalleryVersion, Width: img.W, Height: img.H,
+		Objects: make([]api.Object, 0, len(res.Objects))}
+	for _, ob := range res.Objects {
+		out.Objects = append(out.Objects, toAPIObject(ob))
+	}
+	msf := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+	t := res.Timings
+	out.TimingsMS = api.Timings{Decode: msf(dec), Detect: msf(t.Detect), Crop: msf(t.Crop), Rec: msf(t.Rec),
+		Search: msf(t.Search), NMS: msf(t.NMS), Total: msf(dec + t.Total)}
+	if o.Visualize {
+		jpg, err := recognize.VisualizeJPEG(img, res.Objects)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out.Image = base64.StdEncoding.EncodeToString(jpg)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func toAPIObject(o recognize.Object) api.Object {
+	a := api.Object{BBox: api.Box(o.Box), DetScore: o.DetScore, WholeImage: o.WholeImage, Score: o.Score,
+		Threshold: o.Threshold, Candidates: make([]api.Candidate, len(o.Candidates))}
+	if o.Known() {
+		l := o.Label
+		a.Label = &l
+	}
+	for i, c := range o.Candidates {
+		a.Candidates[i] = api.Candidate(c)
+	}
+	return a
+}
+
+func toAPIItem(it gallery.Item) api.Item {
+	return api.Item{ID: it.ID, Label: it.Label, Source: it.Source, SHA256: it.SHA256, Metadata: it.Meta}
+}
+
+// addImages decodes, embeds (in one batch, under the work queue) and adds
+// images to a gallery as one durable change.
+func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]gallery.Item, error) {
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%w: no items to add", errBadRequest)
+	}
+	imgs := make([]*imaging.Image, len(items))
+	out := make([]gallery.Item, len(items))
+	release, err := s.acquire(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	for i, it := range items {
+		if strings.TrimSpace(it.Label) == "" {
+			return nil, fmt.Errorf("%w: item %d has no label", errBadRequest, i)
+		}
+		b, err := decodeB64(it.Image)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		if imgs[i], err = s.decode(b); err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		sum := sha256.Sum256(b)
+		out[i] = gallery.Item{Label: it.Label, Source: it.Source, SHA256: hex.EncodeToString(sum[:]), Meta: it.Metadata}
+	}
+	feats, err := e.sys.Embed(r.Context(), imgs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Vector = feats[i]
+	}
+	ids, err := e.g.Add(out...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].ID = ids[i]
+	}
+	return out, nil
+}
+
+func (s *Server) handleAddItems(w http.ResponseWriter, r *http.Request) {
+	var req api.AddItemsRequest
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		if err := decodeJSON(r, &req); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	case "multipart/form-data":
+		if err := readMultipartItems(r, params["boundary"], &req); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	default:
+		s.fail(w, r, fmt.Errorf("%w: %q (send application/json or multipart/form-data)", errMediaType, ct))
+		return
+	}
+	items := req.Items
+	if req.Image != "" {
+		items = append([]api.NewItem{req.NewItem}, items...)
+	}
+	if req.Gallery == "" {
+		req.Gallery = r.URL.Query().Get("gallery")
+	}
+	e, err := s.gallery(req.Gallery)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	added, err := s.addImages(r, e, items)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	resp := api.AddItemsResponse{GalleryVersion: e.g.Version()}
+	for _, it := range added {
+		resp.Items = append(resp.Items, toAPIItem(it))
+	}
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+// readMultipartItems reads one item from multipart fields: a file part
+// ("image"), "label", "source" and "metadata" (a JSON object).
+func readMultipartItems(r *http.Request, boundary string, req *api.AddItemsRequest) error {
+	if boundary == "" {
+		return fmt.Errorf("%w: multipart body without boundary", errBadRequest)
+	}
+	mr := multipart.NewReader(r.Body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: multipart: %v", errBadRequest, err)
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return err
+		}
+		switch name := p.FormName(); {
+		case name == "image" || p.FileName() != "":
+			req.Image = base64.StdEncoding.EncodeToString(b)
+		case name == "label":
+			req.Label = string(b)
+		case name == "source":
+			req.Source = string(b)
+		case name == "gallery":
+			req.Gallery = string(b)
+		case name == "metadata":
+			if err := json.Unmarshal(b, &req.Metadata); err != nil {
+				return fmt.Errorf("%w: metadata must be a JSON object of strings: %v", errBadRequest, err)
+			}
+		}
+	}
+	if req.Image == "" {
+		return fmt.Errorf("%w: multipart body has no image part", errBadRequest)
+	}
+	return nil
+}
+
+func (s *Server) handleListItems(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	e, err := s.gallery(q.Get("gallery"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	o := gallery.ListOptions{Label: q.Get("label")}
+	if v := q.Get("start"); v != "" {
+		if o.Start, err = parseID(v); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if o.Limit, err = strconv.Atoi(v); err != nil || o.Limit < 1 || o.Limit > 10000 {
+			s.fail(w, r, fmt.Errorf("%w: limit=%q must be 1..10000", errBadRequest, v))
+			return
+		}
+	}
+	items, next, err := e.g.List(o)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	resp := api.ListItemsResponse{Items: make([]api.Item, 0, len(items)), Next: next}
+	for _, it := range items {
+		resp.Items = append(resp.Items, toAPIItem(it))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
+	e, err := s.gallery(r.URL.Query().Get("gallery"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	it, err := e.g.Get(id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toAPIItem(it))
+}
+
+func (s *Server) handleDeleteItem(w http.ResponseWriter, r *http.Request) {
+	e, err := s.gallery(r.URL.Query().Get("gallery"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := e.g.Remove(id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n == 0 {
+		s.fail(w, r, fmt.Errorf("%w: id %d", gallery.ErrNotFound, id))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()})
+}
+
+func (s *Server) handleDeleteLabel(w http.ResponseWriter, r *http.Request) {
+	e, err := s.gallery(r.URL.Query().Get("gallery"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	label := r.PathValue("label")
+	n, err := e.g.RemoveLabel(label)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n == 0 {
+		s.fail(w, r, fmt.Errorf("%w: no item has label %q", gallery.ErrNotFound, label))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()})
+}
+
+func (s *Server) galleryInfo(e *entry, counts bool) api.GalleryInfo {
+	st := e.g.Stats()
+	gi := api.GalleryInfo{Name: e.name, Items: st.Items, Labels: st.Labels, Dims: st.Dims, Metric: st.Metric,
+		Method: st.Method, Binary: st.Binary, Model: st.Model, Version: st.Version}
+	if counts {
+		gi.Counts = e.g.Labels()
+	}
+	return gi
+}
+
+func (s *Server) handleGalleryInfo(w http.ResponseWriter, r *http.Request) {
+	e, err := s.gallery(r.URL.Query().Get("gallery"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.galleryInfo(e, r.URL.Query().Get("counts") == "true"))
+}
+
+func (s *Server) handleGalleries(w http.ResponseWriter, r *http.Request) {
+	var out []api.GalleryInfo
+	for _, n := range s.Galleries() {
+		e, _ := s.gallery(n)
+		out = append(out, s.galleryInfo(e, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}

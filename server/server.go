@@ -1,0 +1,304 @@
+// Package server is shitu's HTTP service: REST under /v1, the Paddle
+// Serving pipeline endpoint, the PaddleX serving endpoints, health,
+// readiness and Prometheus metrics. Galleries change live: an
+// acknowledged add or remove is durable and visible to the next request.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/recognize"
+)
+
+// Config configures a Server. Zero values mean the defaults in brackets.
+type Config struct {
+	// APIKey, when set, is required (header "Authorization: Bearer KEY" or
+	// "X-API-Key: KEY") on every endpoint that changes a gallery.
+	APIKey string
+	// MaxBodyBytes caps request bodies [32 MiB].
+	MaxBodyBytes int64
+	// MaxPixels refuses larger images before decoding them [40 000 000].
+	MaxPixels int64
+	// Workers is how many recognitions or feature extractions run at once [GOMAXPROCS].
+	Workers int
+	// Queue is how many more may wait for a worker; beyond it requests get
+	// 429 with Retry-After [4 × Workers].
+	Queue int
+	// Timeout bounds one request's work [30 s].
+	Timeout time.Duration
+	// DefaultGallery names the gallery used when a request names none ["default"].
+	DefaultGallery string
+	// NewGallery creates an empty gallery for PaddleX's /shitu-index-build
+	// (nil: that endpoint answers 501).
+	NewGallery func(name string) (*gallery.Gallery, error)
+	// Logger gets one structured line per request [slog.Default()].
+	Logger *slog.Logger
+	// Recognize are the base options of every recognition.
+	Recognize recognize.Options
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 32 << 20
+	}
+	if c.MaxPixels == 0 {
+		c.MaxPixels = 40_000_000
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.Queue <= 0 {
+		c.Queue = 4 * c.Workers
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.DefaultGallery == "" {
+		c.DefaultGallery = "default"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// entry is one named gallery with its recognition system.
+type entry struct {
+	name string
+	g    *gallery.Gallery
+	sys  *recognize.System
+}
+
+// Server serves the HTTP API. Create it with New.
+type Server struct {
+	cfg   Config
+	base  *recognize.System
+	gals  atomic.Pointer[map[string]*entry] // copy-on-write: lock-free lookups
+	galMu sync.Mutex                        // serialises changes to the map
+	mux   *http.ServeMux
+	slots chan struct{}
+	load  atomic.Int64 // requests holding or waiting for a slot
+	ready atomic.Bool
+	m     *metrics
+	seq   atomic.Uint64
+}
+
+// New builds a server around a recognition system (whose detector and
+// embedder are shared by all galleries) and its named galleries.
+func New(sys *recognize.System, galleries map[string]*gallery.Gallery, cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if sys == nil {
+		return nil, errors.New("server: a recognition system is required")
+	}
+	s := &Server{cfg: cfg, base: sys, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.Workers)}
+	s.m = newMetrics(s)
+	m := map[string]*entry{}
+	for name, g := range galleries {
+		m[name] = &entry{name: name, g: g, sys: sys.WithGallery(recognize.FromGallery(g))}
+	}
+	s.gals.Store(&m)
+	s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+// Handler is the server's http.Handler, with logging, metrics and panic recovery.
+func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
+
+// SetReady flips /readyz (e.g. false while shutting down).
+func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
+
+// AddGallery registers (or replaces) a named gallery.
+func (s *Server) AddGallery(name string, g *gallery.Gallery) {
+	s.galMu.Lock()
+	defer s.galMu.Unlock()
+	old := *s.gals.Load()
+	m := make(map[string]*entry, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[name] = &entry{name: name, g: g, sys: s.base.WithGallery(recognize.FromGallery(g))}
+	s.gals.Store(&m)
+}
+
+// Galleries lists the gallery names, sorted.
+func (s *Server) Galleries() []string {
+	var n []string
+	for k := range *s.gals.Load() {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+func (s *Server) gallery(name string) (*entry, error) {
+	if name == "" {
+		name = s.cfg.DefaultGallery
+	}
+	e, ok := (*s.gals.Load())[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", errNoGallery, name)
+	}
+	return e, nil
+}
+
+// acquire admits one unit of heavy work: it waits for a worker slot while
+// the queue has room, and fails with errBusy when it does not.
+func (s *Server) acquire(ctx context.Context) (release func(), err error) {
+	if s.load.Add(1) > int64(s.cfg.Workers+s.cfg.Queue) {
+		s.load.Add(-1)
+		return nil, errBusy
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots; s.load.Add(-1) }, nil
+	case <-ctx.Done():
+		s.load.Add(-1)
+		return nil, ctx.Err()
+	}
+}
+
+// authorized checks the API key of a gallery-changing request.
+func (s *Server) authorized(r *http.Request) error {
+	if s.cfg.APIKey == "" {
+		return nil
+	}
+	key := r.Header.Get("X-API-Key")
+	if a := r.Header.Get("Authorization"); len(a) > 7 && a[:7] == "Bearer " {
+		key = a[7:]
+	}
+	if subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) != 1 {
+		return errAuth
+	}
+	return nil
+}
+
+func (s *Server) routes() {
+	h := s.mux.HandleFunc
+	h("POST /v1/recognize", s.handleRecognize)
+	h("GET /v1/gallery", s.handleGalleryInfo)
+	h("GET /v1/galleries", s.handleGalleries)
+	h("POST /v1/gallery/items", s.mutating(s.handleAddItems))
+	h("GET /v1/gallery/items", s.handleListItems)
+	h("GET /v1/gallery/items/{id}", s.handleGetItem)
+	h("DELETE /v1/gallery/items/{id}", s.mutating(s.handleDeleteItem))
+	h("DELETE /v1/gallery/labels/{label}", s.mutating(s.handleDeleteLabel))
+	h("GET /v1/openapi.json", s.handleOpenAPI)
+	h("POST /recognition/prediction", s.handleServing)
+	h("POST /shitu-infer", s.handlePXInfer)
+	h("POST /shitu-index-build", s.mutating(s.handlePXBuild))
+	h("POST /shitu-index-add", s.mutating(s.handlePXAdd))
+	h("POST /shitu-index-remove", s.mutating(s.handlePXRemove))
+	h("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok\n") })
+	h("GET /readyz", s.handleReady)
+	h("GET /metrics", s.m.handle)
+	h("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, fmt.Errorf("%w: %s %s", errNoRoute, r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeText(w, http.StatusServiceUnavailable, "not ready\n")
+		return
+	}
+	writeText(w, http.StatusOK, "ready\n")
+}
+
+// mutating wraps a gallery-changing handler with the API-key check.
+func (s *Server) mutating(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorized(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// statusRecorder remembers the status for logs and metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	kind   string
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+		defer cancel()
+		r = r.WithContext(context.WithValue(ctx, recorderKey{}, rec))
+		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+		s.m.inflight.Add(1)
+		defer func() {
+			s.m.inflight.Add(-1)
+			if p := recover(); p != nil {
+				s.cfg.Logger.Error("panic", "path", r.URL.Path, "panic", fmt.Sprint(p))
+				writeError(rec, r, fmt.Errorf("internal error"))
+			}
+			if rec.status == 0 {
+				rec.status = http.StatusOK
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			d := time.Since(t0)
+			s.m.observeRequest(route, rec.status, rec.kind, d)
+			s.cfg.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "route", route,
+				"status", rec.status, "ms", float64(d.Microseconds())/1e3, "bytes_in", r.ContentLength, "error", rec.kind)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type recorderKey struct{}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if rec, ok := r.Context().Value(recorderKey{}).(*statusRecorder); ok {
+		_, rec.kind = classify(err)
+	}
+	writeError(w, r, err)
+}
+
+func writeText(w http.ResponseWriter, code int, s string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write([]byte(s))
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: item id %q is not an integer", errBadRequest, s)
+	}
+	return id, nil
+}
