@@ -1,0 +1,114 @@
+package gallery
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/shitu-go/shitu/vecindex"
+)
+
+func TestIndexProcessOptions(t *testing.T) {
+	for _, c := range []struct {
+		ip     IndexProcess
+		metric vecindex.Metric
+		method string
+		dims   int
+	}{
+		{IndexProcess{}, vecindex.IP, MethodHNSW, 512},
+		{IndexProcess{DistType: "IP", IndexMethod: "Flat", EmbeddingSize: 128}, vecindex.IP, MethodFlat, 128},
+		{IndexProcess{DistType: "hamming", IndexMethod: "Flat"}, vecindex.Hamming, MethodFlat, 512},
+		{IndexProcess{DistType: "L2", IndexMethod: "IVF"}, vecindex.L2, MethodIVF, 512},
+		{IndexProcess{DistType: "cosine"}, vecindex.L2, MethodHNSW, 512}, // anything else → L2 (§11.4)
+	} {
+		o, err := c.ip.Options("m")
+		if err != nil || o.Metric != c.metric || o.Method != c.method || o.Dims != c.dims {
+			t.Errorf("%+v → %+v %v", c.ip, o, err)
+		}
+	}
+	if _, err := (IndexProcess{IndexMethod: "PQ"}).Options("m"); !errors.Is(err, ErrConfig) {
+		t.Errorf("bad method: %v", err)
+	}
+}
+
+func TestRunIndexProcess(t *testing.T) {
+	fx := newListFixture(t, map[string]string{"a.jpg": "A", "b.jpg": "B", "c.jpg": "C"},
+		"a.jpg\tcola", "b.jpg\tfanta")
+	ex := &fakeExtractor{dims: 8}
+	ip := IndexProcess{IndexMethod: "Flat", ImageRoot: fx.root, IndexDir: fx.dir, DataFile: fx.list, Delimiter: "\t", DistType: "IP", EmbeddingSize: 8}
+	run := IndexRun{Model: "model-1", Extractor: ex}
+	ctx := context.Background()
+	r, err := RunIndexProcess(ctx, ip, run)
+	if err != nil || r.Operation != "new" || r.Added != 2 || r.Recreated {
+		t.Fatalf("new: %+v %v", r, err)
+	}
+	// append with a list holding one old and one new line: only the new one
+	// is added (PaddleClas would add both again).
+	fx.writeList(t, "b.jpg\tfanta", "c.jpg\tsprite")
+	ip.IndexOperation = "APPEND"
+	r, err = RunIndexProcess(ctx, ip, run)
+	if err != nil || r.Operation != "append" || r.Added != 1 || r.Unchanged != 1 || ex.calls != 3 {
+		t.Fatalf("append: %+v %v", r, err)
+	}
+	// remove by exact doc line.
+	fx.writeList(t, "a.jpg\tcola", "zzz.jpg\tnothing")
+	ip.IndexOperation = "remove"
+	r, err = RunIndexProcess(ctx, ip, run)
+	if err != nil || r.Removed != 1 {
+		t.Fatalf("remove: %+v %v", r, err)
+	}
+	g, _ := Open(fx.dir, Options{Model: "model-1"})
+	if g.Len() != 2 || g.Labels()["cola"] != 0 {
+		t.Fatalf("after remove: %v", g.Labels())
+	}
+	g.Close()
+	// new with the list: exactly the list's lines remain, nothing re-extracted.
+	fx.writeList(t, "c.jpg\tsprite")
+	ip.IndexOperation = "new"
+	r, err = RunIndexProcess(ctx, ip, run)
+	if err != nil || r.Removed != 1 || r.Extracted != 0 {
+		t.Fatalf("new again: %+v %v", r, err)
+	}
+	// append under another model is refused; new replaces the gallery.
+	ip.IndexOperation = "append"
+	if _, err := RunIndexProcess(ctx, ip, IndexRun{Model: "model-2", Extractor: ex}); !errors.Is(err, ErrModelMismatch) {
+		t.Fatalf("append other model: %v", err)
+	}
+	ip.IndexOperation = "new"
+	r, err = RunIndexProcess(ctx, ip, IndexRun{Model: "model-2", Extractor: ex})
+	if err != nil || !r.Recreated || r.Added != 1 {
+		t.Fatalf("new other model: %+v %v", r, err)
+	}
+	ip.IndexOperation = "rebuild"
+	if _, err := RunIndexProcess(ctx, ip, run); !errors.Is(err, ErrConfig) {
+		t.Fatalf("bad op: %v", err)
+	}
+}
+
+func TestLabelOfDoc(t *testing.T) {
+	for _, c := range []struct{ doc, src, label string }{
+		{"a/1.jpg\t红牛-强化型", "a/1.jpg", "红牛-强化型"},
+		{"a/1.jpg\tlabel with spaces\textra", "a/1.jpg", "label with spaces"},
+		{"0/0.jpg Pulse", "0/0.jpg", "Pulse"},
+		{"alone", "", "alone"},
+	} {
+		s, l := labelOfDoc(c.doc)
+		if s != c.src || l != c.label {
+			t.Errorf("labelOfDoc(%q) = %q, %q", c.doc, s, l)
+		}
+	}
+}
+
+func TestReadPaddleXMap(t *testing.T) {
+	m, err := readPaddleXMap([]byte("id_map:\n  0: Pulse\n  5: 红牛\nindex_type: HNSW32\nmetric_type: IP\n"))
+	if err != nil || m[0] != "Pulse" || m[5] != "红牛" || len(m) != 2 {
+		t.Fatalf("%v %v", m, err)
+	}
+	if _, err := readPaddleXMap([]byte("id_map:\n  0: a\n")); !errors.Is(err, ErrFormat) {
+		t.Fatalf("incomplete: %v", err)
+	}
+	if _, err := ReadIndexDir(filepath.Join(t.TempDir(), "none")); !errors.Is(err, ErrNoGallery) {
+		t.Fatalf("empty dir: %v", err)
+	}
+}
