@@ -424,3 +424,16 @@ func TestLookup(t *testing.T) {
 		}
 	}
 }
+
+func TestAliasBomb(t *testing.T) {
+	y := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for i := 0; i < 8; i++ {
+		name := string(rune('b' + i))
+		y += name + ": &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	if _, err := Parse([]byte(y), "bomb.yaml", nil); !errors.Is(err, ErrSyntax) {
+		t.Fatalf("err = %v, want ErrSyntax", err)
+	}
+}

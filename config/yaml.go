@@ -104,6 +104,19 @@ func yamlFloat(s string) float64 {
 // itself reached through mappings only are replaced by their
 // ast.literal_eval result when that succeeds (§2.1); lists are not walked.
 func fromNode(n *yaml.Node, literal bool, depth int) (*Value, error) {
+	budget := maxValues
+	return fromNodeBudget(n, literal, depth, &budget)
+}
+
+// maxValues bounds the values one document may expand to, so aliases
+// cannot blow up ("billion laughs").
+const maxValues = 1 << 18
+
+func fromNodeBudget(n *yaml.Node, literal bool, depth int, budget *int) (*Value, error) {
+	*budget--
+	if *budget < 0 {
+		return nil, fmt.Errorf("line %d: document expands to too many values (aliases?)", n.Line)
+	}
 	if depth > 200 {
 		return nil, fmt.Errorf("line %d: nested too deeply", n.Line)
 	}
@@ -112,12 +125,12 @@ func fromNode(n *yaml.Node, literal bool, depth int) (*Value, error) {
 		if len(n.Content) == 0 {
 			return &Value{Kind: Null, Line: n.Line}, nil
 		}
-		return fromNode(n.Content[0], literal, depth+1)
+		return fromNodeBudget(n.Content[0], literal, depth+1, budget)
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return nil, fmt.Errorf("line %d: unknown alias", n.Line)
 		}
-		v, err := fromNode(n.Alias, literal, depth+1)
+		v, err := fromNodeBudget(n.Alias, literal, depth+1, budget)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +152,7 @@ func fromNode(n *yaml.Node, literal bool, depth int) (*Value, error) {
 	case yaml.SequenceNode:
 		v := &Value{Kind: List, Line: n.Line}
 		for _, c := range n.Content {
-			it, err := fromNode(c, false, depth+1)
+			it, err := fromNodeBudget(c, false, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -158,7 +171,7 @@ func fromNode(n *yaml.Node, literal bool, depth int) (*Value, error) {
 			if key == "<<" && kn.Tag == "!!merge" {
 				return nil, fmt.Errorf("line %d: merge keys (<<) are not supported", kn.Line)
 			}
-			f, err := fromNode(vn, literal, depth+1)
+			f, err := fromNodeBudget(vn, literal, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
