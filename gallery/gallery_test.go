@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shitu-go/shitu/vecindex"
 )
@@ -303,7 +304,7 @@ func TestConcurrentSearchDuringWrites(t *testing.T) {
 				select {
 				case <-stop:
 					return
-				default:
+				case <-time.After(20 * time.Microsecond):
 				}
 				h, err := g.Search(q, 5, Query{Labels: []string{"keep"}})
 				if err != nil {
