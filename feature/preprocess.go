@@ -117,25 +117,12 @@ func (c Config) Preprocess(img *imaging.Image, dst []float32) error {
 			return fmt.Errorf("%w: resize: %v", ErrImage, err)
 		}
 	}
-	normalizeCHW(img.Pix, w*h, c.Scale, c.Mean, c.Std, dst)
+	o := imaging.NormOptions{Scale: float64(c.Scale)}
+	for i := range 3 {
+		o.Mean[i], o.Std[i] = float64(c.Mean[i]), float64(c.Std[i])
+	}
+	if err := imaging.NormalizeInto(dst[:3*w*h], img, o); err != nil {
+		return fmt.Errorf("%w: normalise: %v", ErrImage, err)
+	}
 	return nil
-}
-
-// normalizeCHW converts interleaved RGB bytes to three normalised planes.
-// Each value is computed as float32((float32(p)*scale - mean) / std) in
-// that order, matching numpy's float32 arithmetic.
-func normalizeCHW(pix []uint8, n int, scale float32, mean, std [3]float32, dst []float32) {
-	var lut [3][256]float32
-	for ch := range 3 {
-		for p := range 256 {
-			lut[ch][p] = float32(float32(float32(p)*scale)-mean[ch]) / std[ch] // explicit roundings: no FMA fusion
-		}
-	}
-	r, g, b := dst[:n], dst[n:2*n], dst[2*n:3*n]
-	pix = pix[:3*n]
-	for i := range n {
-		r[i] = lut[0][pix[3*i]]
-		g[i] = lut[1][pix[3*i+1]]
-		b[i] = lut[2][pix[3*i+2]]
-	}
 }
