@@ -135,6 +135,16 @@ func (h *HNSW) SearchBatch(qs []float32, k int, filter Filter) ([][]Result, erro
 	return out, nil
 }
 
+// SetFaissSearch makes searches follow faiss' HNSW::search procedure
+// exactly (vecindex/faiss turns it on for graphs read from faiss files, so
+// they return faiss' own results); off, the default, uses shitu's beam
+// search, which reaches a given recall with fewer distance computations.
+func (h *HNSW) SetFaissSearch(on bool) {
+	h.mu.Lock()
+	h.faissMode = on
+	h.mu.Unlock()
+}
+
 // Graph exports the graph with its ids and vectors in compact node order.
 func (h *HNSW) Graph() (HNSWGraph, []int64, []float32) {
 	h.mu.RLock()
@@ -248,6 +258,13 @@ func (b *BinaryHNSW) SearchBatch(qs []byte, k int, filter Filter) ([][]Result, e
 		out[i] = r
 	}
 	return out, nil
+}
+
+// SetFaissSearch: see HNSW.SetFaissSearch.
+func (b *BinaryHNSW) SetFaissSearch(on bool) {
+	b.mu.Lock()
+	b.faissMode = on
+	b.mu.Unlock()
 }
 
 // Graph exports the graph with its ids and codes in compact node order.

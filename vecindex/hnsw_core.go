@@ -89,6 +89,9 @@ type hnswCore[T any] struct {
 	entry    int32
 	maxLevel int
 
+	// faissSearch selects faiss' own search procedure (hnsw_faiss.go).
+	faissMode bool
+
 	pool sync.Pool // *searcher
 }
 
@@ -453,6 +456,10 @@ const hnswExactBelow = 64
 // search returns the k nearest live nodes that pass filter into h.
 func (c *hnswCore[T]) search(q []T, k int, filter Filter, h *topK) {
 	if c.entry < 0 || k == 0 {
+		return
+	}
+	if c.faissMode {
+		c.faissSearch(q, k, filter, h)
 		return
 	}
 	var accept func(int32) bool
