@@ -62,6 +62,7 @@ func init() {
 		"squeeze2":                   convSqueeze,
 		"clip":                       convClip,
 		"assign":                     unary("Identity"),
+		"multiclass_nms3":            convMulticlassNMS,
 	}
 }
 

@@ -16,8 +16,8 @@ type opCase struct {
 	op      string
 	inDims  []int64
 	outDims []int64
-	xSlot   string  // default "X"
-	outSlot string  // default "Out"
+	xSlot   string             // default "X"
+	outSlot string             // default "Out"
 	params  map[string]*Tensor // extra inputs: slot → parameter
 	attrs   []Attr
 	want    func(x []float32, idx func(...int) int) []float32
