@@ -46,6 +46,7 @@ func benchModels(ctx context.Context, w io.Writer, b *ort.Backend, models []benc
 	for _, m := range models {
 		for _, batch := range m.batches {
 			for _, th := range threadCounts {
+				fmt.Fprintf(os.Stderr, "timing %s batch %d threads %d…\n", m.name, batch, th)
 				ours, bare, err := timeBoth(ctx, b, m, batch, th, dur)
 				if err != nil {
 					return fmt.Errorf("%s batch %d: %w", m.name, batch, err)
@@ -55,7 +56,6 @@ func benchModels(ctx context.Context, w io.Writer, b *ort.Backend, models []benc
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%+.1f%%\t%.1f\t%d\t\n", m.name, batch, th,
 					ms(o.p50), ms(o.p90), ms(r.p50), ms(r.p90),
 					100*(o.p50.Seconds()/r.p50.Seconds()-1), gflops, o.n)
-				tw.Flush()
 			}
 		}
 	}
