@@ -19,13 +19,18 @@ func FuzzExtract(f *testing.F) {
 	f.Add(makeTar(f, false, tarEntry{name: "../x", body: "x"}))
 	f.Add(makeTar(f, false, tarEntry{name: "a/h", typ: tar.TypeLink, link: "a/b"}))
 	f.Add([]byte{0x1f, 0x8b, 8, 0})
+	base := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		outer := t.TempDir()
+		outer, err := os.MkdirTemp(base, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(outer)
 		dir := filepath.Join(outer, "in")
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		err := Extract(bytes.NewReader(b), dir, ExtractOptions{MaxTotal: 1 << 20, MaxFile: 1 << 20, MaxEntries: 100})
+		err = Extract(bytes.NewReader(b), dir, ExtractOptions{MaxTotal: 1 << 20, MaxFile: 1 << 20, MaxEntries: 100})
 		if err != nil && !errors.Is(err, ErrArchive) && !errors.Is(err, ErrUnsafeArchive) {
 			t.Fatalf("unexpected error class: %v", err)
 		}

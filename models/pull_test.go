@@ -12,11 +12,6 @@ import (
 	"time"
 )
 
-const (
-	detName = "picodet_PPLCNet_x2_5_mainbody_lite_v1.0_infer"
-	recName = "general_PPLCNetV2_base_pretrained_v1.0_infer"
-)
-
 func mirrorServer(t *testing.T) (*tarServer, *httptest.Server) {
 	t.Helper()
 	srv := &tarServer{files: map[string][]byte{

@@ -173,6 +173,11 @@ func storeConversion(d string, l Layout, key string, c *Converted) (*Resolved, e
 	m.Model, m.Form = ConvertedFile, c.Form
 	m.Inputs, m.Outputs, _ = onnxIO(c.ONNX)
 	fillFromCatalogue(m)
+	if m.Role == RoleDetector && c.Form == "plain" {
+		// A detector program without post-processing (the raw-head export of
+		// models-and-formats.md §B.5) outputs the head tensors.
+		m.Form = "raw-head"
+	}
 	if d == l.Dir {
 		if m.Files, err = digestTree(d); err != nil {
 			return nil, err

@@ -39,8 +39,8 @@ func Synth(dir string, seed int64) ([]Installed, error) {
 		name, form string
 		model      *onnx.ModelProto
 	}{
-		{"picodet_PPLCNet_x2_5_mainbody_lite_v1.0_infer", "raw-head", det},
-		{"general_PPLCNetV2_base_pretrained_v1.0_infer", "plain", rec},
+		{detName, "raw-head", det},
+		{recName, "plain", rec},
 	} {
 		b, err := onnx.Marshal(n.model)
 		if err != nil {
