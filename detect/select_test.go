@@ -2,7 +2,11 @@ package detect
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/shitu-go/shitu/tensor"
@@ -155,5 +159,51 @@ func TestRecNMS(t *testing.T) {
 	}
 	if _, err := RecNMS([][4]int{{0, 0, 1, 1}}, nil, 0.05); !errors.Is(err, ErrInput) {
 		t.Errorf("mismatched lengths: err = %v", err)
+	}
+}
+
+// TestRecNMSReference compares RecNMS with numpy's nms_to_rec_results on
+// random cases (testdata/gen_rec_nms.py; distinct scores, since numpy's
+// tie order is unspecified).
+func TestRecNMSReference(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "rec_nms.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) < 100 {
+		t.Fatalf("only %d cases", len(lines))
+	}
+	for n, line := range lines {
+		parts := strings.Split(line, ";")
+		thresh, _ := strconv.ParseFloat(parts[0], 64)
+		var boxes [][4]int
+		var scores []float32
+		if parts[1] != "" {
+			for _, it := range strings.Split(parts[1], "|") {
+				f := strings.Split(it, ",")
+				var b [4]int
+				for k := 0; k < 4; k++ {
+					b[k], _ = strconv.Atoi(f[k])
+				}
+				s, _ := strconv.ParseFloat(f[4], 64)
+				boxes = append(boxes, b)
+				scores = append(scores, float32(s))
+			}
+		}
+		want := []int{}
+		if parts[2] != "" {
+			for _, k := range strings.Split(parts[2], ",") {
+				i, _ := strconv.Atoi(k)
+				want = append(want, i)
+			}
+		}
+		got, err := RecNMS(boxes, scores, float32(thresh))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("case %d (%s): got %v, want %v", n, line, got, want)
+		}
 	}
 }
