@@ -199,3 +199,25 @@ func RunPipeline(ctx context.Context, rec Recognizer, queries []ListEntry, root 
 	}
 	return out, nil
 }
+
+// PipelineSamples turns pipeline outcomes into calibration samples: per
+// query, the raw prediction with the highest score (ties: the first). So
+// thresholds are fitted on the scores the deployed system itself produces.
+// Queries without any raw prediction are skipped.
+func PipelineSamples(qs []PipelineQuery) []Sample {
+	out := make([]Sample, 0, len(qs))
+	for _, q := range qs {
+		best := -1
+		for i, p := range q.Raw {
+			if best < 0 || p.Score > q.Raw[best].Score {
+				best = i
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		p := q.Raw[best]
+		out = append(out, Sample{Label: q.Label, Predicted: p.Label, Score: p.Score, Unknown: q.Unknown})
+	}
+	return out
+}

@@ -131,3 +131,16 @@ func TestEvaluateLists(t *testing.T) {
 		t.Errorf("err %v progress %v", err, prog)
 	}
 }
+
+func TestPipelineSamples(t *testing.T) {
+	got := PipelineSamples(append(pipelineQueries(), PipelineQuery{Label: "empty"}))
+	want := []Sample{
+		{Label: "a", Predicted: "b", Score: 0.9},
+		{Label: "b", Predicted: "c", Score: 0.75},
+		{Label: "c", Predicted: "c", Score: 0.95},
+		{Label: "z", Predicted: "a", Score: 0.5, Unknown: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}

@@ -102,7 +102,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s   mAP %s\n", atks("recall@", rr.Recall), f4(rr.MAP))
 		fmt.Fprintf(&b, "  %s\n", atks("precision@", rr.Precision))
 		fmt.Fprintf(&b, "  exact, without block weighting: %s   mAP %s\n", atks("recall@", rr.ExactRecall), f4(rr.ExactMAP))
-		if rr.WithRelevant < rr.Queries {
+		if rr.WithRelevant < rr.Queries && rr.Queries > rr.BlockSize {
 			fmt.Fprintf(&b, "  note: %d queries have no relevant gallery item; PaddleClas' block-weighted figures are then not exact\n", rr.Queries-rr.WithRelevant)
 		}
 		fmt.Fprintf(&b, "  weakest labels (recall@1): %s\n", worstLabels(rr.PerLabel, 8))

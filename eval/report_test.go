@@ -42,7 +42,7 @@ func TestReportText(t *testing.T) {
 	for _, want := range []string{
 		"evaluation: unit",
 		"recall@1 0.3333", // a hit, a miss, b miss; z has no relevant item
-		"1 queries have no relevant gallery item",
+		"4 queries, 2 gallery images, 3 queries with a relevant item",
 		"recall_1 0.2500   recall_2 0.7500   recall_3 0.7500",
 		"out-of-gallery rejected 1.0000",
 		"target precision 0.950",
@@ -52,6 +52,25 @@ func TestReportText(t *testing.T) {
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("text lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestReportTextBlockNote(t *testing.T) {
+	q := Set{Vecs: [][]float32{{0.9, 0.1}, {0.2, 0.8}, {0.8, 0.2}, {0.5, 0.5}}, Labels: []string{"a", "a", "b", "z"}}
+	g := Set{Vecs: oneHot(2), Labels: []string{"a", "b"}}
+	for _, bs := range []int{2, 64} {
+		rr, err := Retrieval(q, g, RetrievalOptions{BlockSize: bs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := (&Report{Retrieval: rr}).WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		has := strings.Contains(b.String(), "1 queries have no relevant gallery item")
+		if has != (bs == 2) {
+			t.Errorf("block size %d: note present %v", bs, has)
 		}
 	}
 }
