@@ -53,7 +53,8 @@ var (
 // Options are the pipeline's knobs; the zero value means PaddleClas'
 // inference_general.yaml defaults.
 type Options struct {
-	// MaxDetResults is how many detections are kept, best first (default 5).
+	// MaxDetResults is how many detections are kept, best first (default 5;
+	// negative keeps none, as max_det_results: 0 does in PaddleClas).
 	MaxDetResults int
 	// DetThreshold drops detections scoring below it, after the top
 	// MaxDetResults are taken (default 0.2; §10 step 3).

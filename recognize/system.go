@@ -23,7 +23,7 @@ func New(det Detector, emb Embedder, gal Gallery, opts Options) (*System, error)
 	if emb == nil || gal == nil {
 		return nil, fmt.Errorf("%w: an embedder and a gallery are required", ErrOptions)
 	}
-	if opts.MaxDetResults < 0 || opts.TopK < 0 || opts.NMSThreshold < 0 {
+	if opts.TopK < 0 || opts.NMSThreshold < 0 {
 		return nil, fmt.Errorf("%w: negative count or threshold", ErrOptions)
 	}
 	return &System{det: det, emb: emb, gal: gal, opts: opts}, nil

@@ -36,6 +36,8 @@ type root struct {
 	Version versionCmd `cmd:"" help:"Print shitu's version and the ONNX Runtime it finds."`
 	Models  modelsCmd  `cmd:"" help:"Synthesize, inspect, pull and convert models."`
 	Bench   benchCmd   `cmd:"" help:"Benchmarks: model latency and throughput."`
+	Gallery galleryCmd `cmd:"" help:"Build and edit galleries."`
+	Predict predictCmd `cmd:"" help:"Recognise images with a PaddleClas config (predict_system.py)."`
 	Demo    demoCmd    `cmd:"" help:"Run the quick start: models, gallery, recognition, visualisations."`
 }
 

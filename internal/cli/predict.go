@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/imaging"
+	"github.com/shitu-go/shitu/recognize"
+)
+
+type predictCmd struct {
+	configFlags
+	Paths  []string `arg:"" optional:"" help:"Images or folders (default: Global.infer_imgs)."`
+	Format string   `enum:"json,paddleclas" default:"json" help:"Output: json (one line per image) or paddleclas (exactly what predict_system.py prints)."`
+	Draw   bool     `default:"true" negatable:"" help:"Write visualisations to Global.output_dir."`
+	Whole  string   `name:"whole-image" enum:"always,fallback,never" default:"always" help:"When the whole image joins the detections: always (PaddleClas), fallback (PaddleX: only when nothing is detected), never."`
+}
+
+// PaddleClas' get_image_list extensions (ppshitu-pipeline.md §3.1); other
+// files are taken when their content is an image.
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true}
+
+// imageList expands files and folders (recursively, sorted).
+func imageList(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if imageExts[strings.ToLower(filepath.Ext(path))] || sniffFile(path) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+func sniffFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 32)
+	n, _ := f.Read(head)
+	return imaging.Sniff(head[:n]) != ""
+}
+
+// openIndexDir opens the gallery of IndexProcess.index_dir: a shitu
+// gallery as is, or a PaddleClas/PaddleX index_dir (vector.index +
+// id_map.pkl/yaml) imported once into a cache folder keyed by its content.
+func openIndexDir(dir, model string) (*gallery.Gallery, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("config: IndexProcess.index_dir is not set")
+	}
+	if _, err := os.Stat(filepath.Join(dir, gallery.DBFile)); err == nil {
+		return gallery.Open(dir, gallery.Options{Model: model})
+	}
+	if _, err := os.Stat(filepath.Join(dir, gallery.VectorIndexFile)); err != nil {
+		return nil, fmt.Errorf("%s holds no gallery (neither a shitu gallery nor vector.index + id_map.pkl): build one with `shitu gallery build -c CONFIG`", dir)
+	}
+	var sum []byte
+	for _, f := range []string{gallery.VectorIndexFile, gallery.IDMapPickle, gallery.IDMapYAML} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err == nil {
+			sum = append(sum, []byte(fingerprint(b))...)
+		}
+	}
+	cache, _ := os.UserCacheDir()
+	dst := filepath.Join(cache, "shitu", "imported", strings.TrimPrefix(fingerprint(append(sum, model...)), "sha256:")[:24])
+	if _, err := os.Stat(filepath.Join(dst, gallery.DBFile)); err == nil {
+		return gallery.Open(dst, gallery.Options{Model: model})
+	}
+	os.RemoveAll(dst)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return nil, err
+	}
+	return gallery.Import(dir, dst, model)
+}
+
+type predictLine struct {
+	Image   string             `json:"image"`
+	Width   int                `json:"width"`
+	Height  int                `json:"height"`
+	Objects []recognize.Object `json:"objects"`
+	Version uint64             `json:"gallery_version"`
+	Timings map[string]float64 `json:"timings_ms,omitempty"`
+	Output  string             `json:"visualization,omitempty"`
+}
+
+func (c *predictCmd) Run(g *Globals) error {
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	paths := c.Paths
+	if len(paths) == 0 {
+		if cfg.Global.InferImgs == "" {
+			return fmt.Errorf("no images given and Global.infer_imgs is not set")
+		}
+		paths = []string{cfg.Global.InferImgs}
+	}
+	files, err := imageList(paths)
+	if err != nil {
+		return err
+	}
+	p, err := g.buildPipeline(cfg, c.threads(cfg), true)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	gal, err := openIndexDir(cfg.IndexProcess.IndexDir, p.recModel)
+	if err != nil {
+		return err
+	}
+	defer gal.Close()
+	opts := p.recognition
+	if opts.WholeImage, err = recognize.ParseWholeImage(c.Whole); err != nil {
+		return err
+	}
+	opts.KeepUnknown = c.Format == "json"
+	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(gal), opts)
+	if err != nil {
+		return err
+	}
+	outDir := cfg.Global.OutputDir
+	painter := recognize.NewPainter("")
+	failed := 0
+	for _, f := range files {
+		if err := g.ctx.Err(); err != nil {
+			return err
+		}
+		line, err := c.one(g, sys, painter, f, outDir, gal.Binary())
+		if err != nil {
+			failed++
+			fmt.Fprintf(g.stderr, "shitu: predict: %s: %v\n", f, err)
+			continue
+		}
+		if c.Format == "paddleclas" {
+			fmt.Fprintln(g.stdout, recognize.FormatPaddleClas(line.Objects, gal.Binary()))
+		} else {
+			b, _ := json.Marshal(line)
+			fmt.Fprintln(g.stdout, string(b))
+		}
+	}
+	if failed > 0 {
+		return exitError{code: 1, msg: fmt.Sprintf("%d of %d images could not be recognised", failed, len(files))}
+	}
+	return nil
+}
+
+func (c *predictCmd) one(g *Globals, sys *recognize.System, painter *recognize.Painter, path, outDir string, binary bool) (*predictLine, error) {
+	t0 := time.Now()
+	img, err := imaging.DecodeFile(path, imaging.DecodeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	dec := time.Since(t0)
+	res, err := sys.Recognize(g.ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	line := &predictLine{Image: path, Width: img.W, Height: img.H, Objects: res.Objects, Version: res.GalleryVersion}
+	if g.Verbose {
+		t := res.Timings
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+		line.Timings = map[string]float64{"decode": ms(dec), "detect": ms(t.Detect), "crop": ms(t.Crop),
+			"rec": ms(t.Rec), "search": ms(t.Search), "nms": ms(t.NMS), "total": ms(dec + t.Total)}
+		fmt.Fprintf(g.stderr, "%s: decode %.1fms detect %.1fms crop %.1fms rec %.1fms search %.2fms nms %.2fms\n",
+			path, ms(dec), ms(t.Detect), ms(t.Crop), ms(t.Rec), ms(t.Search), ms(t.NMS))
+	}
+	if c.Draw && outDir != "" {
+		out, err := savePainted(painter, img, res.Objects, path, outDir, c.Format == "paddleclas")
+		if err != nil {
+			return nil, err
+		}
+		line.Output = out
+	}
+	return line, nil
+}
+
+// savePainted writes the visualisation to outDir/<basename> as PaddleClas
+// does (§9.2): JPEG quality 95 for .jpg/.jpeg, PNG for .png, else JPEG
+// with ".jpg" appended. Only accepted boxes are drawn in paddleclas mode.
+func savePainted(p *recognize.Painter, img *imaging.Image, objs []recognize.Object, path, outDir string, knownOnly bool) (string, error) {
+	if knownOnly {
+		var k []recognize.Object
+		for _, o := range objs {
+			if o.Known() {
+				k = append(k, o)
+			}
+		}
+		objs = k
+	}
+	d, err := p.Draw(img, objs)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", err
+	}
+	name := filepath.Base(path)
+	var b bytes.Buffer
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jpg", ".jpeg":
+		err = imaging.EncodeJPEG(&b, d, 95)
+	case ".png":
+		err = imaging.EncodePNG(&b, d)
+	default:
+		name += ".jpg"
+		err = imaging.EncodeJPEG(&b, d, 95)
+	}
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(outDir, name)
+	return out, os.WriteFile(out, b.Bytes(), 0o644)
+}
