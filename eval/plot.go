@@ -267,8 +267,10 @@ func (p LinePlot) Render() (*image.RGBA, Frame, error) {
 			continue
 		}
 		x := f.Px(m.X, f.YMin).X
-		c.line(image.Pt(x, f.Plot.Min.Y), image.Pt(x, f.Plot.Max.Y-1), 0, m.Color, true)
-		c.text(m.Label, x+4, f.Plot.Min.Y+12, -1, m.Color)
+		c.line(image.Pt(x, f.Plot.Min.Y-4), image.Pt(x, f.Plot.Max.Y-1), 0, m.Color, true)
+		// the label sits above the data area, so no series hides it
+		tx := min(max(x, f.Plot.Min.X+c.textWidth(m.Label)/2), f.Plot.Max.X-c.textWidth(m.Label)/2)
+		c.text(m.Label, tx, f.Plot.Min.Y-7, 0, m.Color)
 	}
 	// series last, in order, clipped to the plot area
 	clip := image.Rect(f.Plot.Min.X-1, f.Plot.Min.Y-1, f.Plot.Max.X+1, f.Plot.Max.Y+1)
@@ -295,7 +297,7 @@ func (p LinePlot) Render() (*image.RGBA, Frame, error) {
 // Bar is one bar of a BarChart.
 type Bar struct {
 	Label string
-	Value float64 // NaN draws an empty "no data" bar
+	Value float64 // NaN draws a grey stub and the note (default "no data")
 	// Note is printed after the bar (e.g. "5/6").
 	Note  string
 	Color color.RGBA
@@ -378,17 +380,24 @@ func (b BarChart) Render() (*image.RGBA, BarFrame, error) {
 		v := br.Value
 		note := br.Note
 		if math.IsNaN(v) {
-			c.fill(f.BarRect(i, maxV), ColorBarNone)
+			// no value: a short grey stub and the note, never a long bar
+			// that could be read as a high value
 			if note == "" {
 				note = "no data"
 			}
-			v = maxV
-		} else {
-			v = math.Max(0, math.Min(v, maxV))
-			c.fill(f.BarRect(i, v), br.Color)
-			note = strconv.FormatFloat(br.Value, 'f', 2, 64) + "  " + note
+			r := f.BarRect(i, 0)
+			c.fill(image.Rect(r.Min.X, r.Min.Y, r.Min.X+3, r.Max.Y), ColorBarNone)
+			c.text(note, r.Min.X+9, y+barRow/2+5, -1, ColorMarker)
+			continue
 		}
-		c.text(note, f.BarRect(i, v).Max.X+6, y+barRow/2+5, -1, colorText)
+		v = math.Max(0, math.Min(v, maxV))
+		r := f.BarRect(i, v)
+		if r.Dx() < 3 { // keep zero bars visible in their colour
+			r.Max.X = r.Min.X + 3
+		}
+		c.fill(r, br.Color)
+		note = strconv.FormatFloat(br.Value, 'f', 2, 64) + "  " + note
+		c.text(note, r.Max.X+6, y+barRow/2+5, -1, colorText)
 	}
 	c.fill(image.Rect(f.Area.Min.X-1, f.Area.Min.Y, f.Area.Min.X, f.Area.Max.Y+1), colorAxis)
 	return c.RGBA, f, nil

@@ -149,7 +149,22 @@ func TestBarChart(t *testing.T) {
 		label string
 		v     float64
 		c     color.RGBA
-	}{{"bad", 0.25, ColorBarLow}, {"mid", 0.6, ColorBarMid}, {"good", 1, ColorBarHigh}, {"none", 1, ColorBarNone}}
+	}{{"bad", 0.25, ColorBarLow}, {"mid", 0.6, ColorBarMid}, {"good", 1, ColorBarHigh}}
+	// the label without data gets a 3-pixel grey stub and its note, no bar
+	if b.Bars[3].Label != "none" {
+		t.Fatalf("bar 3 is %q", b.Bars[3].Label)
+	}
+	stub := f.BarRect(3, 0)
+	stub.Max.X = stub.Min.X + 3
+	if n := countColor(dec, stub, ColorBarNone); n != stub.Dx()*stub.Dy() {
+		t.Errorf("no-data stub has %d grey pixels", n)
+	}
+	if n := countColor(dec, f.BarRect(3, 1), ColorBarNone); n != stub.Dx()*stub.Dy() {
+		t.Errorf("no-data bar drawn long: %d grey pixels", n)
+	}
+	if n := countColor(dec, f.BarRect(3, 0.5), ColorMarker); n < 1 {
+		t.Errorf("no-data note missing")
+	}
 	for i, w := range want {
 		if b.Bars[i].Label != w.label {
 			t.Fatalf("bar %d is %q, want %q", i, b.Bars[i].Label, w.label)

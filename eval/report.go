@@ -152,7 +152,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		if len(c.FewImages) > 0 {
 			var parts []string
-			for _, l := range c.FewImages {
+			for i, l := range c.FewImages {
+				if i == 12 {
+					parts = append(parts, fmt.Sprintf("and %d more", len(c.FewImages)-i))
+					break
+				}
 				parts = append(parts, fmt.Sprintf("%s (%d)", l.Label, l.Images))
 			}
 			fmt.Fprintf(&b, "  labels with fewer than %d gallery images: %s\n", defInt(r.MinImages, 3), strings.Join(parts, ", "))
@@ -218,7 +222,7 @@ func RecallChart(title string, ls []LabelRecall, maxBars int, fontPath string) B
 		v := l.Recall()
 		bars[i] = Bar{Label: l.Label, Value: v, Note: fmt.Sprintf("%d/%d", l.Hits, l.Queries), Color: BandColor(v)}
 		if l.Queries == 0 {
-			bars[i].Note = "no query with a relevant item"
+			bars[i].Note = "no relevant gallery item"
 		}
 	}
 	return BarChart{Title: title, XLabel: "recall", Bars: bars, Max: 1, FontPath: fontPath}
