@@ -17,6 +17,7 @@ type ProgramBuilder struct {
 	feeds   []*Op
 	fetches []*Op
 	names   map[string]bool
+	extra   []*Block // sub-blocks after block 0
 	err     error
 }
 
@@ -126,7 +127,7 @@ func (b *ProgramBuilder) Model() (*Model, error) {
 	ops = append(ops, b.fetches...)
 	blk.Ops = ops
 	blk.Vars = append([]*Var(nil), blk.Vars...)
-	return &Model{Program: &Program{Version: 2003002, Blocks: []*Block{&blk}}, Params: b.params}, nil
+	return &Model{Program: &Program{Version: 2003002, Blocks: append([]*Block{&blk}, b.extra...)}, Params: b.params}, nil
 }
 
 // SlotOf makes an op input or output slot.

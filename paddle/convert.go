@@ -28,6 +28,11 @@ type ConvertOptions struct {
 	// post-processing (control flow, NMS) and the inputs only it uses are
 	// dropped.
 	DetectorHead bool
+	// HeadLogits, with DetectorHead, emits the split outputs unchanged
+	// instead: class logits [N, C, H, W] and distance logits
+	// [N, 4·(reg_max+1), H, W] (the form package arch builds; detect
+	// decodes both).
+	HeadLogits bool
 	// InputShapes overrides the dims of graph inputs (-1 = dynamic).
 	InputShapes map[string][]int64
 }
@@ -244,17 +249,27 @@ func (c *conv) emitHeads(hs []headSplit) ([]*onnx.ValueInfoProto, error) {
 			if v := c.p.Var(0, name); v != nil && len(v.Dims) == 4 {
 				ch = v.Dims[1]
 			}
-			if k == 0 {
-				x = c.g.op1("Sigmoid", "head", []string{x})
-			}
-			x = c.g.op1("Transpose", "head", []string{x}, aInts("perm", 0, 2, 3, 1))
 			out := fmt.Sprintf("cls_score_%d", i)
 			if k == 1 {
 				out = fmt.Sprintf("reg_dist_%d", i)
 			}
-			shape := c.g.constI64("head_shape", []int64{3}, []int64{0, -1, ch})
-			c.g.node("Reshape", []string{x, shape}, []string{out})
-			vi := valueInfo(out, onnx.TensorProto_FLOAT, []int64{-1, -1, ch}, out)
+			var vi *onnx.ValueInfoProto
+			if c.opts.HeadLogits {
+				out = fmt.Sprintf("cls_logits_%d", i)
+				if k == 1 {
+					out = fmt.Sprintf("reg_logits_%d", i)
+				}
+				c.g.node("Identity", []string{x}, []string{out})
+				vi = valueInfo(out, onnx.TensorProto_FLOAT, []int64{-1, ch, -1, -1}, out)
+			} else {
+				if k == 0 {
+					x = c.g.op1("Sigmoid", "head", []string{x})
+				}
+				x = c.g.op1("Transpose", "head", []string{x}, aInts("perm", 0, 2, 3, 1))
+				shape := c.g.constI64("head_shape", []int64{3}, []int64{0, -1, ch})
+				c.g.node("Reshape", []string{x, shape}, []string{out})
+				vi = valueInfo(out, onnx.TensorProto_FLOAT, []int64{-1, -1, ch}, out)
+			}
 			if k == 0 {
 				scores = append(scores, vi)
 			} else {

@@ -2,6 +2,7 @@ package paddle
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/shitu-go/shitu/onnx"
@@ -33,6 +34,9 @@ func FromONNX(m *onnx.ModelProto) (*Model, error) {
 }
 
 type fromONNX struct {
+	// hswish marks HardSigmoid outputs that only feed x·HardSigmoid(x)
+	// (how opset-13 graphs write HardSwish); the Mul becomes hard_swish.
+	hswish map[string]bool
 	b      *ProgramBuilder
 	g      *onnx.GraphProto
 	opset  int64
@@ -60,6 +64,7 @@ func (f *fromONNX) run() (*Model, error) {
 		f.shapes[in.GetName()] = s
 		f.name[in.GetName()] = f.b.Feed(in.GetName(), dt, s)
 	}
+	f.findHardSwish()
 	for i, n := range f.g.GetNode() {
 		in := make([][]int64, len(n.GetInput()))
 		for k, v := range n.GetInput() {
@@ -93,6 +98,46 @@ func (f *fromONNX) run() (*Model, error) {
 		f.b.Fetch(v)
 	}
 	return f.b.Model()
+}
+
+// findHardSwish marks HardSigmoid(alpha 1/6, beta 0.5) nodes whose only
+// reader is a Mul by the HardSigmoid's own input: x·hardsigmoid(x) is
+// hard_swish with threshold 6, scale 6, offset 3 (§D.2).
+func (f *fromONNX) findHardSwish() {
+	f.hswish = map[string]bool{}
+	readers := map[string]int{}
+	for _, n := range f.g.GetNode() {
+		for _, in := range n.GetInput() {
+			readers[in]++
+		}
+	}
+	for _, o := range f.g.GetOutput() {
+		readers[o.GetName()]++
+	}
+	src := map[string]string{}
+	for _, n := range f.g.GetNode() {
+		if n.GetOpType() != "HardSigmoid" || len(n.GetOutput()) != 1 {
+			continue
+		}
+		a := attrs(n)
+		if a["alpha"] == nil || math.Abs(float64(a["alpha"].GetF())-1.0/6) > 1e-6 || (a["beta"] != nil && a["beta"].GetF() != 0.5) {
+			continue
+		}
+		if readers[n.GetOutput()[0]] == 1 {
+			src[n.GetOutput()[0]] = n.GetInput()[0]
+		}
+	}
+	for _, n := range f.g.GetNode() {
+		if n.GetOpType() != "Mul" || len(n.GetInput()) != 2 {
+			continue
+		}
+		x, y := n.GetInput()[0], n.GetInput()[1]
+		if src[y] == x {
+			f.hswish[y] = true
+		} else if src[x] == y {
+			f.hswish[x] = true
+		}
+	}
 }
 
 // val returns the Paddle variable of an ONNX value, turning a constant
@@ -223,6 +268,9 @@ func (f *fromONNX) node(n *onnx.NodeProto) error {
 	case "HardSwish":
 		return simple("hard_swish", AFloat("threshold", 6), AFloat("scale", 6), AFloat("offset", 3))
 	case "HardSigmoid":
+		if f.hswish[outs[0]] {
+			return nil // emitted as hard_swish by its Mul
+		}
 		alpha, beta := float32(0.2), float32(0.5)
 		if v := a["alpha"]; v != nil {
 			alpha = v.GetF()
@@ -445,6 +493,20 @@ func (f *fromONNX) batchNorm(n *onnx.NodeProto, a map[string]*onnx.AttributeProt
 func (f *fromONNX) binary(n *onnx.NodeProto) error {
 	ins, outs := n.GetInput(), n.GetOutput()
 	op := n.GetOpType()
+	if op == "Mul" && (f.hswish[ins[0]] || f.hswish[ins[1]]) {
+		x := ins[0]
+		if f.hswish[ins[0]] {
+			x = ins[1]
+		}
+		xv, err := f.val(x)
+		if err != nil {
+			return err
+		}
+		out := f.tmp(outs[0], f.b.Unique("hard_swish"), 0)
+		f.b.Op("hard_swish", []Slot{SlotOf("X", xv)}, []Slot{SlotOf("Out", out)},
+			AFloat("threshold", 6), AFloat("scale", 6), AFloat("offset", 3))
+		return nil
+	}
 	for k := 0; k < 2 && (op == "Mul" || op == "Add"); k++ {
 		c, ok := f.constFloats(ins[k])
 		if !ok || len(c) != 1 {

@@ -1,0 +1,48 @@
+package archtest
+
+import (
+	"testing"
+
+	"github.com/shitu-go/shitu/arch"
+	"github.com/shitu-go/shitu/onnx"
+	"github.com/shitu-go/shitu/paddle"
+)
+
+// The rec fixture: arch's seeded PPLCNetV2 network written as an official
+// Paddle model converts back to ONNX with the same outputs as arch's ONNX.
+func TestRecRoundTrip(t *testing.T) {
+	ref, err := arch.BuildRec(7, arch.RecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := paddle.FromONNX(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := officialRoundTrip(t, m, "general_PPLCNetV2_base_pretrained_v1.0_infer")
+	p := back.Program
+	// Structural facts of the released rec model (models-and-formats §A.2, §F.3).
+	if n := len(p.Persistables()); n != 171 {
+		t.Errorf("%d persistables, want 171", n)
+	}
+	inv := back.OpInventory()
+	if inv["batch_norm"] != 26 || inv["dropout"] != 1 || inv["feed"] != 1 || inv["fetch"] != 1 {
+		t.Errorf("inventory %s", paddle.FormatInventory(inv))
+	}
+	if got := p.Feeds(); len(got) != 1 || got[0] != "x" {
+		t.Errorf("feeds %v, want [x]", got)
+	}
+	if got := p.Fetches(); len(got) != 1 || got[0] != "batch_norm_25.tmp_2" {
+		t.Errorf("fetches %v, want [batch_norm_25.tmp_2]", got)
+	}
+	t.Logf("rec fixture ops: %s", paddle.FormatInventory(inv))
+	ours, err := paddle.ToONNX(back, paddle.ConvertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refBytes, err := onnx.Marshal(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareModels(t, ours, refBytes, "x", []int{2, 3, 224, 224})
+}
