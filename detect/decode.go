@@ -39,6 +39,11 @@ type DecodeConfig struct {
 	NoClip bool
 	// Scores says whether score outputs are logits (default ScoresAuto).
 	Scores ScoreForm
+	// SkipAtOrBelow drops points whose best class score is ≤ this value
+	// after the pre-NMS top-k, saving their decode (default 0: keep all).
+	// The Detector sets it to the NMS score threshold, which rejects such
+	// points anyway, so its results are unchanged.
+	SkipAtOrBelow float32
 }
 
 func (c DecodeConfig) withDefaults() DecodeConfig {
@@ -126,6 +131,9 @@ func DecodeRaw(outs []*tensor.Tensor, imShape, scale [2]float32, cfg DecodeConfi
 			pts = pts[:cfg.PreNMSTopK]
 		}
 		for _, p := range pts {
+			if cfg.SkipAtOrBelow != 0 && best[p] <= cfg.SkipAtOrBelow {
+				continue
+			}
 			row, col := p/lv.gw, p%lv.gw
 			cx := float32(float32(col)+0.5) * s
 			cy := float32(float32(row)+0.5) * s

@@ -222,3 +222,16 @@ func TestDecodeRawErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeRawSkip(t *testing.T) {
+	outs := oneLevel([]float32{0.1, 0.025, 0.3, 0.02}, [][]float32{
+		dist(same(0), same(0)), dist(same(0), same(0)), dist(same(0), same(0)), dist(same(0), same(0)),
+	})
+	boxes, scores, err := DecodeRaw(outs, [2]float32{16, 16}, [2]float32{1, 1}, DecodeConfig{Strides: []int{8}, SkipAtOrBelow: 0.025})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(boxes, [][4]float32{{4, 4, 4, 4}, {4, 12, 4, 12}}) || !reflect.DeepEqual(scores, [][]float32{{0.1, 0.3}}) {
+		t.Errorf("got %v %v", boxes, scores)
+	}
+}

@@ -97,6 +97,9 @@ func New(sess infer.Session, opts Options) (*Detector, error) {
 		d.nms = *opts.NMS
 	}
 	d.decode = opts.Decode.withDefaults()
+	if d.decode.SkipAtOrBelow == 0 {
+		d.decode.SkipAtOrBelow = d.nms.ScoreThreshold
+	}
 
 	var rank4 []string
 	for _, in := range sess.Inputs() {

@@ -137,6 +137,13 @@ func nmsFast(boxes [][4]float32, scores []float32, p NMSParams) []int {
 			if p.Eta < 1 && thresh > 0.5 {
 				thresh *= p.Eta
 			}
+			// A box selected after this class's KeepTopK-th can never be in
+			// the image's KeepTopK best (its own class already has KeepTopK
+			// boxes scoring at least as much, placed before it by the
+			// stable cross-class sort), so stopping here is exact.
+			if p.KeepTopK > -1 && len(kept) >= p.KeepTopK {
+				break
+			}
 		}
 	}
 	return kept

@@ -2,7 +2,9 @@ package detect
 
 import (
 	"math"
+	"math/rand/v2"
 	"reflect"
+	"sort"
 	"testing"
 )
 
@@ -187,6 +189,63 @@ func TestJaccard(t *testing.T) {
 	for _, tc := range tests {
 		if got := jaccard(tc.a, tc.b, tc.norm); math.Abs(float64(got-tc.want)) > 1e-7 {
 			t.Errorf("jaccard(%v, %v, %v) = %v, want %v", tc.a, tc.b, tc.norm, got, tc.want)
+		}
+	}
+}
+
+// TestKeepTopKEarlyStopExact checks that stopping a class at KeepTopK kept
+// boxes gives what the kernel gives: full per-class NMS, then the
+// KeepTopK best over all classes (stable by score), regrouped by class.
+func TestKeepTopKEarlyStopExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for iter := 0; iter < 200; iter++ {
+		n := 1 + r.IntN(60)
+		boxes := make([][4]float32, n)
+		for i := range boxes {
+			x, y := float32(r.IntN(50)), float32(r.IntN(50))
+			boxes[i] = [4]float32{x, y, x + float32(1+r.IntN(20)), y + float32(1+r.IntN(20))}
+		}
+		scores := make([][]float32, 3)
+		for c := range scores {
+			scores[c] = make([]float32, n)
+			for i := range scores[c] {
+				scores[c][i] = float32(r.IntN(10)) / 10 // many ties
+			}
+		}
+		p := PicoDetNMS()
+		p.KeepTopK = r.IntN(12)
+		if iter%2 == 0 {
+			p.Eta = 0.8
+		}
+		got, err := MultiClassNMS(boxes, scores, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Reference: every class in full, then the kernel's keep_top_k.
+		type pick struct {
+			c, i int
+			s    float32
+		}
+		var all []pick
+		full := p
+		full.KeepTopK = -1
+		for c := range scores {
+			for _, i := range nmsFast(boxes, scores[c], full) {
+				all = append(all, pick{c, i, scores[c][i]})
+			}
+		}
+		if len(all) > p.KeepTopK {
+			sort.SliceStable(all, func(a, b int) bool { return all[a].s > all[b].s })
+			all = all[:p.KeepTopK]
+			sort.SliceStable(all, func(a, b int) bool { return all[a].c < all[b].c })
+		}
+		var want []Box
+		for _, k := range all {
+			b := boxes[k.i]
+			want = append(want, Box{b[0], b[1], b[2], b[3], k.s, k.c})
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("iter %d keep %d:\n got  %v\n want %v", iter, p.KeepTopK, got, want)
 		}
 	}
 }
