@@ -28,6 +28,9 @@ const (
 	DetRegMax = 7
 )
 
+// Calibration batch used to measure activation statistics (see init.go).
+const detCalibN, detCalibSize = 4, 128
+
 // DetStrides are the head levels' strides.
 var DetStrides = []int64{8, 16, 32, 64}
 
@@ -75,7 +78,7 @@ func DetNet(seed int64, opts DetOptions) (*Net, error) {
 	}
 	nb := newNetBuilder("PicoDet_LCNet_x2_5_mainbody", seed)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 mainbody detector PicoDet-LCNet×2.5 + CSP-PAN + PicoHead, raw head outputs; synthetic: seeded weights (seed %d)", seed)
-	x := nb.input(DetInput, []int64{batch, 3, size, size})
+	x := nb.input(DetInput, []int64{batch, 3, size, size}, detCalibN, detCalibSize)
 
 	convBNHS := func(p, x string, cout, k, s, g int64) string {
 		y := nb.conv(p+".conv", x, cout, k, s, g, convInit{})
@@ -89,9 +92,9 @@ func DetNet(seed int64, opts DetOptions) (*Net, error) {
 		if b.se {
 			// SE: GAP → 1×1 C→C/4 (bias) → ReLU → 1×1 → C (bias) → hardsigmoid(1/6, 0.5) → ×.
 			g := nb.gap(p+".se.pool", y)
-			g = nb.conv(p+".se.conv1", g, b.cin/4, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1})
+			g = nb.conv(p+".se.conv1", g, b.cin/4, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1, centre: true})
 			g = nb.act(p+".se.relu", Relu, g)
-			g = nb.conv(p+".se.conv2", g, b.cin, 1, 1, 1, convInit{bias: true, gain: 3, bStd: 1})
+			g = nb.conv(p+".se.conv2", g, b.cin, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 1, centre: true})
 			g = nb.act(p+".se.hardsigmoid", HardSigmoid, g)
 			y = nb.mul(p+".se.mul", y, g)
 		}
@@ -165,11 +168,18 @@ func DetNet(seed int64, opts DetOptions) (*Net, error) {
 
 // fixClsBias shifts channel 0 (the class logit) of head conv y to mean clsBias.
 func fixClsBias(nb *netBuilder, y string, clsBias float64) {
+	if nb.err != nil {
+		return
+	}
 	l := &nb.net.Layers[len(nb.net.Layers)-1]
-	st := nb.st[y]
-	d := clsBias - st.m[0]
-	l.Params[1].Data[0] += float32(d)
-	st.m[0] += d
+	d := float32(clsBias - nb.st[y].m[0])
+	l.Params[1].Data[0] += d
+	nb.record(y, mapChannels(nb.data[y], func(c int, v float32) float32 {
+		if c == 0 {
+			return v + d
+		}
+		return v
+	}))
 }
 
 // BuildDet builds the detector with seeded weights as ONNX.

@@ -35,6 +35,9 @@ type recStage struct {
 	depth                            int
 }
 
+// Calibration batch used to measure activation statistics (see init.go).
+const recCalibN, recCalibSize = 8, 112
+
 var recStages = []recStage{
 	{64, 3, false, false, false, false, 2},
 	{128, 3, false, false, false, false, 2},
@@ -69,7 +72,7 @@ func RecNet(seed int64, opts RecOptions) (*Net, error) {
 	}
 	nb := newNetBuilder("PPLCNetV2_base_ShiTu", seed)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 recognition network PPLCNetV2_base ShiTu + BNNeck (exported form); synthetic: seeded weights (seed %d)", seed)
-	x := nb.input(RecInput, []int64{batch, 3, size, size})
+	x := nb.input(RecInput, []int64{batch, 3, size, size}, recCalibN, recCalibSize)
 
 	convBNReLU := func(p, x string, cout, k, s, g int64) string {
 		y := nb.conv(p+".conv", x, cout, k, s, g, convInit{})
@@ -102,9 +105,9 @@ func RecNet(seed int64, opts RecOptions) (*Net, error) {
 			if st.useSE {
 				// SE: GAP → 1×1 C→C/4 (bias) → ReLU → 1×1 → C (bias) → Sigmoid → × (§A.1).
 				g := nb.gap(p+".se.pool", y)
-				g = nb.conv(p+".se.conv1", g, cin/4, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1})
+				g = nb.conv(p+".se.conv1", g, cin/4, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1, centre: true})
 				g = nb.act(p+".se.relu", Relu, g)
-				g = nb.conv(p+".se.conv2", g, cin, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.5})
+				g = nb.conv(p+".se.conv2", g, cin, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.5, centre: true})
 				g = nb.act(p+".se.sigmoid", Sigmoid, g)
 				y = nb.mul(p+".se.mul", y, g)
 			}
@@ -120,7 +123,7 @@ func RecNet(seed int64, opts RecOptions) (*Net, error) {
 		}
 	}
 	y = nb.gap("avg_pool", y)
-	y = nb.conv("last_conv", y, RecDim, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1})
+	y = nb.conv("last_conv", y, RecDim, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1, centre: true})
 	// dropout p=0.2 downgrade_in_infer ⇒ ×0.8 at inference (§A.2).
 	y = nb.dropout("dropout", y, 0.2)
 	y = nb.flatten("flatten", y)
