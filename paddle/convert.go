@@ -1,6 +1,7 @@
 package paddle
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -33,6 +34,11 @@ type ConvertOptions struct {
 	// [N, 4·(reg_max+1), H, W] (the form package arch builds; detect
 	// decodes both).
 	HeadLogits bool
+	// AutoCut converts the whole program when it can and otherwise, when
+	// the failure is unsupported ops and the program has PicoDet head
+	// splits, falls back to DetectorHead: what a PaddleClas model folder
+	// needs without knowing which model it holds (default false).
+	AutoCut bool
 	// InputShapes overrides the dims of graph inputs (-1 = dynamic).
 	InputShapes map[string][]int64
 }
@@ -59,7 +65,16 @@ func ConvertModel(m *Model, opts ConvertOptions) (*onnx.ModelProto, error) {
 	}
 	c := &conv{m: m, p: m.Program, opts: opts, g: newGraph(),
 		val: map[string]string{}, dt: map[string]onnx.TensorProto_DataType{}}
-	return c.run()
+	mp, err := c.run()
+	if err != nil && opts.AutoCut && !opts.DetectorHead && errors.Is(err, ErrUnsupported) {
+		opts.DetectorHead = true
+		c := &conv{m: m, p: m.Program, opts: opts, g: newGraph(),
+			val: map[string]string{}, dt: map[string]onnx.TensorProto_DataType{}}
+		if _, herr := c.findHeadSplits(); herr == nil {
+			return c.run()
+		}
+	}
+	return mp, err
 }
 
 type conv struct {

@@ -122,6 +122,27 @@ func TestConvertGotchas(t *testing.T) {
 		{name: "nearest_interp_v2 out size", op: "nearest_interp_v2", inDims: d4, outDims: []int64{1, 2, 5, 7},
 			attrs: []Attr{AInt("out_h", 5), AInt("out_w", 7), AString("interp_method", "nearest"), ABool("align_corners", false)},
 			want:  nearestRef(d4, 5, 7)},
+		{name: "bilinear_interp_v2 half_pixel", op: "bilinear_interp_v2", inDims: d4, outDims: []int64{1, 2, 6, 8},
+			attrs: []Attr{AInt("out_h", 6), AInt("out_w", 8), AString("interp_method", "bilinear"), ABool("align_corners", false), AInt("align_mode", 0)},
+			want:  bilinearRef(d4, 6, 8, false)},
+		{name: "bilinear_interp_v2 align_corners", op: "bilinear_interp_v2", inDims: d4, outDims: []int64{1, 2, 6, 8},
+			attrs: []Attr{AFloats("scale", 2, 2), AString("interp_method", "bilinear"), ABool("align_corners", true), AInt("align_mode", 1)},
+			want:  bilinearRef(d4, 6, 8, true)},
+		{name: "matmul transpose_Y alpha", op: "matmul", inDims: []int64{2, 3}, outDims: []int64{2, 2},
+			params: map[string]*Tensor{"Y": NewFloat32([]int64{2, 3}, []float32{1, 2, 3, -1, 0, 1})},
+			attrs:  []Attr{ABool("transpose_Y", true), AFloat("alpha", 0.5)},
+			want: func(x []float32, _ func(...int) int) []float32 {
+				y := []float32{1, 2, 3, -1, 0, 1}
+				o := make([]float32, 4)
+				for i := 0; i < 2; i++ {
+					for j := 0; j < 2; j++ {
+						for k := 0; k < 3; k++ {
+							o[i*2+j] += 0.5 * x[i*3+k] * y[j*3+k]
+						}
+					}
+				}
+				return o
+			}},
 		{name: "flatten_contiguous_range 1..-1", op: "flatten_contiguous_range", inDims: d4, outDims: []int64{1, 24},
 			attrs: []Attr{AInt("start_axis", 1), AInt("stop_axis", -1)}, want: mapf(func(v float32) float32 { return v })},
 		{name: "flatten_contiguous_range 1..2", op: "flatten_contiguous_range", inDims: d4, outDims: []int64{1, 6, 4},
@@ -284,5 +305,68 @@ func TestUnsupportedOps(t *testing.T) {
 	// Cutting before the unsupported ops converts.
 	if _, err := ToONNX(m, ConvertOptions{Outputs: []string{"t_0.tmp_0"}}); err != nil {
 		t.Errorf("cut: %v", err)
+	}
+}
+
+// bilinearRef is Paddle's bilinear interpolation: align_corners maps
+// dst·(in−1)/(out−1); otherwise align_mode 0 maps (dst+0.5)·in/out−0.5,
+// clamped at 0, with the far neighbour clamped to the last pixel.
+func bilinearRef(in []int64, oh, ow int, alignCorners bool) func([]float32, func(...int) int) []float32 {
+	return func(x []float32, ix func(...int) int) []float32 {
+		H, W := int(in[2]), int(in[3])
+		src := func(d, n, o int) float64 {
+			if alignCorners {
+				return float64(d) * float64(n-1) / float64(o-1)
+			}
+			return max(0, (float64(d)+0.5)*float64(n)/float64(o)-0.5)
+		}
+		ox := indexer([]int64{in[0], in[1], int64(oh), int64(ow)})
+		o := make([]float32, int(in[0]*in[1])*oh*ow)
+		for c := 0; c < int(in[1]); c++ {
+			for h := 0; h < oh; h++ {
+				sh := src(h, H, oh)
+				h0 := int(math.Floor(sh))
+				h1 := min(h0+1, H-1)
+				lh := sh - float64(h0)
+				for w := 0; w < ow; w++ {
+					sw := src(w, W, ow)
+					w0 := int(math.Floor(sw))
+					w1 := min(w0+1, W-1)
+					lw := sw - float64(w0)
+					v := (1-lh)*((1-lw)*float64(x[ix(0, c, h0, w0)])+lw*float64(x[ix(0, c, h0, w1)])) +
+						lh*((1-lw)*float64(x[ix(0, c, h1, w0)])+lw*float64(x[ix(0, c, h1, w1)]))
+					o[ox(0, c, h, w)] = float32(v)
+				}
+			}
+		}
+		return o
+	}
+}
+
+// split with a −1 section infers it from the static dim; both pieces are outputs.
+func TestConvertSplitInferredSection(t *testing.T) {
+	b := NewProgramBuilder()
+	x := b.Feed("x", FP32, []int64{1, 5, 2})
+	o1 := b.Tmp("split_0.tmp_0", FP32, []int64{1, 2, 2})
+	o2 := b.Tmp("split_0.tmp_1", FP32, []int64{1, 3, 2})
+	b.Op("split", []Slot{SlotOf("X", x)}, []Slot{SlotOf("Out", o1, o2)}, AInts("sections", 2, -1), AInt("axis", 1), AInt("num", 0))
+	b.Fetch(o2)
+	b.Fetch(o1)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := ToONNX(m, ConvertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := randInput(4, 1, 5, 2)
+	out := run(t, ortOpen(t, model), map[string]*tensor.Tensor{"x": in})
+	xs := in.Float32s()
+	if got := out[0].Float32s(); len(got) != 6 || got[0] != xs[4] || got[5] != xs[9] {
+		t.Errorf("second piece %v from %v", got, xs)
+	}
+	if got := out[1].Float32s(); len(got) != 4 || got[3] != xs[3] {
+		t.Errorf("first piece %v from %v", got, xs)
 	}
 }

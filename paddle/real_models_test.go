@@ -9,7 +9,7 @@ import (
 	"github.com/shitu-go/shitu/tensor"
 )
 
-func realDir(t *testing.T, parts ...string) string {
+func realDir(t testing.TB, parts ...string) string {
 	t.Helper()
 	return filepath.Join(append([]string{testutil.SharedDir(t), "testdata", "real-models"}, parts...)...)
 }

@@ -54,6 +54,13 @@ func TestDetReleasedHeadCut(t *testing.T) {
 	if !errors.Is(err, paddle.ErrUnsupported) || !strings.Contains(err.Error(), "tensor_array_to_tensor×1") || !strings.Contains(err.Error(), "while×1") {
 		t.Errorf("whole conversion: %v", err)
 	}
+	auto, err := paddle.ToONNX(back, paddle.ConvertOptions{AutoCut: true})
+	if err != nil {
+		t.Fatalf("AutoCut: %v", err)
+	}
+	if n := len(ortOpen(t, auto).Outputs()); n != 8 {
+		t.Errorf("AutoCut gives %d outputs, want the 8 head outputs", n)
+	}
 	ours, err := paddle.ToONNX(back, paddle.ConvertOptions{DetectorHead: true, HeadLogits: true})
 	if err != nil {
 		t.Fatal(err)
