@@ -127,8 +127,8 @@ func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, er
 type plan struct {
 	sw, sh, dw, dh, cn int
 	ks                 int     // taps per output sample: 2 or 4
-	xofs               []int32 // dw*cn*ks source offsets within a row, clamped
-	alpha              []int16 // dw*cn*ks horizontal weights (×2048)
+	xofs               []int32 // dw*ks byte offsets of the tap pixels within a row, clamped
+	alpha              []int16 // dw*ks horizontal weights (×2048)
 	yofs               []int32 // dh*ks source rows, clamped
 	beta               []int16 // dh*ks vertical weights (×2048)
 	cubic              bool
@@ -140,7 +140,7 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 		ks = 4
 	}
 	p := &plan{sw: sw, sh: sh, dw: dw, dh: dh, cn: cn, ks: ks, cubic: interp == Cubic,
-		xofs: make([]int32, dw*cn*ks), alpha: make([]int16, dw*cn*ks),
+		xofs: make([]int32, dw*ks), alpha: make([]int16, dw*ks),
 		yofs: make([]int32, dh*ks), beta: make([]int16, dh*ks)}
 	area := interp == Area
 	var cb [4]float32
@@ -156,17 +156,16 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 			}
 		}
 		weights(f, p.cubic, &cb)
-		for k := 0; k < cn; k++ {
-			j := (dx*cn + k) * ks
-			for t := 0; t < ks; t++ {
-				tap := s + t
-				if p.cubic {
-					tap = s - 1 + t
-				}
-				tap = min(max(tap, 0), sw-1)
-				p.xofs[j+t] = int32(tap*cn + k)
-				p.alpha[j+t] = roundCoef(cb[t])
+		// Taps outside the row are clamped to the edge pixel of the same
+		// channel, as OpenCV's HResizeCubic does.
+		for t := 0; t < ks; t++ {
+			tap := s + t
+			if p.cubic {
+				tap = s - 1 + t
 			}
+			tap = min(max(tap, 0), sw-1)
+			p.xofs[dx*ks+t] = int32(tap * cn)
+			p.alpha[dx*ks+t] = roundCoef(cb[t])
 		}
 	}
 	for dy := 0; dy < dh; dy++ {
@@ -278,11 +277,7 @@ func (p *plan) run(src, dst []uint8) {
 			}
 			r := int(need[k])
 			row := src[r*sstride : (r+1)*sstride]
-			if ks == 2 {
-				hresize2(row, rows[slot[k]], p.xofs, p.alpha)
-			} else {
-				hresize4(row, rows[slot[k]], p.xofs, p.alpha)
-			}
+			p.hresize(row, rows[slot[k]])
 			have[slot[k]] = r
 		}
 		for k := 0; k < ks; k++ {
@@ -295,25 +290,6 @@ func (p *plan) run(src, dst []uint8) {
 		} else {
 			vresizeCubic(&cur, out, b)
 		}
-	}
-}
-
-func hresize2(s []uint8, d []int32, xofs []int32, alpha []int16) {
-	xofs = xofs[:2*len(d)]
-	alpha = alpha[:2*len(d)]
-	for j := range d {
-		d[j] = int32(s[xofs[2*j]])*int32(alpha[2*j]) + int32(s[xofs[2*j+1]])*int32(alpha[2*j+1])
-	}
-}
-
-func hresize4(s []uint8, d []int32, xofs []int32, alpha []int16) {
-	xofs = xofs[:4*len(d)]
-	alpha = alpha[:4*len(d)]
-	for j := range d {
-		o := xofs[4*j : 4*j+4 : 4*j+4]
-		a := alpha[4*j : 4*j+4 : 4*j+4]
-		d[j] = int32(s[o[0]])*int32(a[0]) + int32(s[o[1]])*int32(a[1]) +
-			int32(s[o[2]])*int32(a[2]) + int32(s[o[3]])*int32(a[3])
 	}
 }
 
@@ -354,8 +330,15 @@ func vresizeCubic(t *[4][]int32, out []uint8, b []int16) {
 }
 
 // roundEven32 rounds to the nearest integer, ties to even, as cvRound and
-// SSE2 cvtps2dq do.
+// SSE2 cvtps2dq do. Adding and removing 1.5·2²³ makes the float32 adder
+// do the rounding; valid for |v| < 2²², which holds for every value the
+// resize kernels produce (and the fallback covers the rest).
 func roundEven32(v float32) int32 {
+	const magic = float32(12582912)
+	if v > -(1<<22) && v < 1<<22 {
+		r := v + magic
+		return int32(r - magic)
+	}
 	return int32(math.RoundToEven(float64(v)))
 }
 

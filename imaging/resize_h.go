@@ -1,0 +1,73 @@
+package imaging
+
+// Horizontal passes: every output element is Σ src[tap]·alpha in int32
+// (exact), so they are free to be specialised by channel count and taps.
+
+func (p *plan) hresize(s []uint8, d []int32) {
+	switch {
+	case p.cn == 3 && p.ks == 2:
+		hresize2c3(s, d, p.xofs, p.alpha)
+	case p.cn == 3:
+		hresize4c3(s, d, p.xofs, p.alpha)
+	case p.ks == 2:
+		hresize2c1(s, d, p.xofs, p.alpha)
+	default:
+		hresize4c1(s, d, p.xofs, p.alpha)
+	}
+}
+
+func hresize2c1(s []uint8, d []int32, xofs []int32, alpha []int16) {
+	xofs = xofs[:2*len(d)]
+	alpha = alpha[:2*len(d)]
+	for j := range d {
+		o := xofs[2*j : 2*j+2 : 2*j+2]
+		a := alpha[2*j : 2*j+2 : 2*j+2]
+		d[j] = int32(s[o[0]])*int32(a[0]) + int32(s[o[1]])*int32(a[1])
+	}
+}
+
+func hresize4c1(s []uint8, d []int32, xofs []int32, alpha []int16) {
+	xofs = xofs[:4*len(d)]
+	alpha = alpha[:4*len(d)]
+	for j := range d {
+		o := xofs[4*j : 4*j+4 : 4*j+4]
+		a := alpha[4*j : 4*j+4 : 4*j+4]
+		d[j] = int32(s[o[0]])*int32(a[0]) + int32(s[o[1]])*int32(a[1]) +
+			int32(s[o[2]])*int32(a[2]) + int32(s[o[3]])*int32(a[3])
+	}
+}
+
+func hresize2c3(s []uint8, d []int32, xofs []int32, alpha []int16) {
+	n := len(d) / 3
+	xofs = xofs[:2*n]
+	alpha = alpha[:2*n]
+	for dx := 0; dx < n; dx++ {
+		o0, o1 := int(xofs[2*dx]), int(xofs[2*dx+1])
+		a0, a1 := int32(alpha[2*dx]), int32(alpha[2*dx+1])
+		p0 := s[o0 : o0+3 : o0+3]
+		p1 := s[o1 : o1+3 : o1+3]
+		q := d[3*dx : 3*dx+3 : 3*dx+3]
+		q[0] = int32(p0[0])*a0 + int32(p1[0])*a1
+		q[1] = int32(p0[1])*a0 + int32(p1[1])*a1
+		q[2] = int32(p0[2])*a0 + int32(p1[2])*a1
+	}
+}
+
+func hresize4c3(s []uint8, d []int32, xofs []int32, alpha []int16) {
+	n := len(d) / 3
+	xofs = xofs[:4*n]
+	alpha = alpha[:4*n]
+	for dx := 0; dx < n; dx++ {
+		o := xofs[4*dx : 4*dx+4 : 4*dx+4]
+		a := alpha[4*dx : 4*dx+4 : 4*dx+4]
+		a0, a1, a2, a3 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
+		p0 := s[o[0] : o[0]+3 : o[0]+3]
+		p1 := s[o[1] : o[1]+3 : o[1]+3]
+		p2 := s[o[2] : o[2]+3 : o[2]+3]
+		p3 := s[o[3] : o[3]+3 : o[3]+3]
+		q := d[3*dx : 3*dx+3 : 3*dx+3]
+		q[0] = int32(p0[0])*a0 + int32(p1[0])*a1 + int32(p2[0])*a2 + int32(p3[0])*a3
+		q[1] = int32(p0[1])*a0 + int32(p1[1])*a1 + int32(p2[1])*a2 + int32(p3[1])*a3
+		q[2] = int32(p0[2])*a0 + int32(p1[2])*a1 + int32(p2[2])*a2 + int32(p3[2])*a3
+	}
+}
