@@ -24,22 +24,60 @@ type Hit struct {
 	Score float32
 }
 
+// View is a read snapshot of a gallery. Hits are filtered through the
+// view's items, and applyLocked adds vectors to the shared index before it
+// publishes a version and removes them only after, so a search through a
+// view returns exactly the items of its version as long as no newer
+// version was published before the search ended: check Current afterwards
+// and search again with a fresh view when it is false (writes are rare
+// next to searches, so this converges at once in practice). Views are
+// cheap; take one per request.
+type View struct {
+	g  *Gallery
+	st *state
+}
+
+// View returns the current snapshot.
+func (g *Gallery) View() View { return View{g: g, st: g.view.Load()} }
+
+// Version is the item-set version of the snapshot.
+func (v View) Version() uint64 {
+	if v.st == nil {
+		return 0
+	}
+	return v.st.version
+}
+
+// Current reports whether the snapshot is still the gallery's latest
+// version, i.e. whether searches done so far saw exactly its items.
+func (v View) Current() bool { return v.st != nil && v.g.view.Load() == v.st }
+
+// Len is the number of items in the snapshot.
+func (v View) Len() int {
+	if v.st == nil {
+		return 0
+	}
+	return v.st.n
+}
+
 // Search returns up to k best items for a float query (unpadded: missing
 // slots are dropped, not returned as id -1). Label and metadata conditions
 // are applied inside the index search, so they do not cost recall.
 func (g *Gallery) Search(q []float32, k int, f Query) ([]Hit, error) {
-	st := g.view.Load()
+	return g.View().Search(q, k, f)
+}
+
+// Search is Gallery.Search on the snapshot. A binary gallery binarises q.
+func (v View) Search(q []float32, k int, f Query) ([]Hit, error) {
+	g, st := v.g, v.st
 	if st == nil {
 		return nil, ErrClosed
 	}
-	if g.hdr.binary() {
-		if len(q) != g.hdr.Dims {
-			return nil, fmt.Errorf("%w: query has %d values, gallery has %d", ErrDims, len(q), g.hdr.Dims)
-		}
-		return g.SearchCode(packSign(q), k, f)
-	}
 	if len(q) != g.hdr.Dims {
 		return nil, fmt.Errorf("%w: query has %d values, gallery has %d", ErrDims, len(q), g.hdr.Dims)
+	}
+	if g.hdr.binary() {
+		return v.SearchCode(packSign(q), k, f)
 	}
 	if k <= 0 || st.n == 0 {
 		return nil, nil
@@ -77,7 +115,12 @@ func (g *Gallery) SearchBatch(qs []float32, k int, f Query) ([][]Hit, error) {
 
 // SearchCode searches a binary gallery with a packed code (Dims/8 bytes).
 func (g *Gallery) SearchCode(code []byte, k int, f Query) ([]Hit, error) {
-	st := g.view.Load()
+	return g.View().SearchCode(code, k, f)
+}
+
+// SearchCode is Gallery.SearchCode on the snapshot.
+func (v View) SearchCode(code []byte, k int, f Query) ([]Hit, error) {
+	g, st := v.g, v.st
 	if st == nil {
 		return nil, ErrClosed
 	}

@@ -15,7 +15,7 @@ type galleryAdapter struct{ g *gallery.Gallery }
 
 // View reads the stored thresholds once per view (one small bbolt read).
 func (a galleryAdapter) View() GalleryView {
-	v := galleryView{g: a.g, v: a.g.Version()}
+	v := galleryView{v: a.g.View(), binary: a.g.Binary()}
 	if global, per, ok, err := a.g.Thresholds(); err == nil && ok {
 		v.global, v.hasGlobal, v.per = global, true, per
 	}
@@ -23,22 +23,23 @@ func (a galleryAdapter) View() GalleryView {
 }
 
 type galleryView struct {
-	g         *gallery.Gallery
-	v         uint64
+	v         gallery.View
+	binary    bool
 	global    float32
 	hasGlobal bool
 	per       map[string]float32
 }
 
-func (v galleryView) Version() uint64 { return v.v }
-func (v galleryView) Binary() bool    { return v.g.Binary() }
+func (v galleryView) Version() uint64 { return v.v.Version() }
+func (v galleryView) Binary() bool    { return v.binary }
+func (v galleryView) Current() bool   { return v.v.Current() }
 
 func (v galleryView) Search(vec []float32, k int, f *Filter) ([]Candidate, error) {
 	var q gallery.Query
 	if f != nil {
 		q = gallery.Query{Labels: f.Labels, Meta: f.Metadata}
 	}
-	hits, err := v.g.Search(vec, k, q)
+	hits, err := v.v.Search(vec, k, q)
 	if err != nil {
 		return nil, err
 	}

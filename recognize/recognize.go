@@ -191,4 +191,8 @@ type GalleryView interface {
 	Search(vec []float32, k int, f *Filter) ([]Candidate, error)
 	// Threshold is the stored acceptance threshold of a label, if any.
 	Threshold(label string) (float32, bool)
+	// Current reports whether the view is still the gallery's latest; when
+	// it turns false during a search, the search may have missed items of
+	// the view's version and is repeated on a fresh view.
+	Current() bool
 }

@@ -92,19 +92,11 @@ func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Opt
 	res.Timings.Rec = time.Since(t)
 
 	t = time.Now()
-	view := s.gal.View()
-	res.GalleryVersion = view.Version()
-	objs := kept[:0]
-	for i, o := range kept {
-		hits, err := view.Search(feats[i], opts.TopK, opts.Filter)
-		if err != nil {
-			return nil, err
-		}
-		o.Candidates = hits
-		if accept(&o, view, opts) || opts.KeepUnknown {
-			objs = append(objs, o)
-		}
+	objs, view, err := s.search(kept, feats, opts)
+	if err != nil {
+		return nil, err
 	}
+	res.GalleryVersion = view.Version()
 	res.Timings.Search = time.Since(t)
 
 	t = time.Now()
@@ -115,6 +107,34 @@ func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Opt
 	res.Timings.NMS = time.Since(t)
 	res.Timings.Total = time.Since(t0)
 	return res, nil
+}
+
+// maxViewRetries bounds how often the searches of one image are repeated
+// because the gallery changed under them; past it the last answer stands
+// (it is then consistent with its version up to the concurrent removals).
+const maxViewRetries = 8
+
+// search looks every box up in one gallery view, repeating the lookups on
+// a fresh view when a change was published meanwhile, so that the answer
+// matches the version it reports.
+func (s *System) search(kept []Object, feats [][]float32, opts Options) ([]Object, GalleryView, error) {
+	for attempt := 0; ; attempt++ {
+		view := s.gal.View()
+		objs := make([]Object, 0, len(kept))
+		for i, o := range kept {
+			hits, err := view.Search(feats[i], opts.TopK, opts.Filter)
+			if err != nil {
+				return nil, nil, err
+			}
+			o.Candidates = hits
+			if accept(&o, view, opts) || opts.KeepUnknown {
+				objs = append(objs, o)
+			}
+		}
+		if view.Current() || attempt >= maxViewRetries {
+			return objs, view, nil
+		}
+	}
 }
 
 // accept applies §7.2: only the top-1 hit counts; a float gallery accepts

@@ -55,6 +55,7 @@ type fakeGallery struct {
 func (g *fakeGallery) View() GalleryView { return g }
 func (g *fakeGallery) Version() uint64   { return 7 }
 func (g *fakeGallery) Binary() bool      { return g.binary }
+func (g *fakeGallery) Current() bool     { return true }
 func (g *fakeGallery) Threshold(l string) (float32, bool) {
 	t, ok := g.thr[l]
 	return t, ok
