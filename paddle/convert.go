@@ -92,8 +92,18 @@ type headSplit struct{ cls, reg string }
 
 func (c *conv) findHeadSplits() ([]headSplit, error) {
 	var hs []headSplit
+	producer := map[string]string{}
 	for _, op := range c.p.Blocks[0].Ops {
+		for _, s := range op.Outputs {
+			for _, a := range s.Args {
+				producer[a] = op.Type
+			}
+		}
 		if op.Type != "split" {
+			continue
+		}
+		// The head split reads the head conv: conv2d, or its bias add.
+		if in := op.Input("X"); len(in) != 1 || (producer[in[0]] != "conv2d" && producer[in[0]] != "elementwise_add") {
 			continue
 		}
 		outs := op.Output("Out")

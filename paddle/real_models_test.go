@@ -1,8 +1,10 @@
 package paddle
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shitu-go/shitu/internal/testutil"
@@ -130,4 +132,39 @@ func TestRealModelsMatchPaddle2ONNX(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Truncated and mismatched real files give errors that say what and where.
+func TestRealModelsDamaged(t *testing.T) {
+	dir := realDir(t, "ch_ppocr_mobile_v2.0_cls/paddle-2.3")
+	prog, err := os.ReadFile(filepath.Join(dir, "inference.pdmodel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := os.ReadFile(filepath.Join(dir, "inference.pdiparams"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseProgram(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseProgram(prog[:len(prog)/3]); !errors.Is(err, ErrFormat) {
+		t.Errorf("truncated program: %v", err)
+	}
+	_, err = ParseParams(params[:len(params)-100], p)
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "record 212") || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("truncated params: %v", err)
+	}
+	// The 2020 export's params (hand-written names, another sort order)
+	// do not fit the 2.3 program.
+	old, err := os.ReadFile(realDir(t, "ch_ppocr_mobile_v2.0_cls/paddle-2020", "inference.pdiparams"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseParams(old, p)
+	if !errors.Is(err, ErrParams) {
+		t.Errorf("mismatched params: %v", err)
+	}
+	t.Logf("mismatched: %v", err)
 }
