@@ -37,6 +37,7 @@ type root struct {
 	Models  modelsCmd  `cmd:"" help:"Synthesize, inspect, pull and convert models."`
 	Bench   benchCmd   `cmd:"" help:"Benchmarks: model latency and throughput."`
 	Gallery galleryCmd `cmd:"" help:"Build and edit galleries."`
+	Serve   serveCmd   `cmd:"" help:"Serve recognition and live gallery edits over HTTP (REST, Paddle Serving and PaddleX endpoints)."`
 	Predict predictCmd `cmd:"" help:"Recognise images with a PaddleClas config (predict_system.py)."`
 	Demo    demoCmd    `cmd:"" help:"Run the quick start: models, gallery, recognition, visualisations."`
 }
