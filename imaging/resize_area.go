@@ -37,6 +37,10 @@ func resizeAreaFast(src, dst *Image, kx, ky int) {
 	ss, ds := src.W*cn, dst.W*cn
 	area := kx * ky
 	scale := 1 / float32(area)
+	if kx == 2 && ky == 2 && src.W == 2*dst.W && src.H == 2*dst.H {
+		areaFast2(src, dst)
+		return
+	}
 	for dy := 0; dy < dst.H; dy++ {
 		sy0 := dy * ky
 		d := dst.Pix[dy*ds : (dy+1)*ds]
@@ -141,4 +145,30 @@ func resizeArea(src, dst *Image, sx, sy float64) {
 		}
 	}
 	flush(prev)
+}
+
+// areaFast2 is the exact 2×2 case: (a+b+c+d+2)>>2 for every channel.
+func areaFast2(src, dst *Image) {
+	cn := src.Channels()
+	ss, ds := src.W*cn, dst.W*cn
+	for dy := 0; dy < dst.H; dy++ {
+		r0 := src.Pix[2*dy*ss : (2*dy+1)*ss]
+		r1 := src.Pix[(2*dy+1)*ss : (2*dy+2)*ss]
+		d := dst.Pix[dy*ds : (dy+1)*ds]
+		if cn == 1 {
+			r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
+			for x := range d {
+				d[x] = uint8((uint32(r0[2*x]) + uint32(r0[2*x+1]) + uint32(r1[2*x]) + uint32(r1[2*x+1]) + 2) >> 2)
+			}
+			continue
+		}
+		for x := 0; x+3 <= len(d); x += 3 {
+			a := r0[2*x : 2*x+6 : 2*x+6]
+			b := r1[2*x : 2*x+6 : 2*x+6]
+			q := d[x : x+3 : x+3]
+			q[0] = uint8((uint32(a[0]) + uint32(a[3]) + uint32(b[0]) + uint32(b[3]) + 2) >> 2)
+			q[1] = uint8((uint32(a[1]) + uint32(a[4]) + uint32(b[1]) + uint32(b[4]) + 2) >> 2)
+			q[2] = uint8((uint32(a[2]) + uint32(a[5]) + uint32(b[2]) + uint32(b[5]) + 2) >> 2)
+		}
+	}
 }
