@@ -111,16 +111,50 @@ func PullEntry(ctx context.Context, e Entry, o PullOptions) (*Installed, error) 
 		return nil, fmt.Errorf("%w: %v", ErrDownload, err)
 	}
 	tarball := filepath.Join(o.Root, ".downloads", e.File)
-	logf("%s: downloading %s", e.Name, src)
-	fr, err := Fetch(ctx, src, tarball, FetchOptions{Client: o.Client, Attempts: o.Attempts, Backoff: o.Backoff,
-		Size: e.Size, SHA256: want, Progress: o.Progress})
+	fr, err := reuseTarball(tarball, e.Size, want)
+	if err == nil {
+		logf("%s: reusing %s", e.Name, tarball)
+	} else {
+		logf("%s: downloading %s", e.Name, src)
+		fr, err = Fetch(ctx, src, tarball, FetchOptions{Client: o.Client, Attempts: o.Attempts, Backoff: o.Backoff,
+			Size: e.Size, SHA256: want, Progress: o.Progress})
+		if err != nil {
+			return nil, err
+		}
+	}
+	logf("%s: %d bytes, sha256 %s", e.Name, fr.Size, fr.SHA256)
+	inst, err := installTarball(ctx, e, src, tarball, fr, o, logf)
 	if err != nil {
+		if errors.Is(err, ErrUnsafeArchive) || errors.Is(err, ErrArchive) {
+			os.Remove(tarball) // a bad tarball is not worth keeping
+		}
+		// Otherwise (conversion failed) the tarball stays for the next try.
 		return nil, err
 	}
 	if !o.KeepTarball {
-		defer os.Remove(tarball)
+		os.Remove(tarball)
 	}
-	logf("%s: %d bytes, sha256 %s", e.Name, fr.Size, fr.SHA256)
+	return inst, nil
+}
+
+// reuseTarball accepts a complete tarball left by an earlier pull (Fetch
+// renames only complete downloads) when it passes the known checks.
+func reuseTarball(path string, size int64, want string) (FetchResult, error) {
+	n, sum, err := hashFile(path)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	if (size > 0 && n != size) || (want != "" && !strings.EqualFold(sum, want)) {
+		os.Remove(path)
+		return FetchResult{}, ErrChecksum
+	}
+	return FetchResult{Path: path, Size: n, SHA256: sum}, nil
+}
+
+// installTarball unpacks, describes, converts and installs a downloaded
+// tarball.
+func installTarball(ctx context.Context, e Entry, src, tarball string, fr FetchResult, o PullOptions, logf func(string, ...any)) (*Installed, error) {
+	dest := filepath.Join(o.Root, e.Name)
 
 	tmp, err := os.MkdirTemp(o.Root, ".pull-"+e.Name+"-")
 	if err != nil {

@@ -235,3 +235,27 @@ func TestCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPullKeepsTarballWhenConversionFails(t *testing.T) {
+	srv, ts := mirrorServer(t)
+	root := t.TempDir()
+	failing := func(context.Context, Layout) (*Converted, error) { return nil, errors.New("unsupported ops: foo×2") }
+	o := PullOptions{Root: root, Mirror: ts.URL, Converter: failing}
+	if _, err := Pull(context.Background(), "rec", o); !errors.Is(err, ErrConvert) || !strings.Contains(err.Error(), "foo×2") {
+		t.Fatalf("err = %v", err)
+	}
+	if list, _ := List(root); len(list) != 0 {
+		t.Fatalf("installed after a failed conversion: %+v", list)
+	}
+	n := len(srv.log())
+	fc := &fakeConverter{}
+	o.Converter = fc.convert
+	inst, err := Pull(context.Background(), "rec", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.log()) != n || inst.Manifest.TarballSHA256 != sha(srv.files[recName+".tar"]) {
+		t.Fatalf("the kept tarball was not reused: %d requests", len(srv.log())-n)
+	}
+	assertClean(t, root)
+}

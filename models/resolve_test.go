@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -255,5 +256,23 @@ func TestManifestRoundTrip(t *testing.T) {
 		if _, err := ReadManifest(dir); !errors.Is(err, ErrManifest) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestPaddleConverterRefusesPIR(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"inference.json": `{"base_code":{"magic":"pir","version":1},"program":{}}`, "inference.pdiparams": ""})
+	_, err := Resolve(context.Background(), dir, ResolveOptions{Converter: PaddleConverter})
+	if !errors.Is(err, ErrConvert) || !strings.Contains(err.Error(), "PIR") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPaddleConverterBadProgram(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"inference.pdmodel": "\xff\xff\xff", "inference.pdiparams": ""})
+	_, err := Resolve(context.Background(), dir, ResolveOptions{Converter: PaddleConverter})
+	if !errors.Is(err, ErrConvert) || !strings.Contains(err.Error(), "paddle:") {
+		t.Fatalf("err = %v", err)
 	}
 }
