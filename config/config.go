@@ -17,6 +17,25 @@
 //
 // The raw tree (Config.Raw) keeps every key, including unknown ones and
 // our own additions.
+//
+// Deliberate deviations from PaddleClas' Python, all on inputs the shipped
+// configs do not contain:
+//
+//   - -o values: names other than True/False/None stay strings (Python's
+//     eval would turn id, dict, print... into builtin objects); tuples become
+//     lists; sets, complex numbers, comparisons, conditionals, calls and
+//     string arithmetic are not evaluated (the raw string is kept); integers
+//     are 64-bit. "2023-01" stays a string, as in Python 3 (the spec's
+//     "→ 2022" is Python 2 behaviour: Python 3 rejects the leading zero).
+//   - YAML: non-string mapping keys are used as their text; merge keys
+//     (<<) are refused; an explicit tag other than !!int, !!float, !!bool
+//     or !!null keeps the scalar's text; aliases expand to at most 2^18
+//     values.
+//   - Typed sections: booleans must be True/False (or 0/1). Python would
+//     take any non-empty string as true, so "-o Global.use_gpu=false"
+//     (which stays the string "false") is an error here instead of a
+//     silent True. Unknown transform_ops operators are errors naming the
+//     line, as PaddleClas would fail on them at run time.
 package config
 
 import (

@@ -437,3 +437,14 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSyntax", err)
 	}
 }
+
+func BenchmarkLoadGeneral(b *testing.B) {
+	path := filepath.Join(sharedConfigs(b), "inference_general.yaml")
+	opts := []string{"Global.threshold=0.5", "IndexProcess.score_thres=0.7"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Load(path, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 	"github.com/shitu-go/shitu/internal/testutil"
 )
 
-func sharedConfigs(t *testing.T) string {
+func sharedConfigs(t testing.TB) string {
 	return filepath.Join(testutil.SharedDir(t), "testdata", "configs", "paddleclas")
 }
 
