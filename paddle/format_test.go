@@ -106,6 +106,9 @@ func TestLayouts(t *testing.T) {
 			t.Errorf("%s: params differ", path)
 		}
 	}
+	if got, err := LoadFiles(filepath.Join(old, "__model__"), filepath.Join(old, "__params__")); err != nil || len(got.Params) != 1 {
+		t.Errorf("LoadFiles: %v", err)
+	}
 	// A missing per-variable file is named.
 	if err := os.Remove(filepath.Join(unc, "conv2d_0.w_0")); err != nil {
 		t.Fatal(err)

@@ -125,6 +125,25 @@ func Load(path string) (*Model, error) {
 	return loadUncombined(m, dir)
 }
 
+// LoadFiles reads a program file and a combined parameters file given
+// explicitly (any names).
+func LoadFiles(programFile, paramsFile string) (*Model, error) {
+	m, err := LoadProgram(programFile)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(paramsFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	ps, err := ParseParams(data, m.Program)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", paramsFile, err)
+	}
+	m.Params, m.ParamsFile = ps, paramsFile
+	return m, nil
+}
+
 func loadUncombined(m *Model, dir string) (*Model, error) {
 	vars := m.Program.Persistables()
 	ps := make(map[string]*Tensor, len(vars))

@@ -4,6 +4,22 @@
 // the PP-ShiTuV2 networks (and the PaddleOCR relatives) to ONNX, and writes
 // legacy models for test fixtures.
 //
+// Reading: Load (a model folder or program file), LoadFiles, LoadProgram
+// (program only), Parse (bytes). Model.Program holds the blocks, variables
+// and ops with their attributes; Model.Params the persistable tensors;
+// OpInventory counts ops by type.
+//
+// Converting: ToONNX / ConvertModel. The whole program converts when every
+// op it needs is supported (SupportedOps); otherwise ErrUnsupported names
+// each op type with its count. ConvertOptions.DetectorHead cuts a PicoDet
+// at its head outputs (the released PP-ShiTuV2 detector's post-processing
+// is control flow), AutoCut does so only when needed, Outputs cuts anywhere.
+//
+// Writing: FromONNX rewrites an ONNX graph (package arch's networks) in
+// Paddle's legacy op forms, AppendPicoDetPost adds a detector's
+// post-processing, ProgramBuilder assembles programs op by op, and Write,
+// WriteTar (an official-style tarball) and WriteUncombined store them.
+//
 // The formats are described in ../shared/spec/models-and-formats.md §C; the
 // ops and their ONNX equivalents in §D.
 package paddle

@@ -50,6 +50,10 @@ func TestDetReleasedHeadCut(t *testing.T) {
 		t.Errorf("fetches %s", got)
 	}
 	t.Logf("det fixture ops: %s", paddle.FormatInventory(back.OpInventory()))
+	// §B.6: 486 network tensors (the released file adds the `project` buffer).
+	if n := len(p.Persistables()); n != 486 {
+		t.Errorf("%d persistables, want 486", n)
+	}
 	_, err := paddle.ToONNX(back, paddle.ConvertOptions{})
 	if !errors.Is(err, paddle.ErrUnsupported) || !strings.Contains(err.Error(), "tensor_array_to_tensor×1") || !strings.Contains(err.Error(), "while×1") {
 		t.Errorf("whole conversion: %v", err)
