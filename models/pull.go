@@ -39,7 +39,8 @@ type PullOptions struct {
 	Progress Progress
 	// Log receives one line per stage ("downloading ...", "converting ...").
 	Log io.Writer
-	// Force replaces an installed copy.
+	// Force replaces an installed copy, or a folder of that name without a
+	// manifest (refused with ErrExists otherwise).
 	Force bool
 	// KeepTarball keeps the tarball in Root/.downloads after installing.
 	KeepTarball bool
@@ -97,6 +98,10 @@ func PullEntry(ctx context.Context, e Entry, o PullOptions) (*Installed, error) 
 		if m, err := ReadManifest(dest); err == nil {
 			logf("%s: already installed in %s", e.Name, dest)
 			return &Installed{Dir: dest, Manifest: m}, nil
+		}
+		if _, err := os.Lstat(dest); err == nil {
+			// Not ours (no manifest): never replace it silently.
+			return nil, fmt.Errorf("%w: %s exists without a manifest (use Force to replace it)", ErrExists, dest)
 		}
 	}
 	src := Source(e, o.Mirror)

@@ -168,6 +168,28 @@ func TestPullRefusals(t *testing.T) {
 	}
 }
 
+func TestPullKeepsForeignFolder(t *testing.T) {
+	_, ts := mirrorServer(t)
+	root := t.TempDir()
+	writeFiles(t, filepath.Join(root, recName), map[string]string{"mine.txt": "user data"})
+	o := PullOptions{Root: root, Mirror: ts.URL}
+	if _, err := Pull(context.Background(), "rec", o); !errors.Is(err, ErrExists) {
+		t.Fatalf("err = %v, want ErrExists", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, recName, "mine.txt")); err != nil {
+		t.Fatal("a folder without a manifest was touched")
+	}
+	o.Force = true
+	inst, err := Pull(context.Background(), "rec", o)
+	if err != nil || !inst.Fresh {
+		t.Fatalf("forced: %+v %v", inst, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, recName, "mine.txt")); err == nil {
+		t.Fatal("forced pull kept the old folder's files")
+	}
+	assertClean(t, root)
+}
+
 func TestPullLocalMirror(t *testing.T) {
 	mirror := t.TempDir()
 	tb := officialTar(t, recName, false)
