@@ -120,12 +120,12 @@ func TestLayouts(t *testing.T) {
 
 func TestPIRRefused(t *testing.T) {
 	dir := t.TempDir()
-	js := `{"base_code": {"magic": "pir", "version": 1, "trainable": false}, "program": {"regions": []}}`
+	js := pirSample
 	if err := os.WriteFile(filepath.Join(dir, "inference.json"), []byte(js), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Load(dir)
-	if !errors.Is(err, ErrPIR) || !strings.Contains(err.Error(), "PIR version 1") || !strings.Contains(err.Error(), "FLAGS_enable_pir_api=0") {
+	if !errors.Is(err, ErrPIR) || !strings.Contains(err.Error(), "PIR version 1, 8 ops, 2 parameters") || !strings.Contains(err.Error(), "FLAGS_enable_pir_api=0") {
 		t.Errorf("dir: %v", err)
 	}
 	_, err = Load(filepath.Join(dir, "inference.json"))
@@ -270,3 +270,60 @@ var minusOne int64 = -1
 
 // neg1 is -1 as proto2 writes it: a 10-byte two's complement varint.
 var neg1 = uint64(minusOne)
+
+// pirSample follows the serialized form of §C.5: compressed parameter ops
+// ("p"), dialect-numbered op names, a nested region.
+const pirSample = `{"base_code":{"magic":"pir","trainable":false,"version":1},
+"program":{"regions":[{"#":"region_0","blocks":[{"#":"block_0","args":[],"ops":[
+{"#":"p","A":[0,1,1,"fc_0.w_0"],"O":{"%":1,"TT":{"#":"0.t_dtensor","D":[{"#":"0.t_f32"},[2,3],"NCHW",[],0]}},"OA":[1,0,1]},
+{"#":"p","A":[0,1,1,"fc_0.b_0"],"O":{"%":2,"TT":{"#":"0.t_dtensor","D":[{"#":"0.t_f32"},[3],"NCHW",[],0]}},"OA":[1,0,1]},
+{"#":"1.data","A":[{"AT":{"#":"0.a_str","D":"x"},"N":"name"}],"I":[],"O":[{"%":3}]},
+{"#":"1.matmul","I":[{"%":3},{"%":1}],"O":[{"%":4}]},
+{"#":"1.if","I":[],"O":[],"regions":[{"#":"region_1","blocks":[{"#":"block_1","args":[],"ops":[{"#":"2.yield","I":[],"O":[]}]}]}]},
+{"#":"1.add","I":[{"%":4},{"%":2}],"O":[{"%":5}]},
+{"#":"1.fetch","A":[{"AT":{"#":"0.a_str","D":"fetch_name_0"},"N":"name"}],"I":[{"%":5}],"O":[]}
+]}]}]}}`
+
+func TestPIRRead(t *testing.T) {
+	p, err := ParsePIR([]byte(pirSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "builtin.parameter×2, cf.yield×1, pd_op.add×1, pd_op.data×1, pd_op.fetch×1, pd_op.if×1, pd_op.matmul×1"
+	if got := FormatInventory(p.OpInventory()); got != want {
+		t.Errorf("inventory %s, want %s", got, want)
+	}
+	if p.Version != 1 || len(p.Params) != 2 || p.Params[0].Name != "fc_0.w_0" || !reflect.DeepEqual(p.Params[0].Dims, []int64{2, 3}) || p.Params[0].DType != FP32 {
+		t.Errorf("program %+v", p)
+	}
+	// Parameters: records in bytewise name order (b_0 before w_0).
+	var params []byte
+	params = AppendRecord(params, NewFloat32([]int64{3}, []float32{1, 2, 3}))
+	params = AppendRecord(params, NewFloat32([]int64{2, 3}, []float32{1, 2, 3, 4, 5, 6}))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "inference.json"), []byte(pirSample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "inference.pdiparams"), params, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, ps, err := LoadPIR(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := ps["fc_0.b_0"].Float32s(); !reflect.DeepEqual(v, []float32{1, 2, 3}) {
+		t.Errorf("fc_0.b_0 = %v", v)
+	}
+	// Swapped records do not fit.
+	var bad []byte
+	bad = AppendRecord(bad, NewFloat32([]int64{2, 3}, make([]float32, 6)))
+	bad = AppendRecord(bad, NewFloat32([]int64{3}, make([]float32, 3)))
+	if _, err := ParsePIRParams(bad, p); !errors.Is(err, ErrParams) {
+		t.Errorf("swapped: %v", err)
+	}
+	for _, s := range []string{`{"base_code":{"magic":"pir"}}`, `[1]`, `{"base_code":{"magic":"pir"},"program":{"regions":[{"blocks":[{"ops":[{"#":"p","A":[]}]}]}]}}`} {
+		if _, err := ParsePIR([]byte(s)); !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}

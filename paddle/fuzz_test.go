@@ -59,3 +59,16 @@ func FuzzParseParams(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParsePIR(f *testing.F) {
+	f.Add([]byte(pirSample))
+	f.Add([]byte(`{"base_code":{"magic":"pir"},"program":{"regions":[]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePIR(data)
+		if err != nil {
+			return
+		}
+		_ = p.OpInventory()
+		_, _ = ParsePIRParams(nil, p)
+	})
+}

@@ -217,11 +217,10 @@ func isPIRJSON(data []byte) bool {
 }
 
 func pirError(file string, data []byte) error {
-	var h pirHeader
 	ver := ""
-	if json.Unmarshal(bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf"), &h) == nil && h.BaseCode != nil {
-		ver = fmt.Sprintf(" (PIR version %d)", h.BaseCode.Version)
+	if p, err := ParsePIR(data); err == nil {
+		ver = fmt.Sprintf(" (PIR version %d, %d ops, %d parameters; LoadPIR reads its op inventory and weights)", p.Version, len(p.Ops), len(p.Params))
 	}
-	return fmt.Errorf("%w: %s is a Paddle 3 PIR program%s; export the model in the legacy format "+
+	return fmt.Errorf("%w: %s is a Paddle 3 PIR program%s; to convert it, export the model in the legacy format "+
 		"(Paddle ≥3: set FLAGS_enable_pir_api=0 when exporting, giving inference.pdmodel) or convert it to ONNX with paddle2onnx", ErrPIR, file, ver)
 }
