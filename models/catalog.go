@@ -10,11 +10,10 @@ type Role string
 
 // Roles of catalogue entries.
 const (
-	RoleDetector   Role = "det"        // mainbody detector
-	RoleExtractor  Role = "rec"        // float feature extractor
-	RoleBinary     Role = "rec-binary" // feature extractor whose features are binarised
-	RoleDataset    Role = "dataset"    // demo gallery and queries, nothing to convert
-	RoleUnknownMod Role = ""           // a folder of unknown purpose
+	RoleDetector  Role = "det"        // mainbody detector
+	RoleExtractor Role = "rec"        // float feature extractor
+	RoleBinary    Role = "rec-binary" // feature extractor whose features are binarised
+	RoleDataset   Role = "dataset"    // demo gallery and queries, nothing to convert
 )
 
 // Tensor describes one model input or output. Dynamic dimensions are -1.
