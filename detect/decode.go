@@ -142,7 +142,7 @@ func DecodeRaw(outs []*tensor.Tensor, imShape, scale [2]float32, cfg DecodeConfi
 				for k := 0; k < bins; k++ {
 					logit[k] = at(ds, side*bins+k, 4*bins, p)
 				}
-				d[side] = dflExpectation(logit) * s
+				d[side] = float32(dflExpectation(logit) * s)
 			}
 			b := [4]float32{cx - d[0], cy - d[1], cx + d[2], cy + d[3]}
 			if !cfg.NoClip {
@@ -164,21 +164,31 @@ func DecodeRaw(outs []*tensor.Tensor, imShape, scale [2]float32, cfg DecodeConfi
 	return boxes, scores, nil
 }
 
-// dflExpectation is Σ k·softmax(x)_k (k = 0..len(x)-1), in float32 with
-// the max subtracted first, as Paddle's softmax followed by the matmul with
-// the `project` buffer [0, 1, …, reg_max].
+// dflExpectation is Σ k·softmax(x)_k (k = 0..len(x)-1) in float32, in the
+// graph's order of operations: softmax with the max subtracted
+// (p_k = e_k / Σe), then the matmul with the `project` buffer
+// [0, 1, …, reg_max] accumulated in bin order.
 func dflExpectation(x []float32) float32 {
+	var e [16]float32
+	ex := e[:0]
+	if len(x) > len(e) {
+		ex = make([]float32, 0, len(x))
+	}
 	m := x[0]
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var sum, acc float32
-	for k, v := range x {
-		e := float32(math.Exp(float64(v - m)))
-		sum += e
-		acc += e * float32(k)
+	var sum float32
+	for _, v := range x {
+		t := float32(math.Exp(float64(v - m)))
+		ex = append(ex, t)
+		sum += t
 	}
-	return acc / sum
+	var acc float32
+	for k, t := range ex {
+		acc += float32(float32(t/sum) * float32(k)) // conversions forbid FMA fusion
+	}
+	return acc
 }
 
 func clamp(v, hi float32) float32 {
