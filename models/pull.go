@@ -94,6 +94,16 @@ func PullEntry(ctx context.Context, e Entry, o PullOptions) (*Installed, error) 
 		}
 	}
 	dest := filepath.Join(o.Root, e.Name)
+	// One pull per model and root at a time: a second process waits, then
+	// finds the model installed.
+	if err := os.MkdirAll(filepath.Join(o.Root, ".downloads"), 0o755); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDownload, err)
+	}
+	unlock, err := lockFile(filepath.Join(o.Root, ".downloads", e.File+".lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if !o.Force {
 		if m, err := ReadManifest(dest); err == nil {
 			logf("%s: already installed in %s", e.Name, dest)
@@ -111,9 +121,6 @@ func PullEntry(ctx context.Context, e Entry, o PullOptions) (*Installed, error) 
 	want := o.SHA256
 	if want == "" {
 		want = e.SHA256
-	}
-	if err := os.MkdirAll(o.Root, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDownload, err)
 	}
 	tarball := filepath.Join(o.Root, ".downloads", e.File)
 	fr, err := reuseTarball(tarball, e.Size, want)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -190,6 +191,36 @@ func TestPullKeepsForeignFolder(t *testing.T) {
 	assertClean(t, root)
 }
 
+func TestPullConcurrent(t *testing.T) {
+	srv, ts := mirrorServer(t)
+	root := t.TempDir()
+	const n = 3
+	var wg sync.WaitGroup
+	results := make([]*Installed, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i], errs[i] = Pull(context.Background(), "rec", PullOptions{Root: root, Mirror: ts.URL})
+		}(i)
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range results {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if results[i].Fresh {
+			fresh++
+		}
+	}
+	if fresh != 1 || len(srv.log()) != 1 {
+		t.Fatalf("%d fresh installs, %d downloads; want 1 and 1", fresh, len(srv.log()))
+	}
+	assertClean(t, root)
+}
+
 func TestPullLocalMirror(t *testing.T) {
 	mirror := t.TempDir()
 	tb := officialTar(t, recName, false)
@@ -218,7 +249,9 @@ func assertClean(t *testing.T, root string) {
 	}
 	dl, _ := os.ReadDir(filepath.Join(root, ".downloads"))
 	for _, e := range dl {
-		t.Errorf("left in .downloads: %s", e.Name())
+		if !strings.HasSuffix(e.Name(), ".lock") {
+			t.Errorf("left in .downloads: %s", e.Name())
+		}
 	}
 }
 
