@@ -146,11 +146,10 @@ func (o Object) Known() bool { return o.Label != "" }
 
 // Timings are the stage durations of one Recognize call.
 type Timings struct {
-	DetPreprocess time.Duration `json:"det_preprocess"`
-	Detect        time.Duration `json:"detect"`
+	DetPreprocess time.Duration `json:"det_preprocess"` // resize, normalise (a *detect.Detector only)
+	Detect        time.Duration `json:"detect"`         // the detector run, decode and NMS
 	Crop          time.Duration `json:"crop"`
-	RecPreprocess time.Duration `json:"rec_preprocess"`
-	Rec           time.Duration `json:"rec"`
+	Rec           time.Duration `json:"rec"` // preprocessing of the crops and the batched feature run
 	Search        time.Duration `json:"search"`
 	NMS           time.Duration `json:"nms"`
 	Total         time.Duration `json:"total"`
@@ -159,6 +158,8 @@ type Timings struct {
 // Result is the answer for one image.
 type Result struct {
 	Objects []Object `json:"objects"`
+	// Crops is how many boxes (detections plus the whole image) were embedded.
+	Crops int `json:"crops"`
 	// GalleryVersion is the gallery version the search ran against.
 	GalleryVersion uint64  `json:"gallery_version"`
 	Timings        Timings `json:"timings"`

@@ -10,7 +10,8 @@ import (
 )
 
 type benchCmd struct {
-	Models benchModelsCmd `cmd:"" help:"Latency of the recognition and detection models, against a bare onnxruntime_go session."`
+	Models   benchModelsCmd   `cmd:"" help:"Latency of the recognition and detection models, against a bare onnxruntime_go session."`
+	Pipeline benchPipelineCmd `cmd:"" help:"Per-stage latency and images/s of the whole pipeline."`
 }
 
 type benchModelsCmd struct {

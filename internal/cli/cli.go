@@ -15,6 +15,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/shitu-go/shitu/infer"
 	"github.com/shitu-go/shitu/infer/ort"
 )
 
@@ -28,6 +29,8 @@ type Globals struct {
 
 	stdout, stderr io.Writer
 	ctx            context.Context
+	// wrapSession, when set, wraps every model session (bench pipeline times models with it).
+	wrapSession func(name string, s infer.Session) infer.Session
 }
 
 type root struct {

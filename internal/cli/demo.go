@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,4 +252,35 @@ func writeDemoImages(dir string) (galleryRoot, list, queries string, err error) 
 		}
 	}
 	return galleryRoot, list, queries, nil
+}
+
+// prepareSynthetic writes synthesized models, a generated gallery and its
+// config into dir and builds the gallery; it returns the config path.
+func prepareSynthetic(g *Globals, dir string) (string, error) {
+	inst, err := models.Synth(filepath.Join(dir, "models"), 1)
+	if err != nil {
+		return "", err
+	}
+	var det, rec string
+	for _, in := range inst {
+		if in.Manifest.Role == models.RoleDetector {
+			det = in.Dir
+		} else {
+			rec = in.Dir
+		}
+	}
+	gal, list, queries, err := writeDemoImages(dir)
+	if err != nil {
+		return "", err
+	}
+	cfgPath, err := writeDemoConfig(dir, det, rec, gal, list, filepath.Join(dir, "index"), queries)
+	if err != nil {
+		return "", err
+	}
+	quiet := *g
+	quiet.stdout = io.Discard
+	if err := (&galleryBuildCmd{configFlags: configFlags{Config: cfgPath}}).Run(&quiet); err != nil {
+		return "", fmt.Errorf("gallery build: %w", err)
+	}
+	return cfgPath, nil
 }

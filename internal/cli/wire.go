@@ -102,6 +102,9 @@ func (g *Globals) buildPipeline(cfg *config.Config, threads int, needDet bool) (
 		return nil, fmt.Errorf("recognition model: %w", err)
 	}
 	p.sessions = append(p.sessions, rs)
+	if g.wrapSession != nil {
+		rs = g.wrapSession("rec", rs)
+	}
 	fc, err := featureConfig(cfg)
 	if err != nil {
 		p.Close()
@@ -124,6 +127,9 @@ func (g *Globals) buildPipeline(cfg *config.Config, threads int, needDet bool) (
 			return nil, fmt.Errorf("detection model: %w", err)
 		}
 		p.sessions = append(p.sessions, ds)
+		if g.wrapSession != nil {
+			ds = g.wrapSession("det", ds)
+		}
 		pre, err := detPre(cfg)
 		if err != nil {
 			p.Close()
