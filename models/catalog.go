@@ -42,6 +42,8 @@ type Preprocess struct {
 	Channels string `json:"channels"`
 	// Layout is the tensor layout ("NCHW").
 	Layout string `json:"layout"`
+	// PadStride pads the bottom and right up to a multiple (0: none).
+	PadStride int `json:"pad_stride,omitempty"`
 }
 
 // Entry is one catalogue item: an official tarball.

@@ -84,8 +84,11 @@ type Manifest struct {
 	// Inputs and Outputs are those of the ONNX model to run.
 	Inputs  []Tensor `json:"inputs,omitempty"`
 	Outputs []Tensor `json:"outputs,omitempty"`
-	// Preprocess is what the network expects (from the catalogue).
+	// Preprocess is what the network expects (from the catalogue, else
+	// from a PaddleDetection infer_cfg.yml in the folder).
 	Preprocess *Preprocess `json:"preprocess,omitempty"`
+	// Labels are the class names of a detector (infer_cfg.yml label_list).
+	Labels []string `json:"labels,omitempty"`
 	Created    time.Time   `json:"created"`
 }
 

@@ -193,6 +193,7 @@ func installTarball(ctx context.Context, e Entry, src, tarball string, fr FetchR
 	m.TarballSize, m.TarballSHA256 = fr.Size, fr.SHA256
 	m.Preprocess = e.Preprocess
 	if e.Role != RoleDataset {
+		describe(m, folder)
 		l, err := DetectLayout(folder)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Name, err)

@@ -136,3 +136,20 @@ func randTensor(seed int64, shape ...int) *tensor.Tensor {
 	}
 	return tensor.Must(shape, v)
 }
+
+func TestReadInferCfg(t *testing.T) {
+	pre, labels := readInferCfg(realModel(t, "picodet_lcnet_x1_0_fgd_layout/paddle"))
+	if pre == nil {
+		t.Fatal("no preprocessing read")
+	}
+	if pre.Height != 800 || pre.Width != 608 || pre.Interp != "cubic" || pre.KeepRatio || pre.PadStride != 32 ||
+		math.Abs(pre.Scale-1.0/255) > 1e-12 || len(pre.Mean) != 3 || pre.Std[2] != 0.225 {
+		t.Errorf("preprocess %+v", pre)
+	}
+	if len(labels) != 5 || labels[0] != "text" || labels[4] != "figure" {
+		t.Errorf("labels %v", labels)
+	}
+	if p, l := readInferCfg(t.TempDir()); p != nil || l != nil {
+		t.Errorf("absent file: %+v %v", p, l)
+	}
+}

@@ -172,7 +172,7 @@ func storeConversion(d string, l Layout, key string, c *Converted) (*Resolved, e
 		SourceSHA256: key, Converter: c.Converter, Form: c.Form, Ops: c.Ops}
 	m.Model, m.Form = ConvertedFile, c.Form
 	m.Inputs, m.Outputs, _ = onnxIO(c.ONNX)
-	fillFromCatalogue(m)
+	describe(m, l.Dir)
 	if m.Role == RoleDetector && c.Form == "plain" {
 		// A detector program without post-processing (the raw-head export of
 		// models-and-formats.md §B.5) outputs the head tensors.
@@ -198,7 +198,7 @@ func resolveONNX(l Layout) (*Resolved, error) {
 		m = newManifest(filepath.Base(filepath.Clean(l.Dir)))
 		m.Source = l.Dir
 		m.Kind = KindONNX
-		fillFromCatalogue(m)
+		describe(m, l.Dir)
 	}
 	if m.Inputs == nil {
 		if b, err := os.ReadFile(l.Model); err == nil {
@@ -213,6 +213,22 @@ func resolveONNX(l Layout) (*Resolved, error) {
 		m.Model = filepath.Base(l.Model)
 	}
 	return &Resolved{Path: l.Model, Layout: l, Manifest: m}, nil
+}
+
+// describe fills role, description, preprocessing and labels from the
+// catalogue (known names) and from dir/infer_cfg.yml.
+func describe(m *Manifest, dir string) {
+	fillFromCatalogue(m)
+	pre, labels := readInferCfg(dir)
+	if m.Preprocess == nil {
+		m.Preprocess = pre
+	}
+	if m.Labels == nil {
+		m.Labels = labels
+	}
+	if m.Role == "" && pre != nil {
+		m.Role = RoleDetector
+	}
 }
 
 // fillFromCatalogue adds role, description and preprocessing for known

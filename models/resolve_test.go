@@ -276,3 +276,18 @@ func TestPaddleConverterBadProgram(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestResolveDescribesFromInferCfg(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my_detector")
+	writeFiles(t, dir, map[string]string{"model.onnx": string(tinyONNX("image", "out")),
+		"infer_cfg.yml": "Preprocess:\n- type: Resize\n  target_size: [320, 256]\n  interp: 1\n  keep_ratio: false\n- type: NormalizeImage\n  is_scale: false\n  mean: [0, 0, 0]\n  std: [1, 1, 1]\nlabel_list: [a, b]\n"})
+	r, err := Resolve(context.Background(), dir, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Manifest
+	if m.Role != RoleDetector || m.Preprocess == nil || m.Preprocess.Height != 320 || m.Preprocess.Width != 256 ||
+		m.Preprocess.Interp != "linear" || m.Preprocess.Scale != 1 || len(m.Labels) != 2 {
+		t.Fatalf("manifest %+v, preprocess %+v", m, m.Preprocess)
+	}
+}
