@@ -88,8 +88,8 @@ type Manifest struct {
 	// from a PaddleDetection infer_cfg.yml in the folder).
 	Preprocess *Preprocess `json:"preprocess,omitempty"`
 	// Labels are the class names of a detector (infer_cfg.yml label_list).
-	Labels []string `json:"labels,omitempty"`
-	Created    time.Time   `json:"created"`
+	Labels  []string  `json:"labels,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 func newManifest(name string) *Manifest {
