@@ -78,6 +78,7 @@ func ConvertModel(m *Model, opts ConvertOptions) (*onnx.ModelProto, error) {
 }
 
 type conv struct {
+	vars map[string]*Var // block-0 variables by name
 	m    *Model
 	p    *Program
 	opts ConvertOptions
@@ -190,7 +191,7 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 		if !need[f] {
 			continue
 		}
-		v := c.p.Var(0, f)
+		v := c.v(f)
 		if v == nil {
 			return nil, fmt.Errorf("%w: feed %q has no VarDesc", ErrConvert, f)
 		}
@@ -228,7 +229,7 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 				return nil, fmt.Errorf("%w: output %q is not produced by the converted ops", ErrConvert, t)
 			}
 			var dims []int64
-			if v := c.p.Var(0, t); v != nil && len(v.Dims) > 0 {
+			if v := c.v(t); v != nil && len(v.Dims) > 0 {
 				dims = v.Dims
 			}
 			if name != t && !c.g.names[t] {
@@ -271,7 +272,7 @@ func (c *conv) emitHeads(hs []headSplit) ([]*onnx.ValueInfoProto, error) {
 				return nil, err
 			}
 			ch := int64(-1)
-			if v := c.p.Var(0, name); v != nil && len(v.Dims) == 4 {
+			if v := c.v(name); v != nil && len(v.Dims) == 4 {
 				ch = v.Dims[1]
 			}
 			out := fmt.Sprintf("cls_score_%d", i)
@@ -309,9 +310,22 @@ func sanitize(s string) string {
 	return strings.NewReplacer("/", "_", ".", "_").Replace(s)
 }
 
+// v looks a block-0 variable up by name (nil when absent).
+func (c *conv) v(name string) *Var {
+	if c.vars == nil {
+		c.vars = make(map[string]*Var, len(c.p.Blocks[0].Vars))
+		for _, v := range c.p.Blocks[0].Vars {
+			if _, dup := c.vars[v.Name]; !dup {
+				c.vars[v.Name] = v
+			}
+		}
+	}
+	return c.vars[name]
+}
+
 // isParam reports whether name is a persistable variable with a value.
 func (c *conv) isParam(name string) bool {
-	v := c.p.Var(0, name)
+	v := c.v(name)
 	return v != nil && v.Persistable && v.Kind != FeedMinibatch && v.Kind != FetchList
 }
 
@@ -386,7 +400,7 @@ func (c *conv) bind(name string, dt onnx.TensorProto_DataType) string {
 
 // rank returns the rank of a Paddle variable from its VarDesc, or -1.
 func (c *conv) rank(name string) int {
-	if v := c.p.Var(0, name); v != nil && (v.Kind == LoDTensor || v.Kind == SelectedRows || v.Kind < 0) {
+	if v := c.v(name); v != nil && (v.Kind == LoDTensor || v.Kind == SelectedRows || v.Kind < 0) {
 		return len(v.Dims)
 	}
 	if t, ok := c.m.Params[name]; ok {
@@ -397,7 +411,7 @@ func (c *conv) rank(name string) int {
 
 // dims returns a Paddle variable's VarDesc dims (nil when unknown).
 func (c *conv) dims(name string) []int64 {
-	if v := c.p.Var(0, name); v != nil {
+	if v := c.v(name); v != nil {
 		return v.Dims
 	}
 	return nil

@@ -143,6 +143,23 @@ func TestConvertGotchas(t *testing.T) {
 				}
 				return o
 			}},
+		{name: "nearest_interp_v2 OutSize tensor", op: "nearest_interp_v2", inDims: d4, outDims: []int64{1, 2, 5, 7},
+			params: map[string]*Tensor{"OutSize": {DType: Int32, Dims: []int64{2}, Data: []byte{5, 0, 0, 0, 7, 0, 0, 0}}},
+			attrs:  []Attr{AInt("out_h", -1), AInt("out_w", -1), AString("interp_method", "nearest"), ABool("align_corners", false)},
+			want:   nearestRef(d4, 5, 7)},
+		{name: "scale as SCALAR attrs (Paddle ≥2.5)", op: "scale", inDims: d4, outDims: d4,
+			attrs: []Attr{{Name: "scale", Type: AttrScalar, Scalar: &Scalar{Type: 3, R: 3}}, {Name: "bias", Type: AttrScalar, Scalar: &Scalar{Type: 2, I: -1}}},
+			want:  mapf(func(v float32) float32 { return 3*v - 1 })},
+		{name: "pool2d adaptive 2x2 max", op: "pool2d", inDims: []int64{1, 1, 4, 4}, outDims: []int64{1, 1, 2, 2},
+			attrs: []Attr{AString("pooling_type", "max"), AInts("ksize", 2, 2), ABool("adaptive", true)},
+			want: func(x []float32, _ func(...int) int) []float32 {
+				o := make([]float32, 4)
+				for i := range o {
+					r, c := i/2*2, i%2*2
+					o[i] = max(x[r*4+c], x[r*4+c+1], x[(r+1)*4+c], x[(r+1)*4+c+1])
+				}
+				return o
+			}},
 		{name: "flatten_contiguous_range 1..-1", op: "flatten_contiguous_range", inDims: d4, outDims: []int64{1, 24},
 			attrs: []Attr{AInt("start_axis", 1), AInt("stop_axis", -1)}, want: mapf(func(v float32) float32 { return v })},
 		{name: "flatten_contiguous_range 1..2", op: "flatten_contiguous_range", inDims: d4, outDims: []int64{1, 6, 4},
