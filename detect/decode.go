@@ -218,7 +218,7 @@ func splitLevels(outs []*tensor.Tensor, imShape [2]float32, cfg DecodeConfig) ([
 		nchw   bool
 		pos    int
 	}
-	var sc, rg []out
+	var sc, rg, all []out
 	for i, t := range outs {
 		if t == nil || t.DType() != tensor.Float32 {
 			return nil, 0, fmt.Errorf("%w: output %d is not a float32 tensor", ErrOutput, i)
@@ -236,7 +236,18 @@ func splitLevels(outs []*tensor.Tensor, imShape [2]float32, cfg DecodeConfig) ([
 		if o.ch == 0 || o.hw == 0 {
 			return nil, 0, fmt.Errorf("%w: output %d has empty shape %v", ErrOutput, i, s)
 		}
-		if o.ch == regCh && len(rg) < L {
+		all = append(all, o)
+	}
+	n32 := 0
+	for _, o := range all {
+		if o.ch == regCh {
+			n32++
+		}
+	}
+	for _, o := range all {
+		// With C == 4·(RegMax+1) classes the channel counts cannot tell
+		// the outputs apart: take the §B.5 order, all scores first.
+		if o.ch == regCh && (n32 < 2*L || o.pos >= L) {
 			rg = append(rg, o)
 		} else {
 			sc = append(sc, o)

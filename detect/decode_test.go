@@ -235,3 +235,22 @@ func TestDecodeRawSkip(t *testing.T) {
 		t.Errorf("got %v %v", boxes, scores)
 	}
 }
+
+// With 32 classes, score and distribution outputs have the same channel
+// count; the §B.5 order (scores first) decides.
+func TestDecodeRaw32Classes(t *testing.T) {
+	sc := make([]float32, 4*32)
+	sc[3*32+31] = 0.75 // point 3, class 31
+	var d []float32
+	for range 4 {
+		d = append(d, dist(same(1), same(1))...)
+	}
+	outs := []*tensor.Tensor{tensor.Must([]int{1, 4, 32}, sc), tensor.Must([]int{1, 4, 32}, d)}
+	boxes, scores, err := DecodeRaw(outs, [2]float32{16, 16}, [2]float32{1, 1}, DecodeConfig{Strides: []int{8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scores) != 32 || scores[31][3] != 0.75 || boxes[3] != [4]float32{4, 4, 16, 16} {
+		t.Errorf("got %d classes, scores[31] %v, box %v", len(scores), scores[31], boxes[3])
+	}
+}
