@@ -2,6 +2,7 @@ package paddle
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,4 +168,23 @@ func TestRealModelsDamaged(t *testing.T) {
 		t.Errorf("mismatched params: %v", err)
 	}
 	t.Logf("mismatched: %v", err)
+}
+
+// InputShapes fixes dynamic input dims in the converted model.
+func TestConvertInputShapes(t *testing.T) {
+	m, err := Load(realDir(t, "ch_ppocr_mobile_v2.0_cls/paddle-2.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ToONNX(m, ConvertOptions{InputShapes: map[string][]int64{"x": {1, 3, 48, 192}}, AutoCut: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ortOpen(t, b)
+	if in := s.Inputs(); len(in) != 1 || in[0].Name != "x" || fmt.Sprint(in[0].Shape) != "[1 3 48 192]" {
+		t.Errorf("inputs %v", in)
+	}
+	if out := s.Outputs(); len(out) != 1 || out[0].Name != "softmax_0.tmp_0" {
+		t.Errorf("outputs %v", out)
+	}
 }
