@@ -448,3 +448,36 @@ func BenchmarkLoadGeneral(b *testing.B) {
 		}
 	}
 }
+
+func TestResizeImageForms(t *testing.T) {
+	tests := []struct {
+		params string
+		want   ResizeImage
+		err    bool
+	}{
+		{"{size: 224}", ResizeImage{Size: [2]int{224, 224}, Backend: "cv2"}, false},
+		{"{size: [256, 128], interpolation: bicubic, backend: pil}", ResizeImage{Size: [2]int{256, 128}, Interpolation: "bicubic", Backend: "pil"}, false},
+		{"{size: null, resize_short: 256}", ResizeImage{ResizeShort: 256, Backend: "cv2"}, false},
+		{"{resize_short: 256, interpolation: null}", ResizeImage{ResizeShort: 256, Backend: "cv2"}, false},
+		{"{size: 224, resize_short: 256}", ResizeImage{}, true},
+		{"{}", ResizeImage{}, true},
+		{"{size: [1, 2, 3]}", ResizeImage{}, true},
+	}
+	for _, tc := range tests {
+		y := "RecPreProcess:\n  transform_ops:\n    - ResizeImage: " + tc.params + "\n"
+		c, err := Parse([]byte(y), "r.yaml", nil)
+		if tc.err {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: err = %v, want ErrInvalid", tc.params, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.params, err)
+			continue
+		}
+		if got := *c.RecPreProcess.Ops[0].Typed.(*ResizeImage); got != tc.want {
+			t.Errorf("%s: got %+v, want %+v", tc.params, got, tc.want)
+		}
+	}
+}

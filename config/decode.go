@@ -305,8 +305,9 @@ var detOps = map[string]opDecoder{
 var recOps = map[string]opDecoder{
 	"ResizeImage": func(d *decoder, m *Value, p string) any {
 		r := &ResizeImage{Backend: "cv2"}
-		hasSize := d.size(m, p, "size", &r.Size)
-		_, _, sizeKey := d.get(m, p, "size")
+		sv, _, sizeKey := d.get(m, p, "size")
+		sizeKey = sizeKey && sv.Kind != Null // size: null is PaddleClas' default
+		hasSize := sizeKey && d.size(m, p, "size", &r.Size)
 		if v, full, ok := d.get(m, p, "resize_short"); ok && v.Kind != Null {
 			d.intValue(v, m.Line, full, 1, &r.ResizeShort)
 			if sizeKey {
