@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -178,4 +179,35 @@ func digestTree(dir string) ([]FileDigest, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, err
+}
+
+// Verify checks the files of an installed folder against its manifest:
+// every listed file present with its size and sha256, and the converted
+// ONNX intact. It returns nil or an error wrapping ErrChecksum (or
+// ErrManifest) that names every problem.
+func Verify(dir string) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	check := func(rel string, size int64, sum string) {
+		n, got, err := hashFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v", rel, err))
+		case n != size || got != sum:
+			problems = append(problems, fmt.Sprintf("%s: %d bytes sha256 %s, manifest says %d bytes sha256 %s", rel, n, got, size, sum))
+		}
+	}
+	for _, f := range m.Files {
+		check(f.Path, f.Size, f.SHA256)
+	}
+	if m.ONNX != nil && !filepath.IsAbs(m.ONNX.Path) {
+		check(m.ONNX.Path, m.ONNX.Size, m.ONNX.SHA256)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s: %s", ErrChecksum, dir, strings.Join(problems, "; "))
+	}
+	return nil
 }

@@ -11,7 +11,10 @@
 //   - Resolve: turn a PaddleClas model folder (det_inference_model_dir,
 //     rec_inference_model_dir) holding Paddle or ONNX files into an ONNX file,
 //     converting once and caching the result.
-//   - List: the models installed under a root.
+//   - List: the models installed under a root; Verify: check a folder's
+//     files against its manifest.
+//   - PaddleConverter: the Converter backed by package paddle.
+//   - SynthMirror, TarDir: official-layout tarballs for an offline mirror.
 //   - Synth: write architecture-faithful networks with seeded weights plus a
 //     manifest, for machines that cannot reach the official downloads.
 //

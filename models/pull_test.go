@@ -77,6 +77,13 @@ func TestPullFromMirror(t *testing.T) {
 	if progressCalls == 0 || !strings.Contains(log.String(), "installed in") {
 		t.Fatalf("progress %d, log %q", progressCalls, log.String())
 	}
+	if err := Verify(got.Dir); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, got.Dir, map[string]string{"inference.pdiparams.info": "changed"})
+	if err := Verify(got.Dir); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "inference.pdiparams.info") {
+		t.Fatalf("Verify after a change: %v", err)
+	}
 	// The manifest on disk is the one returned; the conversion resolves from cache.
 	r, err := Resolve(context.Background(), got.Dir, ResolveOptions{Converter: fc.convert})
 	if err != nil || r.Converted || fc.calls != 1 || r.Path != filepath.Join(got.Dir, ConvertedFile) {
