@@ -481,3 +481,53 @@ func TestResizeImageForms(t *testing.T) {
 		}
 	}
 }
+
+func TestOpsAndPostProcess(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		check      func(c *Config) bool
+		errKey     string // "" = no error
+	}{
+		{"det ops defaults", "DetPreProcess:\n  transform_ops:\n    - DetResize: {target_size: 320}\n    - DetNormalizeImage: {mean: [0, 0, 0], std: [1, 1, 1]}\n    - DetPadStride: {stride: 32}\n",
+			func(c *Config) bool {
+				r := c.DetPreProcess.Ops[0].Typed.(*DetResize)
+				n := c.DetPreProcess.Ops[1].Typed.(*DetNormalizeImage)
+				return *r == DetResize{TargetSize: [2]int{320, 320}, Interp: 1} && n.IsScale &&
+					c.DetPreProcess.Ops[2].Typed.(*DetPadStride).Stride == 32
+			}, ""},
+		{"DetResize needs target_size", "DetPreProcess:\n  transform_ops:\n    - DetResize: {interp: 2}\n", nil, "DetPreProcess.transform_ops.0.DetResize.target_size"},
+		{"interp out of range", "DetPreProcess:\n  transform_ops:\n    - DetResize: {target_size: 8, interp: 7}\n", nil, "DetPreProcess.transform_ops.0.DetResize.interp"},
+		{"DetNormalizeImage needs std", "DetPreProcess:\n  transform_ops:\n    - DetNormalizeImage: {mean: [0, 0, 0]}\n", nil, "DetPreProcess.transform_ops.0.DetNormalizeImage.std"},
+		{"zero std", "DetPreProcess:\n  transform_ops:\n    - DetNormalizeImage: {mean: [0, 0, 0], std: [1, 0, 1]}\n", nil, "DetPreProcess.transform_ops.0.DetNormalizeImage.std.1"},
+		{"op not a single-key map", "DetPreProcess:\n  transform_ops:\n    - {DetResize: {target_size: 8}, DetPermute: {}}\n", nil, "DetPreProcess.transform_ops.0"},
+		{"Binarize default method", "RecPostProcess:\n  main_indicator: Binarize\n  Binarize:\n", func(c *Config) bool {
+			return c.RecPostProcess == RecPostProcess{MainIndicator: "Binarize", BinarizeMethod: "round"}
+		}, ""},
+		{"unknown post-process", "RecPostProcess:\n  main_indicator: Topk\n", nil, "RecPostProcess.main_indicator"},
+		{"bad binarize method", "RecPostProcess:\n  main_indicator: Binarize\n  Binarize: {method: floor}\n", nil, "RecPostProcess.Binarize.method"},
+		{"index operation", "IndexProcess:\n  index_operation: Remove\n  delimiter: ' '\n", func(c *Config) bool {
+			return c.IndexProcess.IndexOperation == "remove" && c.IndexProcess.Delimiter == " "
+		}, ""},
+		{"bad index operation", "IndexProcess:\n  index_operation: drop\n", nil, "IndexProcess.index_operation"},
+		{"empty delimiter", "IndexProcess:\n  delimiter: ''\n", nil, "IndexProcess.delimiter"},
+		{"return_k", "IndexProcess:\n  return_k: 0\n", nil, "IndexProcess.return_k"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), "o.yaml", nil)
+			if tc.errKey != "" {
+				var e *Error
+				if !errors.As(err, &e) || e.Key != tc.errKey || e.Line == 0 {
+					t.Fatalf("err = %v (%+v), want key %s with a line", err, e, tc.errKey)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("unexpected result: %+v %+v %+v", c.DetPreProcess, c.RecPostProcess, c.IndexProcess)
+			}
+		})
+	}
+}
