@@ -1,6 +1,9 @@
 package vecindex
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // dotGo is the portable inner product, unrolled by four.
 func dotGo(a, b []float32) float32 {
@@ -52,12 +55,14 @@ func hamming(a, b []byte) int {
 	b = b[:len(a)]
 	n := 0
 	i := 0
+	for ; i+32 <= len(a); i += 32 {
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(a[i:])^binary.LittleEndian.Uint64(b[i:])) +
+			bits.OnesCount64(binary.LittleEndian.Uint64(a[i+8:])^binary.LittleEndian.Uint64(b[i+8:])) +
+			bits.OnesCount64(binary.LittleEndian.Uint64(a[i+16:])^binary.LittleEndian.Uint64(b[i+16:])) +
+			bits.OnesCount64(binary.LittleEndian.Uint64(a[i+24:])^binary.LittleEndian.Uint64(b[i+24:]))
+	}
 	for ; i+8 <= len(a); i += 8 {
-		x := uint64(a[i]) | uint64(a[i+1])<<8 | uint64(a[i+2])<<16 | uint64(a[i+3])<<24 |
-			uint64(a[i+4])<<32 | uint64(a[i+5])<<40 | uint64(a[i+6])<<48 | uint64(a[i+7])<<56
-		y := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-			uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
-		n += bits.OnesCount64(x ^ y)
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]))
 	}
 	for ; i < len(a); i++ {
 		n += bits.OnesCount8(a[i] ^ b[i])

@@ -80,3 +80,22 @@ func BenchmarkDot512(b *testing.B) {
 	}
 	_ = s
 }
+
+func TestHammingLengths(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for n := 0; n <= 80; n++ {
+		a, b := make([]byte, n), make([]byte, n)
+		for i := range a {
+			a[i], b[i] = byte(r.Uint32()), byte(r.Uint32())
+		}
+		want := 0
+		for i := range a {
+			for x := a[i] ^ b[i]; x != 0; x &= x - 1 {
+				want++
+			}
+		}
+		if got := hamming(a, b); got != want {
+			t.Fatalf("n=%d: hamming %d, want %d", n, got, want)
+		}
+	}
+}
