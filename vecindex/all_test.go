@@ -3,6 +3,7 @@ package vecindex
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -330,4 +331,30 @@ func sameResults(a, b []Result) bool {
 		}
 	}
 	return true
+}
+
+func TestFactories(t *testing.T) {
+	tests := []struct {
+		method string
+		want   string
+		err    bool
+	}{{"", "*vecindex.HNSW", false}, {"HNSW32", "*vecindex.HNSW", false}, {"Flat", "*vecindex.Flat", false}, {"IVF", "*vecindex.IVF", false}, {"PQ", "", true}}
+	for _, tc := range tests {
+		idx, err := NewIndex(tc.method, 8, ParseMetric("IP"))
+		if (err != nil) != tc.err {
+			t.Fatalf("%q: %v", tc.method, err)
+		}
+		if err == nil && fmt.Sprintf("%T", idx) != tc.want {
+			t.Errorf("%q: %T, want %s", tc.method, idx, tc.want)
+		}
+	}
+	if ParseMetric("L2") != L2 || ParseMetric("cosine") != L2 || ParseMetric("hamming") != Hamming {
+		t.Error("ParseMetric")
+	}
+	if b, err := NewBinaryIndex("Flat", 64); err != nil || b.Dims() != 64 {
+		t.Errorf("binary flat: %v", err)
+	}
+	if _, err := NewBinaryIndex("IVF", 64); !errors.Is(err, ErrArgs) {
+		t.Errorf("binary IVF: %v", err)
+	}
 }

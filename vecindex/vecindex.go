@@ -5,6 +5,7 @@ package vecindex
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 )
@@ -107,4 +108,46 @@ func normalize(v []float32) {
 	for i := range v {
 		v[i] = float32(float64(v[i]) * inv)
 	}
+}
+
+// ParseMetric maps a PaddleClas IndexProcess.dist_type to a metric:
+// "IP" → IP, "hamming" → Hamming, and, as build_gallery.py does for float
+// indexes, any other value (including "L2") → L2 (ppshitu-pipeline.md
+// §11.4 item 3).
+func ParseMetric(distType string) Metric {
+	switch distType {
+	case "IP":
+		return IP
+	case "hamming":
+		return Hamming
+	}
+	return L2
+}
+
+// NewIndex returns an empty float index for a PaddleClas index_method:
+// "HNSW32" (the default when empty) → HNSW with faiss' HNSW32 settings,
+// "Flat" → Flat, "IVF" → an untrained IVF (train it with Train before Add;
+// nlist is then chosen from the training set size).
+func NewIndex(method string, dims int, metric Metric) (Index, error) {
+	switch method {
+	case "", "HNSW32":
+		return NewHNSW(dims, metric, HNSWConfig{})
+	case "Flat":
+		return NewFlat(dims, metric)
+	case "IVF":
+		return NewIVF(dims, metric, IVFConfig{})
+	}
+	return nil, fmt.Errorf("%w: index_method %q (want HNSW32, IVF or Flat)", ErrArgs, method)
+}
+
+// NewBinaryIndex returns an empty binary index for a PaddleClas
+// index_method: "HNSW32" (default) → BinaryHNSW, "Flat" → BinaryFlat.
+func NewBinaryIndex(method string, bits int) (BinaryIndex, error) {
+	switch method {
+	case "", "HNSW32":
+		return NewBinaryHNSW(bits, HNSWConfig{})
+	case "Flat":
+		return NewBinaryFlat(bits)
+	}
+	return nil, fmt.Errorf("%w: binary index_method %q (want HNSW32 or Flat)", ErrArgs, method)
 }
