@@ -458,8 +458,10 @@ func (c *hnswCore[T]) search(q []T, k int, filter Filter, h *topK) {
 	if c.entry < 0 || k == 0 {
 		return
 	}
-	if c.faissMode {
-		c.faissSearch(q, k, filter, h)
+	if c.faissMode && filter == nil {
+		// Filtered searches always use the beam search below, whose exact
+		// fallback keeps recall under selective filters.
+		c.faissSearch(q, k, nil, h)
 		return
 	}
 	var accept func(int32) bool

@@ -225,3 +225,34 @@ func TestCorrupt(t *testing.T) {
 		t.Errorf("binary through Read: %v", err)
 	}
 }
+
+// TestFilteredFaissHNSW: a filter on a graph read from faiss returns the
+// exact filtered top-k (same data as the IDMap2 Flat fixture).
+func TestFilteredFaissHNSW(t *testing.T) {
+	fx := loadFixtures(t)
+	open := func(name string) vecindex.Index {
+		f, err := os.Open(filepath.Join("testdata", name+".index"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		idx, err := Read(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return idx
+	}
+	h, flat := open("idmap2_hnsw32_ip"), open("idmap2_flat_ip")
+	for _, mod := range []int64{2, 5, 20} {
+		filter := func(id int64) bool { return ((id-3)/7)%mod == 0 }
+		for _, q := range fx.Queries {
+			a, _ := h.Search(f32s(q), 3, filter)
+			b, _ := flat.Search(f32s(q), 3, filter)
+			for j := range a {
+				if a[j].ID != b[j].ID {
+					t.Fatalf("mod %d: hnsw %v, flat %v", mod, a, b)
+				}
+			}
+		}
+	}
+}
