@@ -182,6 +182,20 @@ func Decode(b []byte, opts DecodeOptions) (img *Image, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, f, err)
 	}
+	if f == WebP {
+		var y *image.YCbCr
+		switch v := m.(type) {
+		case *image.YCbCr:
+			y = v
+		case *image.NYCbCrA:
+			y = &v.YCbCr
+		}
+		if y != nil && y.SubsampleRatio == image.YCbCrSubsampleRatio420 && y.Rect.Min == (image.Point{}) {
+			out := &Image{W: cfg.W, H: cfg.H, C: 3, Pix: make([]uint8, cfg.W*cfg.H*3)}
+			vp8ToRGB(out.Pix, y)
+			return out, nil
+		}
+	}
 	return fromStdImage(m)
 }
 

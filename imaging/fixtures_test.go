@@ -94,3 +94,12 @@ func diffCount(a, b []uint8) (n, maxd int) {
 	}
 	return n, maxd
 }
+
+func meanAbsDiff(a, b []uint8) float64 {
+	var s int64
+	for i := range a {
+		d := int64(a[i]) - int64(b[i])
+		s += max(d, -d)
+	}
+	return float64(s) / float64(max(len(a), 1))
+}

@@ -46,5 +46,10 @@ func decodeJPEG(b []byte, opts DecodeOptions) (*Image, error) {
 		}
 		return cmykToRGB(w, h, buf), nil
 	}
+	if y, ok := m.(*image.YCbCr); ok {
+		out := &Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		jfifToRGB(out.Pix, y)
+		return out, nil
+	}
 	return fromStdImage(m)
 }

@@ -87,14 +87,14 @@ tj.tjCompress2.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctype
                            ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_ulong),
                            ctypes.c_int, ctypes.c_int, ctypes.c_int]
 tj.tjFree.argtypes = [ctypes.c_void_p]
-TJPF_BGR, TJPF_GRAY = 1, 6
+TJPF_BGR, TJPF_GRAY, TJPF_CMYK = 1, 6, 11
 TJSAMP = {"444": 0, "422": 1, "420": 2, "gray": 3, "440": 4, "411": 5}
 TJFLAG_PROGRESSIVE = 16384
 
 
 def tj_encode(img, samp, quality=90, flags=0):
     h, w = img.shape[:2]
-    pf = TJPF_GRAY if img.ndim == 2 else TJPF_BGR
+    pf = TJPF_GRAY if img.ndim == 2 else (TJPF_CMYK if img.shape[2] == 4 else TJPF_BGR)
     handle = tj.tjInitCompress()
     buf = ctypes.c_void_p()
     size = ctypes.c_ulong(0)
@@ -132,6 +132,8 @@ def main():
     for s in ["444", "422", "440", "411"]:
         add_decode("tj_" + s, tj_encode(base, s, 92), "jpg")
     add_decode("tj_420_progressive", tj_encode(base, "420", 80, TJFLAG_PROGRESSIVE), "jpg")
+    # CMYK (stored as YCCK by libjpeg-turbo): OpenCV converts CMYK to BGR itself.
+    add_decode("tj_cmyk", tj_encode(pattern(29, 13, 4, 14), "444", 95), "jpg")
     ok, b = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 90])
     add_decode("gray", b.tobytes(), "jpg")
     # EXIF orientations 1..8 on a non-square image, alternating byte order.
@@ -156,7 +158,8 @@ def main():
     ok, b = cv2.imencode(".bmp", small[:, :, 0]); add_decode("bmp_gray", b.tobytes(), "bmp")
     ok, b = cv2.imencode(".tiff", small[:, :, :3]); add_decode("tiff_rgb", b.tobytes(), "tiff")
     ok, b = cv2.imencode(".webp", base, [cv2.IMWRITE_WEBP_QUALITY, 101]); add_decode("webp_lossless", b.tobytes(), "webp")
-    ok, b = cv2.imencode(".webp", base, [cv2.IMWRITE_WEBP_QUALITY, 90]); add_decode("webp_lossy", b.tobytes(), "webp", exact=False)
+    ok, b = cv2.imencode(".webp", base, [cv2.IMWRITE_WEBP_QUALITY, 90]); add_decode("webp_lossy", b.tobytes(), "webp")
+    ok, b = cv2.imencode(".webp", smooth(200, 150, 4), [cv2.IMWRITE_WEBP_QUALITY, 75]); add_decode("webp_lossy_even", b.tobytes(), "webp")
 
     # Real demo images (read from ../shared at test time): only hashes are committed.
     if os.path.isdir(SHARED):
