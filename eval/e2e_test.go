@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shitu-go/shitu/feature"
@@ -65,34 +66,60 @@ func synthSet(t *testing.T, dir string, nGallery, nUnknown int) (string, string)
 	return gp, qp
 }
 
-// synthExtractor opens the seeded PP-LCNetV2 network in ONNX Runtime.
-func synthExtractor(t *testing.T, dir string) *feature.Extractor {
+var synth struct {
+	once sync.Once
+	dir  string
+	ext  *feature.Extractor
+	err  error
+}
+
+// TestMain removes the shared seeded model after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if synth.dir != "" {
+		os.RemoveAll(synth.dir)
+	}
+	os.Exit(code)
+}
+
+// synthExtractor opens the seeded PP-LCNetV2 network in ONNX Runtime, once
+// per test binary (writing and optimising it takes seconds). The tests
+// use it one at a time.
+func synthExtractor(t *testing.T, _ string) *feature.Extractor {
 	t.Helper()
 	lib := testutil.ORTLib(t)
-	inst, err := models.Synth(filepath.Join(dir, "models"), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec string
-	for _, m := range inst {
-		if strings.Contains(m.Dir, "PPLCNetV2") {
-			rec = filepath.Join(m.Dir, models.SynthFile)
+	synth.once.Do(func() {
+		synth.dir, synth.err = os.MkdirTemp("", "shitu-eval-synth-")
+		if synth.err != nil {
+			return
 		}
+		inst, err := models.Synth(filepath.Join(synth.dir, "models"), 1)
+		if err != nil {
+			synth.err = err
+			return
+		}
+		var rec string
+		for _, m := range inst {
+			if strings.Contains(m.Dir, "PPLCNetV2") {
+				rec = filepath.Join(m.Dir, models.SynthFile)
+			}
+		}
+		be, err := ort.New(ort.Config{LibPath: lib})
+		if err != nil {
+			synth.err = err
+			return
+		}
+		sess, err := be.OpenFile(rec, infer.Options{IntraOpThreads: 2})
+		if err != nil {
+			synth.err = err
+			return
+		}
+		synth.ext, synth.err = feature.New(sess, feature.Config{BatchSize: 8})
+	})
+	if synth.err != nil {
+		t.Fatal(synth.err)
 	}
-	be, err := ort.New(ort.Config{LibPath: lib})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := be.OpenFile(rec, infer.Options{IntraOpThreads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sess.Close() })
-	ext, err := feature.New(sess, feature.Config{BatchSize: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ext
+	return synth.ext
 }
 
 // fileExtractor adapts feature.Extractor to Extractor.

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/shitu-go/shitu/vecindex"
 )
 
 // Set is a labelled set of feature vectors: queries or a gallery.
@@ -284,59 +286,77 @@ type queryStats struct {
 }
 
 type rankScratch struct {
-	sims  []float32
-	keep  []bool
-	order []int
+	sims   []float32
+	rel    []int // relevant gallery items, in rank order
+	relIdx []int // the same items in gallery order
+	before []int // before[p]: non-relevant items ranked just before rel[p]
 }
 
 func newRankScratch(ng int) rankScratch {
-	return rankScratch{sims: make([]float32, ng), keep: make([]bool, ng), order: make([]int, ng)}
+	return rankScratch{sims: make([]float32, ng)}
 }
 
-// byScoreDesc sorts gallery indices by descending similarity; equal
-// similarities keep gallery order (the sort is stable).
-type byScoreDesc struct {
-	order []int
-	sims  []float32
-}
-
-func (b byScoreDesc) Len() int           { return len(b.order) }
-func (b byScoreDesc) Less(i, j int) bool { return b.sims[b.order[i]] > b.sims[b.order[j]] }
-func (b byScoreDesc) Swap(i, j int)      { b.order[i], b.order[j] = b.order[j], b.order[i] }
-
+// rankQuery scores one query against the gallery and returns the ranks of
+// its relevant items in the ranking by descending similarity where equal
+// similarities keep gallery order (a stable sort). Rather than sorting the
+// whole gallery it sorts only the relevant items and places every other
+// item among them by binary search: O(G·log R) instead of O(G·log G).
 func rankQuery(query, gallery Set, q int, mask bool, precK []int, sc *rankScratch) queryStats {
 	qv, ql := query.Vecs[q], query.Labels[q]
 	st := queryStats{first: -1, precCount: make([]int, len(precK))}
-	for g := range sc.sims {
-		sc.sims[g] = dot(qv, gallery.Vecs[g])
-		sc.keep[g] = true
+	sims := sc.sims
+	sc.relIdx = sc.relIdx[:0]
+	for g := range sims {
+		sims[g] = dot(qv, gallery.Vecs[g])
 		if mask && ql == gallery.Labels[g] && query.UniqueIDs[q] == gallery.UniqueIDs[g] {
-			// §16.1 step 3: S ← S·keep_mask; the pair keeps its rank.
-			sc.keep[g] = false
-			sc.sims[g] = 0
+			// §16.1 step 3: S ← S·keep_mask; the pair keeps its rank but
+			// is never relevant.
+			sims[g] = 0
 			st.masked++
-		}
-		sc.order[g] = g
-	}
-	sort.Stable(byScoreDesc{sc.order, sc.sims})
-	for r, g := range sc.order {
-		if !sc.keep[g] || gallery.Labels[g] != ql {
 			continue
 		}
-		st.nrel++
-		if st.first < 0 {
+		if gallery.Labels[g] == ql {
+			sc.relIdx = append(sc.relIdx, g)
+		}
+	}
+	if len(sc.relIdx) == 0 {
+		return st
+	}
+	// a precedes b in the ranking
+	precedes := func(a, b int) bool { return sims[a] > sims[b] || sims[a] == sims[b] && a < b }
+	rel := append(sc.rel[:0], sc.relIdx...)
+	sc.rel = rel
+	sort.Slice(rel, func(i, j int) bool { return precedes(rel[i], rel[j]) })
+	if cap(sc.before) < len(rel)+1 {
+		sc.before = make([]int, len(rel)+1)
+	}
+	before := sc.before[:len(rel)+1]
+	clear(before)
+	ri := 0
+	for g := range sims {
+		if ri < len(sc.relIdx) && sc.relIdx[ri] == g {
+			ri++
+			continue
+		}
+		p := sort.Search(len(rel), func(j int) bool { return !precedes(rel[j], g) })
+		before[p]++
+	}
+	st.nrel = len(rel)
+	others := 0
+	for j := range rel {
+		others += before[j]
+		r := j + others // rank of rel[j], 0-based
+		if j == 0 {
 			st.first = r
 		}
-		st.ap += float64(st.nrel) / float64(r+1)
+		st.ap += float64(j+1) / float64(r+1)
 		for i, k := range precK {
 			if r < k {
 				st.precCount[i]++
 			}
 		}
 	}
-	if st.nrel > 0 {
-		st.ap /= float64(st.nrel)
-	}
+	st.ap /= float64(st.nrel)
 	return st
 }
 
@@ -348,22 +368,9 @@ func div(a, b float64) float64 {
 	return a / b
 }
 
-// dot is the float32 inner product (four partial sums, then combined).
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// dot is the float32 inner product (vecindex's SIMD kernel where the CPU
+// has one, so evaluation ranks as the deployed search scores).
+func dot(a, b []float32) float32 { return vecindex.Dot(a, b) }
 
 // RecallAt returns the value at k from a list (NaN when absent).
 func RecallAt(ms []AtK, k int) float64 {
