@@ -29,7 +29,7 @@ const (
 )
 
 // Calibration batch used to measure activation statistics (see init.go).
-const detCalibN, detCalibSize = 4, 128
+const detCalibN, detCalibSize = 2, 192
 
 // DetStrides are the head levels' strides.
 var DetStrides = []int64{8, 16, 32, 64}
@@ -78,7 +78,7 @@ func DetNet(seed int64, opts DetOptions) (*Net, error) {
 	}
 	nb := newNetBuilder("PicoDet_LCNet_x2_5_mainbody", seed)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 mainbody detector PicoDet-LCNet×2.5 + CSP-PAN + PicoHead, raw head outputs; synthetic: seeded weights (seed %d)", seed)
-	x := nb.input(DetInput, []int64{batch, 3, size, size}, detCalibN, detCalibSize)
+	x := nb.input(DetInput, []int64{batch, 3, size, size}, detCalibN, int(min(size, detCalibSize)))
 
 	convBNHS := func(p, x string, cout, k, s, g int64) string {
 		y := nb.conv(p+".conv", x, cout, k, s, g, convInit{})

@@ -36,7 +36,7 @@ type recStage struct {
 }
 
 // Calibration batch used to measure activation statistics (see init.go).
-const recCalibN, recCalibSize = 8, 112
+const recCalibN, recCalibSize = 6, 96
 
 var recStages = []recStage{
 	{64, 3, false, false, false, false, 2},
@@ -72,7 +72,7 @@ func RecNet(seed int64, opts RecOptions) (*Net, error) {
 	}
 	nb := newNetBuilder("PPLCNetV2_base_ShiTu", seed)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 recognition network PPLCNetV2_base ShiTu + BNNeck (exported form); synthetic: seeded weights (seed %d)", seed)
-	x := nb.input(RecInput, []int64{batch, 3, size, size}, recCalibN, recCalibSize)
+	x := nb.input(RecInput, []int64{batch, 3, size, size}, recCalibN, int(min(size, recCalibSize)))
 
 	convBNReLU := func(p, x string, cout, k, s, g int64) string {
 		y := nb.conv(p+".conv", x, cout, k, s, g, convInit{})
@@ -123,7 +123,7 @@ func RecNet(seed int64, opts RecOptions) (*Net, error) {
 		}
 	}
 	y = nb.gap("avg_pool", y)
-	y = nb.conv("last_conv", y, RecDim, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1, centre: true})
+	y = nb.conv("last_conv", y, RecDim, 1, 1, 1, convInit{bias: true, gain: 1, bStd: 0.1, centre: true, orthMean: true})
 	// dropout p=0.2 downgrade_in_infer ⇒ ×0.8 at inference (§A.2).
 	y = nb.dropout("dropout", y, 0.2)
 	y = nb.flatten("flatten", y)

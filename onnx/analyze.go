@@ -36,9 +36,19 @@ type Info struct {
 	MACsByOp map[string]int64
 	// Nodes counts nodes per op type.
 	Nodes map[string]int
+	// PerNode lists, in graph order, every node with MACs or parameters.
+	PerNode []NodeInfo
 	// Unresolved lists nodes with a MAC-counted op whose shapes were not
 	// known statically (their MACs are missing from the total).
 	Unresolved []string
+}
+
+// NodeInfo is one node's share of the totals.
+type NodeInfo struct {
+	Name, OpType string
+	Output       []int64 // first output's static shape
+	MACs         int64
+	Params       int64 // elements of the initializers it reads first
 }
 
 // Analyze walks m's graph, propagating static shapes from the declared
@@ -62,8 +72,10 @@ func Analyze(m *ModelProto) (Info, error) {
 	g := m.GetGraph()
 	shapes := map[string][]int64{}
 	consts := map[string]*TensorProto{}
+	isInit := map[string]bool{}
 	for _, t := range g.GetInitializer() {
 		consts[t.GetName()] = t
+		isInit[t.GetName()] = true
 		shapes[t.GetName()] = slices.Clone(t.GetDims())
 		n, _ := NumElements(t.GetDims()) // checked by Validate
 		info.Params += n
@@ -90,11 +102,16 @@ func Analyze(m *ModelProto) (Info, error) {
 		op := n.GetOpType()
 		info.Nodes[op]++
 		in := make([][]int64, len(n.GetInput()))
+		var nodeParams int64
 		for i, name := range n.GetInput() {
 			in[i] = shapes[name]
 			if _, ok := consts[name]; ok {
 				if _, seen := firstReader[name]; !seen {
 					firstReader[name] = op
+					if isInit[name] {
+						c, _ := NumElements(consts[name].GetDims())
+						nodeParams += c
+					}
 				}
 			}
 		}
@@ -115,6 +132,9 @@ func Analyze(m *ModelProto) (Info, error) {
 			out = outs[0]
 		}
 		macs, counted, ok := nodeMACs(n, in, out)
+		if (counted && ok && macs > 0) || nodeParams > 0 {
+			info.PerNode = append(info.PerNode, NodeInfo{Name: n.GetName(), OpType: op, Output: out, MACs: macs, Params: nodeParams})
+		}
 		if !counted {
 			continue
 		}
