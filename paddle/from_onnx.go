@@ -237,9 +237,24 @@ func i32s(v []int64) []int32 {
 	return out
 }
 
+// minInputs is the number of inputs node() reads by index.
+var minInputs = map[string]int{"Conv": 2, "BatchNormalization": 5, "Add": 2, "Mul": 2, "Sub": 2, "Div": 2,
+	"Reshape": 2, "MatMul": 2, "Resize": 1, "Split": 1, "Transpose": 1, "Flatten": 1, "Concat": 1}
+
 func (f *fromONNX) node(n *onnx.NodeProto) error {
 	a := attrs(n)
 	ins, outs := n.GetInput(), n.GetOutput()
+	if len(outs) == 0 || outs[0] == "" {
+		return fmt.Errorf("no output")
+	}
+	if len(ins) < max(1, minInputs[n.GetOpType()]) {
+		return fmt.Errorf("%d inputs", len(ins))
+	}
+	for _, in := range ins[:max(1, minInputs[n.GetOpType()])] {
+		if in == "" {
+			return fmt.Errorf("a required input is empty")
+		}
+	}
 	x := func(i int) (string, error) {
 		if i >= len(ins) || ins[i] == "" {
 			return "", fmt.Errorf("input %d missing", i)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shitu-go/shitu/internal/testutil"
+	"github.com/shitu-go/shitu/onnx"
 )
 
 // seedReal adds the first bytes of a real model file to the corpus when
@@ -70,5 +71,25 @@ func FuzzParsePIR(f *testing.F) {
 		}
 		_ = p.OpInventory()
 		_, _ = ParsePIRParams(nil, p)
+	})
+}
+
+func FuzzFromONNX(f *testing.F) {
+	m := tinyModel(f)
+	b, err := ToONNX(m, ConvertOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mp, err := onnx.Read(data)
+		if err != nil {
+			return
+		}
+		pm, err := FromONNX(mp)
+		if err != nil {
+			return
+		}
+		_, _ = EncodeParams(pm.Program, pm.Params)
 	})
 }
