@@ -53,6 +53,18 @@ func tjGet() (*tjHandle, error) {
 
 func tjErr(t *tjHandle) string { return C.GoString(C.tjGetErrorStr2(t.h)) }
 
+// tjPut returns a handle to the pool, or destroys it after a failed call:
+// a handle that saw a corrupt stream can fail the next, valid one
+// ("Bogus Huffman table definition" on a good JPEG after a truncated one).
+func tjPut(t *tjHandle, failed bool) {
+	if failed {
+		runtime.SetFinalizer(t, nil)
+		C.tjDestroy(t.h)
+		return
+	}
+	tjPool.Put(t)
+}
+
 // jpegInfo reads the dimensions and colour space of a JPEG stream.
 func jpegInfo(b []byte) (w, h int, cmyk bool, err error) {
 	if len(b) == 0 {
@@ -62,12 +74,14 @@ func jpegInfo(b []byte) (w, h int, cmyk bool, err error) {
 	if err != nil {
 		return 0, 0, false, err
 	}
-	defer tjPool.Put(t)
 	var cw, ch, ss, cs C.int
 	rc := C.shitu_tj_header(t.h, (*C.uchar)(unsafe.Pointer(&b[0])), C.ulong(len(b)), &cw, &ch, &ss, &cs)
 	if rc != 0 {
-		return 0, 0, false, fmt.Errorf("%w: jpeg header: %s", ErrFormat, tjErr(t))
+		msg := tjErr(t)
+		tjPut(t, true)
+		return 0, 0, false, fmt.Errorf("%w: jpeg header: %s", ErrFormat, msg)
 	}
+	tjPut(t, false)
 	return int(cw), int(ch), cs == C.TJCS_CMYK || cs == C.TJCS_YCCK, nil
 }
 
@@ -85,7 +99,6 @@ func decodeJPEG(b []byte, opts DecodeOptions) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer tjPool.Put(t)
 	pf, cn := C.int(C.TJPF_RGB), 3
 	if cmyk {
 		pf, cn = C.TJPF_CMYK, 4
@@ -94,8 +107,11 @@ func decodeJPEG(b []byte, opts DecodeOptions) (*Image, error) {
 	rc := C.shitu_tj_decode(t.h, (*C.uchar)(unsafe.Pointer(&b[0])), C.ulong(len(b)),
 		(*C.uchar)(unsafe.Pointer(&buf[0])), C.int(w), C.int(h), pf)
 	if rc != 0 {
-		return nil, fmt.Errorf("%w: jpeg: %s", ErrFormat, tjErr(t))
+		msg := tjErr(t)
+		tjPut(t, true)
+		return nil, fmt.Errorf("%w: jpeg: %s", ErrFormat, msg)
 	}
+	tjPut(t, false)
 	if cmyk {
 		return cmykToRGB(w, h, buf), nil
 	}
