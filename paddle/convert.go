@@ -143,6 +143,13 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("%w: the program has no fetch ops and no outputs were given", ErrConvert)
 	}
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if seen[t] {
+			return nil, fmt.Errorf("%w: output %q is listed twice", ErrConvert, t)
+		}
+		seen[t] = true
+	}
 	// Walk back from the targets to the ops they need (models-and-formats
 	// §F.2: cutting drops the unconvertible post-processing).
 	need := map[string]bool{}
