@@ -19,6 +19,24 @@ type modelsCmd struct {
 	List    modelsListCmd    `cmd:"" help:"List the installed models."`
 	Pull    modelsPullCmd    `cmd:"" help:"Download, check, unpack and convert an official model."`
 	Convert modelsConvertCmd `cmd:"" help:"Convert a Paddle inference model folder to ONNX (cached next to it)."`
+	Mirror  modelsMirrorCmd  `cmd:"" help:"Write a mirror folder of official-layout tarballs of the synthesized networks (for offline pull and demo tests)."`
+}
+
+type modelsMirrorCmd struct {
+	Out  string `required:"" type:"path" help:"Mirror folder to write."`
+	Seed int64  `default:"1" help:"Weight seed."`
+}
+
+func (c *modelsMirrorCmd) Run(g *Globals) error {
+	files, err := models.SynthMirror(c.Out, c.Seed)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Fprintf(g.stdout, "wrote %s (Paddle inference model, %s)\n", f, models.SynthNote)
+	}
+	fmt.Fprintf(g.stdout, "use it with: SHITU_MIRROR=%s shitu models pull det rec\n", c.Out)
+	return nil
 }
 
 // modelsRoot is --root, SHITU_MODELS, or the per-user cache.
