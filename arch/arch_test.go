@@ -57,8 +57,10 @@ func TestCounts(t *testing.T) {
 	}{
 		{"rec", false,
 			4_575_616, true, 171, 828_700_000, 26, "stages.2.1.", 410_240, 54_020_096},
+		// det: 486 initializers (spec §B.6: 486 + the decode-only `project`
+		// buffer) plus the two 4-value float Constants holding Resize scales.
 		{"det", true,
-			7_090_000, false, 486, 9_060_000_000, 94, "head.conv_feat.0.", 4 * 20_608, 4 * (6400*128*25 + 6400*128*128)},
+			7_090_000, false, 488, 9_060_000_000, 94, "head.conv_feat.0.", 4 * 20_608, 4 * (6400*128*25 + 6400*128*128)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

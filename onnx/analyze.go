@@ -22,16 +22,20 @@ type Info struct {
 	Inputs    []IOInfo
 	Outputs   []IOInfo
 	// Params counts stored parameter values: the elements of every
-	// initializer (BatchNorm statistics included). Constant nodes are not
-	// counted. ParamTensors is the number of initializers.
+	// initializer (BatchNorm statistics included) and of every float
+	// Constant node of rank ≥ 1 (some exporters store weights that way;
+	// scalars and integer shape vectors are not counted). ParamTensors is
+	// the number of such tensors.
 	Params       int64
 	ParamTensors int
 	// ParamsByOp attributes each initializer to the op type of the first
 	// node reading it ("" when none reads it).
 	ParamsByOp map[string]int64
 	// MACs counts multiply-accumulates of Conv, ConvTranspose, Gemm and
-	// MatMul, from static shapes with every dynamic input dim taken as 1:
-	// Conv = N·Cout·Hout·Wout·(Cin/group)·kh·kw, MatMul = batch·M·N·K.
+	// MatMul from static shapes: Conv = N·Cout·Hout·Wout·(Cin/group)·kh·kw,
+	// MatMul = batch·M·N·K. A dynamic first (batch) input dim is taken as 1;
+	// other dynamic dims leave the nodes they reach unresolved unless
+	// AnalyzeShapes is given concrete input shapes.
 	MACs     int64
 	MACsByOp map[string]int64
 	// Nodes counts nodes per op type.
@@ -39,7 +43,8 @@ type Info struct {
 	// PerNode lists, in graph order, every node with MACs or parameters.
 	PerNode []NodeInfo
 	// Unresolved lists nodes with a MAC-counted op whose shapes were not
-	// known statically (their MACs are missing from the total).
+	// known statically (their MACs are missing from the total), and nodes
+	// whose shapes could not be inferred.
 	Unresolved []string
 }
 
@@ -52,8 +57,13 @@ type NodeInfo struct {
 }
 
 // Analyze walks m's graph, propagating static shapes from the declared
-// inputs (dynamic dims taken as 1), and counts parameters and MACs.
-func Analyze(m *ModelProto) (Info, error) {
+// inputs (a dynamic batch dim taken as 1), and counts parameters and MACs.
+func Analyze(m *ModelProto) (Info, error) { return AnalyzeShapes(m, nil) }
+
+// AnalyzeShapes is Analyze with input shapes given by name (e.g. concrete
+// H and W for a model declared [N,3,?,?]); inputs not listed keep their
+// declared shapes.
+func AnalyzeShapes(m *ModelProto, inputShapes map[string][]int64) (Info, error) {
 	if err := Validate(m); err != nil {
 		return Info{}, err
 	}
@@ -73,6 +83,7 @@ func Analyze(m *ModelProto) (Info, error) {
 	shapes := map[string][]int64{}
 	consts := map[string]*TensorProto{}
 	isInit := map[string]bool{}
+	constCount := map[string]int64{} // parameter-like Constant outputs
 	for _, t := range g.GetInitializer() {
 		consts[t.GetName()] = t
 		isInit[t.GetName()] = true
@@ -87,13 +98,12 @@ func Analyze(m *ModelProto) (Info, error) {
 		}
 		s := ShapeOf(vi)
 		info.Inputs = append(info.Inputs, IOInfo{Name: vi.GetName(), Type: elemType(vi), Shape: s})
-		if s != nil {
+		if given, ok := inputShapes[vi.GetName()]; ok {
+			s = given
+		}
+		if len(s) > 0 && s[0] < 0 {
 			s = slices.Clone(s)
-			for i := range s {
-				if s[i] < 0 {
-					s[i] = 1
-				}
-			}
+			s[0] = 1
 		}
 		shapes[vi.GetName()] = s
 	}
@@ -111,21 +121,44 @@ func Analyze(m *ModelProto) (Info, error) {
 					if isInit[name] {
 						c, _ := NumElements(consts[name].GetDims())
 						nodeParams += c
+						if cc, ok := constCount[name]; ok {
+							info.ParamsByOp[op] += cc
+						}
 					}
 				}
 			}
 		}
 		if op == "Constant" {
 			if a := attrMap(n)["value"]; a != nil && len(n.GetOutput()) == 1 {
-				consts[n.GetOutput()[0]] = a.GetT()
+				t := a.GetT()
+				consts[n.GetOutput()[0]] = t
+				if TensorProto_DataType(t.GetDataType()) == TensorProto_FLOAT && len(t.GetDims()) > 0 {
+					c, err := NumElements(t.GetDims())
+					if err != nil {
+						return info, fmt.Errorf("%w: constant %q: %v", ErrFormat, n.GetName(), err)
+					}
+					info.Params += c
+					info.ParamTensors++
+					isInit[n.GetOutput()[0]] = true
+					constCount[n.GetOutput()[0]] = c
+				}
 			}
 		}
 		outs, err := InferShapes(n, in, info.Opset, func(name string) *TensorProto { return consts[name] })
 		if err != nil {
-			return info, err
+			// Keep going with unknown shapes: the counts stay useful.
+			info.Unresolved = append(info.Unresolved, err.Error())
+			outs = make([][]int64, len(n.GetOutput()))
 		}
 		for i, name := range n.GetOutput() {
 			shapes[name] = outs[i]
+		}
+		if op != "Constant" && len(n.GetOutput()) == 1 {
+			if v := foldInt(n, in, info.Opset, func(name string) *TensorProto { return consts[name] }); v != nil {
+				if t, err := Int64Tensor("", []int64{int64(len(v))}, v); err == nil {
+					consts[n.GetOutput()[0]] = t
+				}
+			}
 		}
 		var out []int64
 		if len(outs) > 0 {

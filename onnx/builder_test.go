@@ -183,9 +183,10 @@ func TestAnalyzeSmall(t *testing.T) {
 	if info.MACs != wantMACs {
 		t.Errorf("MACs %d, want %d", info.MACs, wantMACs)
 	}
-	wantParams := int64(8*27 + 4*8 + 8*25 + 8 + 32 + 4)
-	if info.Params != wantParams || info.ParamTensors != 9 {
-		t.Errorf("params %d in %d tensors, want %d in 9", info.Params, info.ParamTensors, wantParams)
+	// 9 initializers, plus the float Constant holding Resize's 4 scales.
+	wantParams := int64(8*27+4*8+8*25+8+32+4) + 4
+	if info.Params != wantParams || info.ParamTensors != 10 {
+		t.Errorf("params %d in %d tensors, want %d in 10", info.Params, info.ParamTensors, wantParams)
 	}
 	if info.ParamsByOp["BatchNormalization"] != 32 || info.ParamsByOp["Conv"] != 8*27+8*25+8 {
 		t.Errorf("by op %v", info.ParamsByOp)
