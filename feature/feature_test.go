@@ -269,7 +269,12 @@ func TestExtractFilesOrderAndErrors(t *testing.T) {
 		t.Fatalf("ExtractFiles: %v after %d", err, next)
 	}
 	st := e.Stats()
-	if st.Images != 21 || st.Batches != 6 || st.Wall <= 0 || st.BusyShare() <= 0 || st.BusyShare() > 1 {
+	for _, n := range s.sizes {
+		if n < 1 || n > 4 {
+			t.Fatalf("batch of %d (batch size 4)", n)
+		}
+	}
+	if st.Images != 21 || st.Batches < 6 || st.Batches > 21 || st.Wall <= 0 || st.BusyShare() <= 0 || st.BusyShare() > 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	// A callback error stops the run and is returned.

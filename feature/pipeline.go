@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shitu-go/shitu/imaging"
@@ -80,8 +81,13 @@ func (e *Extractor) ExtractFiles(ctx context.Context, paths []string, each func(
 	}()
 	go func() { wg.Wait(); close(results) }()
 
-	// Batcher: reorder results, cut batches, hand them to the runner.
+	// Batcher: reorder results, cut batches, hand them to the runner. A
+	// batch is cut when full, or early when the runner is idle with
+	// nothing queued, so the model never waits for a full batch to be
+	// decoded (batches grow back to full size once decoding is ahead).
 	toRun := make(chan *work, 2)
+	var idle atomic.Bool
+	idle.Store(true)
 	ordered := make(chan *work, 4)
 	go func() {
 		defer close(toRun)
@@ -126,6 +132,9 @@ func (e *Extractor) ExtractFiles(ctx context.Context, paths []string, each func(
 						return
 					}
 				}
+				if cur.b.data == nil {
+					cur.b.data = getBatch(e.batch * len(p.data))
+				}
 				cur.b.w, cur.b.h = p.w, p.h
 				cur.b.idx = append(cur.b.idx, p.i)
 				cur.b.data = append(cur.b.data, p.data...)
@@ -136,6 +145,11 @@ func (e *Extractor) ExtractFiles(ctx context.Context, paths []string, each func(
 					}
 				}
 			}
+			if len(cur.b.idx) > 0 && idle.Load() && len(toRun) == 0 {
+				if !emit() {
+					return
+				}
+			}
 		}
 		if ctx.Err() == nil && (len(cur.b.idx) > 0 || len(cur.failed) > 0) {
 			emit()
@@ -144,8 +158,12 @@ func (e *Extractor) ExtractFiles(ctx context.Context, paths []string, each func(
 	// Runner: one model run at a time, in order.
 	go func() {
 		for w := range toRun {
+			idle.Store(false)
 			w.feats, w.err = e.run(ctx, &w.b)
+			putBatch(w.b.data)
+			w.b.data = nil
 			close(w.done)
+			idle.Store(len(toRun) == 0)
 		}
 	}()
 	// Deliver in path order.
@@ -178,7 +196,17 @@ func (e *Extractor) ExtractFiles(ctx context.Context, paths []string, each func(
 	return ctx.Err()
 }
 
-var bufPool sync.Pool
+var bufPool, batchPool sync.Pool
+
+// getBatch returns an empty slice with capacity n for a batch tensor.
+func getBatch(n int) []float32 {
+	if b, ok := batchPool.Get().(*[]float32); ok && cap(*b) >= n {
+		return (*b)[:0]
+	}
+	return make([]float32, 0, n)
+}
+
+func putBatch(b []float32) { batchPool.Put(&b) }
 
 func getBuf(n int) []float32 {
 	if b, ok := bufPool.Get().(*[]float32); ok && cap(*b) >= n {
