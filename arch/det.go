@@ -78,6 +78,7 @@ func DetNet(seed int64, opts DetOptions) (*Net, error) {
 	}
 	nb := newNetBuilder("PicoDet_LCNet_x2_5_mainbody", seed)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 mainbody detector PicoDet-LCNet×2.5 + CSP-PAN + PicoHead, raw head outputs; synthetic: seeded weights (seed %d)", seed)
+	nb.net.Preprocess = Preprocess{Size: size, Interp: "cubic", Mean: imagenetMean, Std: imagenetStd, Layout: "NCHW"}
 	x := nb.input(DetInput, []int64{batch, 3, size, size}, detCalibN, int(min(size, detCalibSize)))
 
 	convBNHS := func(p, x string, cout, k, s, g int64) string {

@@ -100,7 +100,21 @@ type Net struct {
 	Layers  []Layer
 	// Doc describes the network and its weights (stored in the ONNX doc_string).
 	Doc string
+	// Preprocess describes the input the network expects (for manifests).
+	Preprocess Preprocess
 }
+
+// Preprocess is how PaddleClas prepares an image for a network
+// (ppshitu-pipeline / models-and-formats §A.5, §B.4).
+type Preprocess struct {
+	Size   int64      // square side the image is resized to, aspect not kept
+	Interp string     // OpenCV interpolation: "linear" (rec) or "cubic" (det)
+	Mean   [3]float32 // on RGB/255
+	Std    [3]float32
+	Layout string // "NCHW", RGB channel order
+}
+
+var imagenetMean, imagenetStd = [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}
 
 // Params lists every parameter tensor in layer order.
 func (n *Net) Params() []Param {

@@ -72,6 +72,7 @@ func RecNet(seed int64, opts RecOptions) (*Net, error) {
 	}
 	nb := newNetBuilder("PPLCNetV2_base_ShiTu", seed)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 recognition network PPLCNetV2_base ShiTu + BNNeck (exported form); synthetic: seeded weights (seed %d)", seed)
+	nb.net.Preprocess = Preprocess{Size: size, Interp: "linear", Mean: imagenetMean, Std: imagenetStd, Layout: "NCHW"}
 	x := nb.input(RecInput, []int64{batch, 3, size, size}, recCalibN, int(min(size, recCalibSize)))
 
 	convBNReLU := func(p, x string, cout, k, s, g int64) string {
