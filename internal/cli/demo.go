@@ -238,7 +238,7 @@ func writeDemoImages(dir string) (galleryRoot, list, queries string, err error) 
 		return synthdata.WriteFile(filepath.Join(queries, name), b)
 	}
 	for i, p := range known[:4] {
-		if err := write(fmt.Sprintf("query_%d_%s.jpg", i, p.Label), synthdata.Perturb(p.Render(240, 320, 0), 3, 2, 12)); err != nil {
+		if err := write(fmt.Sprintf("query_%d_%s.jpg", i, p.Label), synthdata.Perturb(p.Render(240, 320, 0), 2, 1, 8)); err != nil {
 			return "", "", "", err
 		}
 	}
