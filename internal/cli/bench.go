@@ -12,6 +12,7 @@ import (
 type benchCmd struct {
 	Models   benchModelsCmd   `cmd:"" help:"Latency of the recognition and detection models, against a bare onnxruntime_go session."`
 	Pipeline benchPipelineCmd `cmd:"" help:"Per-stage latency and images/s of the whole pipeline."`
+	Serve    benchServeCmd    `cmd:"" help:"Load test of the HTTP service on loopback: images/s and p50/p99 latency per concurrency."`
 }
 
 type benchModelsCmd struct {
