@@ -16,6 +16,10 @@ import (
 type change struct {
 	adds    []Item // IDs assigned (or kept, for imports) before commit
 	removes []int64
+	// index / bindex, when set, already hold exactly the adds (imports of
+	// faiss files): they replace the gallery's index instead of being fed.
+	index  vecindex.Index
+	bindex vecindex.BinaryIndex
 }
 
 // Add stores items under fresh ids, returned in order, in one atomic
@@ -240,9 +244,14 @@ func (g *Gallery) applyLocked(c change) error {
 			vecs = append(vecs, it.Vector...)
 			codes = append(codes, it.Code...)
 		}
-		if st.bindex != nil {
+		switch {
+		case c.index != nil:
+			st.index = c.index
+		case c.bindex != nil:
+			st.bindex = c.bindex
+		case st.bindex != nil:
 			ierr = st.bindex.Add(ids, codes)
-		} else {
+		default:
 			ierr = addTrained(st.index, ids, vecs)
 		}
 		for _, it := range c.adds {

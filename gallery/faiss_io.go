@@ -1,14 +1,20 @@
 package gallery
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/shitu-go/shitu/vecindex"
+	"github.com/shitu-go/shitu/vecindex/faiss"
 )
 
 // faissData is a vector.index as read: ids in storage order and their
-// vectors or codes, plus the loaded index when it can serve the gallery
-// directly (same graph, so the same results as faiss).
+// vectors or codes, plus the loaded index itself, which serves the gallery
+// directly (same graph and parameters, so the same results as faiss).
 type faissData struct {
 	dims   int
 	metric vecindex.Metric
@@ -20,13 +26,88 @@ type faissData struct {
 	bindex vecindex.BinaryIndex
 }
 
-// readVectorIndex reads a faiss vector.index. Stub until vecindex/faiss lands.
+// readVectorIndex reads a faiss vector.index (write_index or
+// write_index_binary) with vecindex/faiss.
 func readVectorIndex(path string) (*faissData, error) {
-	return nil, fmt.Errorf("%w: reading faiss files (vecindex/faiss not available yet): %s", ErrUnsupported, path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gallery: %w", err)
+	}
+	fx := &faissData{}
+	if bytes.HasPrefix(b, []byte("IB")) {
+		bi, err := faiss.ReadBinary(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("gallery: %s: %w", path, err)
+		}
+		fx.bindex, fx.dims, fx.metric = bi, bi.Dims(), vecindex.Hamming
+		switch v := bi.(type) {
+		case *vecindex.BinaryFlat:
+			fx.method = MethodFlat
+			fx.ids, fx.codes = v.Data()
+		case *vecindex.BinaryHNSW:
+			fx.method = MethodHNSW
+			_, fx.ids, fx.codes = v.Graph()
+		default:
+			return nil, fmt.Errorf("%w: binary index type %T", ErrUnsupported, bi)
+		}
+		return fx, nil
+	}
+	ix, err := faiss.Read(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("gallery: %s: %w", path, err)
+	}
+	fx.index, fx.dims, fx.metric = ix, ix.Dims(), ix.Metric()
+	switch v := ix.(type) {
+	case *vecindex.Flat:
+		fx.method = MethodFlat
+		fx.ids, fx.vecs = v.Data()
+	case *vecindex.HNSW:
+		fx.method = MethodHNSW
+		_, fx.ids, fx.vecs = v.Graph()
+	case *vecindex.IVF:
+		fx.method = MethodIVF
+		_, lists, _ := v.Lists()
+		for _, l := range lists {
+			fx.ids = append(fx.ids, l.IDs...)
+			fx.vecs = append(fx.vecs, l.Vecs...)
+		}
+	default:
+		return nil, fmt.Errorf("%w: index type %T", ErrUnsupported, ix)
+	}
+	return fx, nil
 }
 
 // writeVectorIndex writes the gallery's index as a faiss vector.index in
-// dir and returns the items by faiss id. Stub until vecindex/faiss lands.
+// dir (float: wrapped in IndexIDMap2 as build_gallery.py does; binary:
+// IBxF/IBHf, with an IBM2 id map when ids are not positions) and returns
+// the items by faiss id. Writers are blocked meanwhile.
 func (g *Gallery) writeVectorIndex(dir string) (map[int64]*Item, error) {
-	return nil, fmt.Errorf("%w: writing faiss files (vecindex/faiss not available yet)", ErrUnsupported)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.db == nil {
+		return nil, ErrClosed
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("gallery: %w", err)
+	}
+	st := g.view.Load()
+	err := writeAtomic(filepath.Join(dir, VectorIndexFile), func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		var err error
+		if st.bindex != nil {
+			err = faiss.WriteBinary(bw, st.bindex)
+		} else {
+			err = faiss.Write(bw, st.index, faiss.WriteOptions{IDMap: faiss.IDMap2})
+		}
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err != nil {
+		return nil, err
+	}
+	items := make(map[int64]*Item, st.n)
+	st.each(func(e *entry) { items[e.ID] = &e.Item })
+	return items, nil
 }

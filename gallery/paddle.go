@@ -195,15 +195,18 @@ func (g *Gallery) RemoveListed(list, delim string) (Summary, error) {
 	return Summary{Lines: len(lines), Removed: n, Problems: probs}, err
 }
 
-// docOf is the doc line PaddleClas stores for an item.
+// docOf is the doc line PaddleClas stores for an item: the original line,
+// else "source<TAB>label"; without a source the id stands in for the path
+// so that predict_system.py's split()[1] still finds the label (§7.2).
 func docOf(it *Item) string {
 	if it.Doc != "" {
 		return it.Doc
 	}
-	if it.Source == "" {
-		return it.Label
+	src := it.Source
+	if src == "" {
+		src = strconv.FormatInt(it.ID, 10)
 	}
-	return it.Source + "\t" + it.Label
+	return src + "\t" + it.Label
 }
 
 // labelOfDoc recovers the label of a PaddleClas doc line: the second TAB
@@ -284,6 +287,9 @@ type IndexDir struct {
 	Metric vecindex.Metric
 	Method string // Flat, HNSW32 or IVF as found in vector.index
 	Items  []Item // ID kept from the index; Vector or Code filled
+
+	index  vecindex.Index // the index as read, serving Import directly
+	bindex vecindex.BinaryIndex
 }
 
 // ReadIndexDir reads vector.index with id_map.pkl (PaddleClas) or
@@ -315,7 +321,7 @@ func ReadIndexDir(dir string) (*IndexDir, error) {
 	if len(fx.ids) != len(docs) {
 		return nil, fmt.Errorf("%w: vector.index holds %d vectors, the id map %d entries (data number in index is not equal in id_map)", ErrFormat, len(fx.ids), len(docs))
 	}
-	out := &IndexDir{Format: format, Dims: fx.dims, Metric: fx.metric, Method: fx.method}
+	out := &IndexDir{Format: format, Dims: fx.dims, Metric: fx.metric, Method: fx.method, index: fx.index, bindex: fx.bindex}
 	per := fx.dims
 	if fx.metric == vecindex.Hamming {
 		per = fx.dims / 8
@@ -370,7 +376,11 @@ func Import(src, dst, model string) (*Gallery, error) {
 		return nil, err
 	}
 	g.mu.Lock()
-	err = g.applyLocked(change{adds: d.Items})
+	if g.Len() != 0 {
+		err = fmt.Errorf("%w: %s is not empty", ErrExists, dst)
+	} else {
+		err = g.applyLocked(change{adds: d.Items, index: d.index, bindex: d.bindex})
+	}
 	g.mu.Unlock()
 	if err != nil {
 		g.Close()
