@@ -16,16 +16,18 @@ ORT_NPM_PATH := package/bin/napi-v6/linux/x64/libonnxruntime.so.1
 ORT_SHA256 := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 endif
 # Debian packages: the build (libjpeg-turbo, CJK font, protoc for regenerating
-# protobuf code) and the peers the tests compare against (OpenCV, faiss, hnswlib).
+# protobuf code) and the peers the tests compare against (faiss, hnswlib); `make peers`
+# adds what the benchmark and fixture scripts use (OpenCV, PyYAML, onnx, protoc).
+APT_PEERS := python3-opencv python3-yaml python3-onnx protobuf-compiler hyperfine
 APT_BUILD := gcc libturbojpeg0-dev fonts-noto-cjk
-APT_TEST := python3-numpy python3-opencv python3-faiss python3-hnswlib
+APT_TEST := python3-numpy python3-faiss python3-hnswlib
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := $(CURDIR)/bin/shitu
 
 export SHITU_ORT_LIB ?= $(ORT_LIB)
 export CGO_ENABLED ?= 1
 
-.PHONY: all setup setup-test ort build test test-short vet demo bench clean
+.PHONY: all setup setup-test peers ort build test test-short vet demo bench clean
 
 all: build
 
@@ -39,6 +41,12 @@ setup: ort
 setup-test: setup
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "setup-test: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+peers: setup-test
+	@missing=""; for p in $(APT_PEERS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "peers: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
