@@ -159,6 +159,11 @@ func TestProgramWireForms(t *testing.T) {
 	var vd []byte
 	vd = appendString(vd, 1, "x")
 	vd = appendMsg(vd, 2, vt)
+	var va []byte
+	va = appendString(va, 1, "dist_attr")
+	va = appendVarint(va, 2, uint64(AttrInts))
+	va = appendMsg(va, 5, protowire.AppendVarint(protowire.AppendVarint(nil, 4), neg1))
+	vd = appendMsg(vd, 7, va)
 	vd = protowire.AppendTag(vd, 99, protowire.Fixed64Type)
 	vd = protowire.AppendFixed64(vd, 7)
 	// An op with packed ints attr [-1, 2] and packed floats.
@@ -195,6 +200,12 @@ func TestProgramWireForms(t *testing.T) {
 	v := p.Var(0, "x")
 	if v == nil || !reflect.DeepEqual(v.Dims, []int64{-1, 3}) || v.DType != FP32 {
 		t.Fatalf("var %+v", v)
+	}
+	if len(v.Attrs) != 1 || v.Attrs[0].Name != "dist_attr" || !reflect.DeepEqual(v.Attrs[0].Ints, []int32{4, -1}) {
+		t.Errorf("var attrs %+v", v.Attrs)
+	}
+	if p2, err := ParseProgram(EncodeProgram(p)); err != nil || !reflect.DeepEqual(p2.Var(0, "x"), v) {
+		t.Errorf("re-encoded var: %v", err)
 	}
 	if p.Blocks[0].ParentIdx != -1 {
 		t.Errorf("parent %d", p.Blocks[0].ParentIdx)

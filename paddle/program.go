@@ -181,6 +181,18 @@ type Var struct {
 	NeedCheckFeed bool
 	IsParameter   bool
 	StopGradient  bool
+	// Attrs are VarDesc attributes (newer files; field 7): name, type and
+	// the i, s or ints value.
+	Attrs []VarAttr
+}
+
+// VarAttr is a VarDesc attribute.
+type VarAttr struct {
+	Name string
+	Type AttrType
+	I    int32
+	S    string
+	Ints []int32
 }
 
 // Slot is an op input or output: a parameter (slot) name and the variable names bound to it.

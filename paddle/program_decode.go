@@ -296,6 +296,14 @@ func parseVar(msg []byte) (*Var, error) {
 				return 0, err
 			}
 			return n, parseVarType(s, v)
+		case 7:
+			s, n, err := bytesField("VarDesc", num, typ, b)
+			if err != nil {
+				return 0, err
+			}
+			a, err := parseVarAttr(s)
+			v.Attrs = append(v.Attrs, a)
+			return n, err
 		case 3, 4, 5, 6:
 			x, n, err := varintField("VarDesc", num, typ, b)
 			switch num {
@@ -316,6 +324,35 @@ func parseVar(msg []byte) (*Var, error) {
 		return nil, fmt.Errorf("var %q: %w", v.Name, err)
 	}
 	return v, nil
+}
+
+func parseVarAttr(msg []byte) (VarAttr, error) {
+	var a VarAttr
+	const w = "VarDesc.Attr"
+	err := walk(msg, w, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
+		switch num {
+		case 1, 4:
+			v, n, err := bytesField(w, num, typ, b)
+			if num == 1 {
+				a.Name = string(v)
+			} else {
+				a.S = string(v)
+			}
+			return n, err
+		case 2, 3:
+			x, n, err := varintField(w, num, typ, b)
+			if num == 2 {
+				a.Type = AttrType(int32(x))
+			} else {
+				a.I = int32(x)
+			}
+			return n, err
+		case 5:
+			return repeatedVarint(w, num, typ, b, func(x uint64) { a.Ints = append(a.Ints, int32(x)) })
+		}
+		return -1, nil
+	})
+	return a, err
 }
 
 func parseVarType(msg []byte, v *Var) error {

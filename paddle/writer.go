@@ -130,6 +130,22 @@ func encodeVar(v *Var) []byte {
 	if v.StopGradient {
 		b = appendBool(b, 6, true)
 	}
+	for _, a := range v.Attrs {
+		var m []byte
+		m = appendString(m, 1, a.Name)
+		m = appendVarint(m, 2, i32(int32(a.Type)))
+		switch a.Type {
+		case AttrInt:
+			m = appendVarint(m, 3, i32(a.I))
+		case AttrString:
+			m = appendString(m, 4, a.S)
+		case AttrInts:
+			for _, x := range a.Ints {
+				m = appendVarint(m, 5, i32(x))
+			}
+		}
+		b = appendMsg(b, 7, m)
+	}
 	return b
 }
 
