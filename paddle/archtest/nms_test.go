@@ -1,4 +1,4 @@
-package paddle
+package archtest
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shitu-go/shitu/detect"
+	"github.com/shitu-go/shitu/paddle"
 	"github.com/shitu-go/shitu/tensor"
 )
 
@@ -25,16 +26,16 @@ func TestMulticlassNMS3(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := NewProgramBuilder()
-			bx := b.Feed("boxes", FP32, []int64{1, M, 4})
-			sc := b.Feed("scores", FP32, []int64{1, C, M})
-			out := b.Tmp("multiclass_nms3_0.tmp_0", FP32, []int64{-1, 6})
-			idx := b.Tmp("multiclass_nms3_0.tmp_1", Int32, []int64{-1, 1})
-			num := b.Tmp("multiclass_nms3_0.tmp_2", Int32, []int64{-1})
-			b.Op("multiclass_nms3", []Slot{SlotOf("BBoxes", bx), SlotOf("Scores", sc), SlotOf("RoisNum")},
-				[]Slot{SlotOf("Out", out), SlotOf("Index", idx), SlotOf("NmsRoisNum", num)},
-				AFloat("score_threshold", 0.3), AInt("nms_top_k", 1000), AInt("keep_top_k", int32(tc.keep)),
-				AFloat("nms_threshold", 0.5), ABool("normalized", tc.normalized), AFloat("nms_eta", 1), AInt("background_label", -1))
+			b := paddle.NewProgramBuilder()
+			bx := b.Feed("boxes", paddle.FP32, []int64{1, M, 4})
+			sc := b.Feed("scores", paddle.FP32, []int64{1, C, M})
+			out := b.Tmp("multiclass_nms3_0.tmp_0", paddle.FP32, []int64{-1, 6})
+			idx := b.Tmp("multiclass_nms3_0.tmp_1", paddle.Int32, []int64{-1, 1})
+			num := b.Tmp("multiclass_nms3_0.tmp_2", paddle.Int32, []int64{-1})
+			b.Op("multiclass_nms3", []paddle.Slot{paddle.SlotOf("BBoxes", bx), paddle.SlotOf("Scores", sc), paddle.SlotOf("RoisNum")},
+				[]paddle.Slot{paddle.SlotOf("Out", out), paddle.SlotOf("Index", idx), paddle.SlotOf("NmsRoisNum", num)},
+				paddle.AFloat("score_threshold", 0.3), paddle.AInt("nms_top_k", 1000), paddle.AInt("keep_top_k", int32(tc.keep)),
+				paddle.AFloat("nms_threshold", 0.5), paddle.ABool("normalized", tc.normalized), paddle.AFloat("nms_eta", 1), paddle.AInt("background_label", -1))
 			b.Fetch(out)
 			b.Fetch(num)
 			b.Fetch(idx)
@@ -42,7 +43,7 @@ func TestMulticlassNMS3(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			model, err := ToONNX(m, ConvertOptions{})
+			model, err := paddle.ToONNX(m, paddle.ConvertOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
