@@ -38,6 +38,7 @@ type root struct {
 
 	Version versionCmd `cmd:"" help:"Print shitu's version and the ONNX Runtime it finds."`
 	Models  modelsCmd  `cmd:"" help:"Synthesize, inspect, pull and convert models."`
+	Eval    evalCmd    `cmd:"" help:"Retrieval metrics, pipeline evaluation and threshold calibration."`
 	Bench   benchCmd   `cmd:"" help:"Benchmarks: model latency and throughput."`
 	Gallery galleryCmd `cmd:"" help:"Build and edit galleries."`
 	Serve   serveCmd   `cmd:"" help:"Serve recognition and live gallery edits over HTTP (REST, Paddle Serving and PaddleX endpoints)."`

@@ -12,6 +12,7 @@ import (
 	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/detect"
 	"github.com/shitu-go/shitu/feature"
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/infer"
 	"github.com/shitu-go/shitu/models"
@@ -39,7 +40,7 @@ func (c configFlags) threads(cfg *config.Config) int {
 	return runtime.NumCPU()
 }
 
-// models holds the loaded sessions and the pieces built on them.
+// pipeline holds the loaded sessions and the pieces built on them.
 type pipeline struct {
 	det         *detect.Detector // nil when the config has no detector
 	ext         *feature.Extractor
@@ -47,6 +48,7 @@ type pipeline struct {
 	binary      bool
 	sessions    []infer.Session
 	recognition recognize.Options
+	gallery     *gallery.Gallery // set by callers that open one
 }
 
 func (p *pipeline) Close() {
