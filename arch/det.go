@@ -29,7 +29,7 @@ const (
 )
 
 // Calibration batch used to measure activation statistics (see init.go).
-const detCalibN, detCalibSize = 2, 192
+const detCalibN, detCalibSize = 3, 224
 
 // DetStrides are the head levels' strides.
 var DetStrides = []int64{8, 16, 32, 64}

@@ -183,6 +183,7 @@ func checkFinite(t *testing.T, name string, f []float32) {
 	if lo == hi {
 		t.Errorf("%s: all values equal %g", name, lo)
 	}
+	t.Logf("%s: values in [%.3g, %.3g]", name, lo, hi)
 }
 
 func TestRecRuns(t *testing.T) {
