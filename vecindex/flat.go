@@ -173,11 +173,29 @@ func (f *Flat) Search(q []float32, k int, filter Filter) ([]Result, error) {
 	return h.results(f.metric), nil
 }
 
+// scanRowsChunk is how many inner products scan computes per kernel call.
+const scanRowsChunk = 64
+
 // scan offers rows [lo, hi) to h.
 func (f *Flat) scan(q []float32, h *topK, filter Filter, lo, hi int) {
 	d := f.dims
 	vecs := f.vecs
 	ip := f.metric == IP
+	if ip && filter == nil {
+		// Unfiltered IP: one kernel call per chunk of rows, then the heap.
+		var buf [scanRowsChunk]float32
+		for c := lo; c < hi; c += scanRowsChunk {
+			e := min(c+scanRowsChunk, hi)
+			out := buf[:e-c]
+			dotRows(q, vecs[c*d:e*d], d, out)
+			for j, v := range out {
+				if s := -v; !h.full() || s <= h.bound() {
+					h.push(s, f.ids[c+j])
+				}
+			}
+		}
+		return
+	}
 	for i := lo; i < hi; i++ {
 		id := f.ids[i]
 		if filter != nil && !filter(id) {

@@ -14,6 +14,9 @@ func dotAVX2(a, b *float32, n int) float32
 func l2AVX2(a, b *float32, n int) float32
 
 //go:noescape
+func dotRowsAVX2(q, x *float32, d, n int, out *float32)
+
+//go:noescape
 func dot4AVX2(q, x *float32, d int, out *float32)
 
 // Dot returns the inner product of a and b (len(b) ≥ len(a)).
@@ -50,4 +53,22 @@ func dot4(q, x []float32, d int, out *[4]float32) {
 		return
 	}
 	dot4Go(q, x, d, out)
+}
+
+// dotRows writes the inner products of q with len(out) consecutive rows of
+// x (d values each) into out.
+func dotRows(q, x []float32, d int, out []float32) {
+	n := len(out)
+	if n == 0 {
+		return
+	}
+	_ = x[n*d-1]
+	_ = q[d-1]
+	if useAVX2 && d%32 == 0 {
+		dotRowsAVX2(&q[0], &x[0], d, n, &out[0])
+		return
+	}
+	for r := range out {
+		out[r] = Dot(q, x[r*d:(r+1)*d])
+	}
 }

@@ -184,3 +184,52 @@ d4_reduce:
 	VMOVUPS X0, (DX)
 	VZEROUPPER
 	RET
+
+// func dotRowsAVX2(q, x *float32, d, n int, out *float32)
+// out[r] = <q, x[r*d:(r+1)*d]> for r < n; d%32 == 0.
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ q+0(FP), R8
+	MOVQ x+8(FP), SI
+	MOVQ d+16(FP), R9
+	MOVQ n+24(FP), R10
+	MOVQ out+32(FP), DX
+
+dr_row:
+	CMPQ R10, $0
+	JE   dr_done
+	MOVQ R8, DI
+	MOVQ R9, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+dr_loop:
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JNE  dr_loop
+
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	DECQ R10
+	JMP  dr_row
+
+dr_done:
+	VZEROUPPER
+	RET

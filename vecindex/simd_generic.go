@@ -12,3 +12,9 @@ func Dot(a, b []float32) float32 { return dotGo(a, b) }
 func L2Sq(a, b []float32) float32 { return l2Go(a, b) }
 
 func dot4(q, x []float32, d int, out *[4]float32) { dot4Go(q, x, d, out) }
+
+func dotRows(q, x []float32, d int, out []float32) {
+	for r := range out {
+		out[r] = dotGo(q, x[r*d:(r+1)*d])
+	}
+}

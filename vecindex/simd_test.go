@@ -53,6 +53,22 @@ func TestKernels(t *testing.T) {
 	}
 }
 
+func TestDotRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, d := range []int{8, 32, 64, 512, 100} {
+		for _, n := range []int{1, 2, 7} {
+			q, x := randVec(r, d), randVec(r, n*d)
+			out := make([]float32, n)
+			dotRows(q, x, d, out)
+			for i := range n {
+				if want := dotGo(q, x[i*d:(i+1)*d]); !near(out[i], want, 1e-4) {
+					t.Errorf("d=%d n=%d row %d: %v want %v", d, n, i, out[i], want)
+				}
+			}
+		}
+	}
+}
+
 func TestHamming(t *testing.T) {
 	tests := []struct {
 		a, b []byte
