@@ -1,8 +1,308 @@
 package cli
 
-import "fmt"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
 
-// benchServeCmd is written in bench_serve.go (load generator against the HTTP service).
-type benchServeCmd struct{}
+	"github.com/shitu-go/shitu/api"
+	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/imaging"
+	"github.com/shitu-go/shitu/internal/loadgen"
+	"github.com/shitu-go/shitu/recognize"
+	"github.com/shitu-go/shitu/server"
+)
 
-func (c *benchServeCmd) Run(g *Globals) error { return fmt.Errorf("bench serve: not yet") }
+// benchServeCmd load-tests the HTTP service in-process over real loopback
+// TCP: POST /v1/recognize with the raw JPEG, the same work per image as
+// `shitu bench pipeline` (decode + recognize), plus the HTTP round trip and
+// the JSON answer.
+type benchServeCmd struct {
+	Config      string        `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
+	Overrides   []string      `short:"o" help:"Override a config key (repeatable)."`
+	Images      string        `type:"existingdir" help:"Folder of images (default: generated 1920×1080 JPEG shelves with 5 products each, as bench pipeline)."`
+	N           int           `short:"n" default:"40" help:"Requests per concurrency level (cycled over the images)."`
+	Concurrency []int         `default:"1,2,4,8" help:"Client concurrency levels (repeatable)."`
+	Duration    time.Duration `default:"60s" help:"Time cap per level: a level stops at -n requests or this, whichever comes first."`
+	Warmup      int           `default:"3" help:"Untimed requests before each level."`
+	Threads     int           `default:"1" help:"Intra-op threads per model run (shitu serve's default: 1)."`
+	Workers     int           `help:"Server recognitions at once (default: GOMAXPROCS, as shitu serve)."`
+	Queue       int           `help:"Requests that may wait for a worker (default: max(4 × workers, highest concurrency), so the benchmark never sees 429)."`
+	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
+	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
+}
+
+// serveRow is one line of the table.
+type serveRow struct {
+	name string
+	conc int
+	res  *loadgen.Result
+}
+
+func (c *benchServeCmd) Run(g *Globals) error {
+	if c.N <= 0 || c.Duration <= 0 || c.Warmup < 0 || c.Rounds <= 0 || c.Reference < 0 {
+		return fmt.Errorf("bench serve: -n, --duration and --rounds must be > 0, --warmup and --reference ≥ 0")
+	}
+	for _, conc := range c.Concurrency {
+		if conc <= 0 {
+			return fmt.Errorf("bench serve: concurrency %d must be > 0", conc)
+		}
+	}
+	cfgPath := c.Config
+	if cfgPath == "" {
+		dir, err := os.MkdirTemp("", "shitu-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		fmt.Fprintf(g.stderr, "bench: [SYNTHETIC] models with seeded weights and a generated gallery in %s\n", dir)
+		if cfgPath, err = prepareSynthetic(g, dir); err != nil {
+			return err
+		}
+	}
+	// The same images as bench pipeline (its generator, when no folder is given).
+	files, err := (&benchPipelineCmd{Images: c.Images}).images(g)
+	if err != nil {
+		return err
+	}
+	if c.Images == "" && len(files) > 0 {
+		defer os.RemoveAll(filepath.Dir(files[0]))
+	}
+	datas := make([][]byte, len(files))
+	for i, f := range files {
+		if datas[i], err = os.ReadFile(f); err != nil {
+			return err
+		}
+	}
+
+	cfg, err := configFlags{Config: cfgPath, Overrides: c.Overrides}.load()
+	if err != nil {
+		return err
+	}
+	threads := max(c.Threads, 1)
+	p, err := g.buildPipeline(cfg, threads, true)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	gal, err := openIndexDir(cfg.IndexProcess.IndexDir, p.recModel)
+	if err != nil {
+		return err
+	}
+	defer gal.Close()
+	opts := p.recognition
+	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(gal), opts)
+	if err != nil {
+		return err
+	}
+	workers := c.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	queue := c.Queue
+	if queue <= 0 {
+		queue = max(4*workers, slices.Max(append([]int{c.Reference}, c.Concurrency...)))
+	}
+	srv, err := server.New(sys, map[string]*gallery.Gallery{"default": gal}, server.Config{
+		Workers: workers, Queue: queue, Recognize: opts,
+		Logger: slog.New(slog.DiscardHandler), // one log line per request would only measure the terminal
+	})
+	if err != nil {
+		return err
+	}
+	// Loopback only, on a free port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	url := "http://" + ln.Addr().String() + "/v1/recognize"
+
+	objs, err := checkRecognize(g.ctx, url, datas[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "service %s: %d workers, queue %d, %d intra-op thread(s) per model run, GOMAXPROCS %d, %d cores\n",
+		url, workers, queue, threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(g.stdout, "%d images (%s…, %d objects in the first), up to %d requests or %v per level, %d warmup\n",
+		len(files), filepath.Base(files[0]), objs, c.N, c.Duration, c.Warmup)
+
+	// In-process reference options: as the server's /v1/recognize (which keeps unknown objects).
+	refOpts := opts
+	refOpts.KeepUnknown = true
+	var rows []serveRow
+	var refTP, svcTP []float64
+	for round := 0; round < c.Rounds; round++ {
+		if c.Reference > 0 {
+			res, err := c.inProcess(g.ctx, sys, refOpts, datas, c.Reference)
+			if err != nil {
+				return fmt.Errorf("bench serve: in-process reference: %w", err)
+			}
+			rows = append(rows, serveRow{name: "in-process", conc: c.Reference, res: res})
+			refTP = append(refTP, res.Throughput())
+		}
+		for _, conc := range c.Concurrency {
+			res, err := loadgen.Run(g.ctx, loadgen.Config{
+				URL: url, ContentType: "image/jpeg", Bodies: datas,
+				Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
+			})
+			if err != nil {
+				return fmt.Errorf("bench serve: %w", err)
+			}
+			rows = append(rows, serveRow{name: "service", conc: conc, res: res})
+			if conc == c.Reference {
+				svcTP = append(svcTP, res.Throughput())
+			}
+			if res.FirstError != nil {
+				fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
+			}
+		}
+	}
+	writeServeTable(g.stdout, rows, c.Rounds > 1)
+	if len(refTP) > 0 && len(svcTP) > 0 {
+		r, s := median(refTP), median(svcTP)
+		what := ""
+		if c.Rounds > 1 {
+			what = fmt.Sprintf(" (medians of %d rounds)", c.Rounds)
+		}
+		fmt.Fprintf(g.stdout, "concurrency %d: service %.2f img/s, in-process %.2f img/s%s: ratio %.3f\n",
+			c.Reference, s, r, what, s/r)
+	}
+	fmt.Fprintln(g.stdout, "latency: client-side, request sent → whole answer read; percentiles nearest-rank over the successful requests")
+	return nil
+}
+
+// checkRecognize sends one image and checks that the answer is a
+// recognition, so the benchmark does not time a stream of errors.
+func checkRecognize(ctx context.Context, url string, img []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(img)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "image/jpeg")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("bench serve: check request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("bench serve: check request: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("bench serve: check request: status %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	var out api.RecognizeResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return 0, fmt.Errorf("bench serve: check request: %w", err)
+	}
+	return len(out.Objects), nil
+}
+
+// inProcess runs the reference: decode + RecognizeWith on conc goroutines,
+// bounded by -n and --duration like a service level, with the same warmup.
+func (c *benchServeCmd) inProcess(ctx context.Context, sys *recognize.System, opts recognize.Options, datas [][]byte, conc int) (*loadgen.Result, error) {
+	var seq atomic.Int64
+	one := func(ctx context.Context) (time.Duration, error) {
+		t0 := time.Now()
+		img, err := imaging.Decode(datas[int(seq.Add(1)-1)%len(datas)], imaging.DecodeOptions{})
+		if err != nil {
+			return 0, err
+		}
+		_, err = sys.RecognizeWith(ctx, img, opts)
+		return time.Since(t0), err
+	}
+	phase := func(n int) (*loadgen.Result, error) {
+		pctx, cancel := context.WithTimeout(ctx, c.Duration)
+		defer cancel()
+		res := &loadgen.Result{Concurrency: conc, Status: map[int]int{}}
+		var (
+			next atomic.Int64
+			mu   sync.Mutex
+			wg   sync.WaitGroup
+		)
+		t0 := time.Now()
+		for range min(conc, n) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for pctx.Err() == nil && next.Add(1) <= int64(n) {
+					d, err := one(pctx)
+					mu.Lock()
+					switch {
+					case err != nil && pctx.Err() != nil:
+						res.Cut++
+					case err != nil:
+						res.Requests++
+						res.Errors++
+						if res.FirstError == nil {
+							res.FirstError = err
+						}
+					default:
+						res.Requests++
+						res.Latencies = append(res.Latencies, d)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		res.Elapsed = time.Since(t0)
+		slices.Sort(res.Latencies)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if res.FirstError != nil {
+			return nil, res.FirstError
+		}
+		return res, nil
+	}
+	if c.Warmup > 0 {
+		if _, err := phase(c.Warmup); err != nil {
+			return nil, err
+		}
+	}
+	return phase(c.N)
+}
+
+func writeServeTable(w io.Writer, rows []serveRow, rounds bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tconc\trequests\terrors\tcut\timg/s\tp50 ms\tp90 ms\tp99 ms\t")
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()*1e3) }
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t\n", r.name, r.conc, r.res.Requests, r.res.Errors, r.res.Cut,
+			r.res.Throughput(), ms(r.res.Percentile(50)), ms(r.res.Percentile(90)), ms(r.res.Percentile(99)))
+	}
+	tw.Flush()
+	_ = rounds
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+var _ = errors.New
