@@ -61,3 +61,6 @@ func cachedModel(t testing.TB, det bool) *onnx.ModelProto {
 	}
 	return m
 }
+
+// CgoBuild reports whether the ONNX Runtime backend is compiled in.
+const CgoBuild = cgoBuild

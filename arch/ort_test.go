@@ -2,6 +2,7 @@ package arch_test
 
 import (
 	"context"
+	"errors"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -22,9 +23,13 @@ import (
 // models returns the default networks (seed 1) as ONNX bytes, built once.
 func models(t *testing.T) (rec, det []byte) { return arch.CachedModels(t) }
 
+// backend loads ONNX Runtime, skipping when this build cannot (CGO_ENABLED=0).
 func backend(t *testing.T) *ort.Backend {
 	t.Helper()
 	b, err := ort.New(ort.Config{LibPath: testutil.ORTLib(t)})
+	if errors.Is(err, infer.ErrUnavailable) && !arch.CgoBuild {
+		t.Skipf("ONNX Runtime backend unavailable in this build: %v", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
