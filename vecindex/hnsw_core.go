@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // HNSWConfig sets up an HNSW index. Zero values mean the faiss HNSW32
@@ -55,6 +56,7 @@ func (v *visited) reset(n int) {
 
 // searcher holds the scratch memory of one search.
 type searcher struct {
+	next  []int32
 	vis   visited
 	cands minHeap
 	res   maxHeap
@@ -238,11 +240,25 @@ func (c *hnswCore[T]) searchLayer(q []T, s *searcher, ep cand, ef, l int, accept
 		if cur.d > bound {
 			break
 		}
+		// Gather the unvisited neighbours first and prefetch each one's
+		// vector two steps ahead of its distance computation (the walk is
+		// bound by memory latency, not arithmetic).
+		s.next = s.next[:0]
 		for _, nb := range c.neighbors(cur.id, l) {
-			if s.vis.mark[nb] == s.vis.gen {
-				continue
+			if s.vis.mark[nb] != s.vis.gen {
+				s.vis.mark[nb] = s.vis.gen
+				s.next = append(s.next, nb)
 			}
-			s.vis.mark[nb] = s.vis.gen
+		}
+		{
+			for _, nb := range s.next[:min(len(s.next), 2)] {
+				prefetch4(unsafe.Pointer(&c.data[int(nb)*c.width]))
+			}
+		}
+		for j, nb := range s.next {
+			if j+2 < len(s.next) {
+				prefetch4(unsafe.Pointer(&c.data[int(s.next[j+2])*c.width]))
+			}
 			seen++
 			d := c.dist(q, c.vec(nb))
 			if len(s.res) < ef || d < bound {

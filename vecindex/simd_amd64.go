@@ -2,7 +2,11 @@
 
 package vecindex
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // useAVX2 reports whether the assembly kernels may run (AVX2 and FMA).
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -12,6 +16,12 @@ func dotAVX2(a, b *float32, n int) float32
 
 //go:noescape
 func l2AVX2(a, b *float32, n int) float32
+
+// prefetch4 hints the CPU to load the 256 bytes at p (a vector that a
+// graph search is about to read).
+//
+//go:noescape
+func prefetch4(p unsafe.Pointer)
 
 //go:noescape
 func dotRowsAVX2(q, x *float32, d, n int, out *float32)

@@ -233,3 +233,13 @@ dr_loop:
 dr_done:
 	VZEROUPPER
 	RET
+
+// func prefetch4(p unsafe.Pointer)
+// Prefetches the first four cache lines at p into all cache levels.
+TEXT ·prefetch4(SB), NOSPLIT, $0-8
+	MOVQ p+0(FP), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+	PREFETCHT0 192(AX)
+	RET

@@ -2,6 +2,8 @@
 
 package vecindex
 
+import "unsafe"
+
 // useAVX2 is false: no assembly kernels in this build.
 const useAVX2 = false
 
@@ -18,3 +20,5 @@ func dotRows(q, x []float32, d int, out []float32) {
 		out[r] = dotGo(q, x[r*d:(r+1)*d])
 	}
 }
+
+func prefetch4(unsafe.Pointer) {}
