@@ -19,7 +19,12 @@ import (
 
 // tinyModel hand-encodes an ONNX model (IR 7, opset 13):
 // y = Relu(x) with x float32 [N,4], and j = Identity(i) with i int64 [N].
-func tinyModel() []byte {
+func tinyModel() []byte { return handModel(false, false) }
+
+// handModel is tinyModel, or with scalar a model whose second output is
+// s = ReduceSum(x) with keepdims 0 (rank 0), or with noInputs a model whose
+// only node is a Constant.
+func handModel(scalar, noInputs bool) []byte {
 	msg := func(field protowire.Number, body []byte) []byte {
 		b := protowire.AppendTag(nil, field, protowire.BytesType)
 		return protowire.AppendBytes(b, body)
@@ -49,7 +54,16 @@ func tinyModel() []byte {
 		}
 		return cat(str(1, name), msg(2, msg(1, cat(varint(1, elem), msg(2, shape)))))
 	}
-	node := func(op, in, out string) []byte { return cat(str(1, in), str(2, out), str(4, op)) }
+	node := func(op, in, out string, attrs ...[]byte) []byte {
+		n := cat(str(2, out), str(4, op))
+		if in != "" {
+			n = cat(str(1, in), n)
+		}
+		for _, a := range attrs {
+			n = append(n, msg(5, a)...)
+		}
+		return n
+	}
 	graph := cat(
 		msg(1, node("Relu", "x", "y")),
 		msg(1, node("Identity", "i", "j")),
@@ -59,6 +73,19 @@ func tinyModel() []byte {
 		msg(12, vi("y", 1, "N", 4)),
 		msg(12, vi("j", 7, "N")),
 	)
+	if scalar {
+		// AttributeProto{name=1, i=3, type=20 (INT=2)}
+		keep := cat(str(1, "keepdims"), varint(3, 0), varint(20, 2))
+		graph = cat(msg(1, node("Relu", "x", "y")), msg(1, node("ReduceSum", "x", "s", keep)), str(2, "scalar"),
+			msg(11, vi("x", 1, "N", 4)), msg(12, vi("y", 1, "N", 4)), msg(12, vi("s", 1)))
+	}
+	if noInputs {
+		// AttributeProto{name=1, f=2 (fixed32), type=20 (FLOAT=1)}
+		f := protowire.AppendTag(nil, 2, protowire.Fixed32Type)
+		f = protowire.AppendFixed32(f, 0x3f800000)
+		val := cat(str(1, "value_float"), f, varint(20, 1))
+		graph = cat(msg(1, node("Constant", "", "c", val)), str(2, "const"), msg(12, vi("c", 1)))
+	}
 	return cat(varint(1, 7), msg(8, cat(str(1, ""), varint(2, 13))), msg(7, graph))
 }
 
@@ -262,4 +289,23 @@ func TestCorruptLibrary(t *testing.T) {
 	if !strings.Contains(string(out), "cannot load the ONNX Runtime library") {
 		t.Fatalf("child output lacks the error:\n%s", out)
 	}
+}
+
+// TestUnusualModels: a model without inputs is refused at Open; a rank-0
+// output makes Run fail with an error, not a crash.
+func TestUnusualModels(t *testing.T) {
+	b := newBackend(t)
+	if _, err := b.Open(handModel(false, true), infer.Options{}); !errors.Is(err, infer.ErrModel) {
+		t.Fatalf("no inputs: %v", err)
+	}
+	s, err := b.Open(handModel(true, false), infer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Run(context.Background(), map[string]*tensor.Tensor{"x": tensor.Must([]int{1, 4}, []float32{1, 2, 3, 4})})
+	if err == nil {
+		t.Fatal("rank-0 output: no error")
+	}
+	t.Log(err)
 }

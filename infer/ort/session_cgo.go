@@ -49,6 +49,12 @@ func (b *Backend) Open(model []byte, opts infer.Options) (infer.Session, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: ort: %v", infer.ErrModel, err)
 	}
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("%w: ort: the model has no inputs", infer.ErrModel)
+	}
+	if len(outs) == 0 {
+		return nil, fmt.Errorf("%w: ort: the model has no outputs", infer.ErrModel)
+	}
 	s := &session{}
 	for _, in := range ins {
 		vi, err := valueInfo(in)
@@ -140,7 +146,14 @@ func valueInfo(in ortgo.InputOutputInfo) (infer.ValueInfo, error) {
 func (s *session) Inputs() []infer.ValueInfo  { return s.inputs }
 func (s *session) Outputs() []infer.ValueInfo { return s.outputs }
 
-func (s *session) Run(ctx context.Context, inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
+func (s *session) Run(ctx context.Context, inputs map[string]*tensor.Tensor) (res []*tensor.Tensor, err error) {
+	// onnxruntime_go panics on some outputs it cannot represent (rank-0
+	// tensors); turn that into an error instead of a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("ort: run: unsupported model output: %v", r)
+		}
+	}()
 	if err := infer.CheckInputs(s.inputs, inputs); err != nil {
 		return nil, err
 	}
@@ -155,7 +168,7 @@ func (s *session) Run(ctx context.Context, inputs map[string]*tensor.Tensor) ([]
 	in := make([]ortgo.Value, len(s.inputs))
 	defer func() {
 		for _, v := range in {
-			if v != nil {
+			if !isNil(v) {
 				v.Destroy()
 			}
 		}
@@ -168,15 +181,14 @@ func (s *session) Run(ctx context.Context, inputs map[string]*tensor.Tensor) ([]
 		in[i] = v
 	}
 	out := make([]ortgo.Value, len(s.outputs))
-	var err error
 	if ctx.Done() != nil {
 		err = s.runCancellable(ctx, in, out)
 	} else {
 		err = s.s.Run(in, out)
 	}
-	res := make([]*tensor.Tensor, len(out))
+	res = make([]*tensor.Tensor, len(out))
 	for i, v := range out {
-		if v == nil {
+		if isNil(v) {
 			continue
 		}
 		if err == nil {
@@ -214,6 +226,25 @@ func (s *session) runCancellable(ctx context.Context, in, out []ortgo.Value) err
 		return ctx.Err()
 	}
 	return err
+}
+
+// isNil reports a nil Value, including an interface holding a nil pointer
+// (what onnxruntime_go leaves behind when it fails to convert an output).
+func isNil(v ortgo.Value) bool {
+	if v == nil {
+		return true
+	}
+	switch x := v.(type) {
+	case *ortgo.Tensor[float32]:
+		return x == nil
+	case *ortgo.Tensor[int32]:
+		return x == nil
+	case *ortgo.Tensor[int64]:
+		return x == nil
+	case *ortgo.Tensor[uint8]:
+		return x == nil
+	}
+	return false
 }
 
 func toORT(t *tensor.Tensor) (ortgo.Value, error) {
