@@ -198,19 +198,19 @@ func elemType(vi *ValueInfoProto) TensorProto_DataType {
 func nodeMACs(n *NodeProto, in [][]int64, out []int64) (macs int64, counted, ok bool) {
 	switch n.GetOpType() {
 	case "Conv":
-		if len(in) < 2 || in[1] == nil || prod(out) < 0 || len(in[1]) < 3 {
+		if len(in) < 2 || in[1] == nil || out == nil || prod(out) < 0 || len(in[1]) < 3 {
 			return 0, true, false
 		}
 		// output elements × (Cin/group · kernel) — the weight's dims after Cout.
 		return prod(out) * prod(in[1][1:]), true, true
 	case "ConvTranspose":
 		// each input element is scattered through Cout/group · kernel weights.
-		if len(in) < 2 || prod(in[0]) < 0 || in[1] == nil || len(in[1]) < 3 {
+		if len(in) < 2 || in[0] == nil || prod(in[0]) < 0 || in[1] == nil || len(in[1]) < 3 {
 			return 0, true, false
 		}
 		return prod(in[0]) * prod(in[1][1:]), true, true
 	case "Gemm":
-		if len(in) < 2 || prod(out) < 0 || len(in[0]) != 2 {
+		if len(in) < 2 || out == nil || prod(out) < 0 || len(in[0]) != 2 {
 			return 0, true, false
 		}
 		k := in[0][1]
@@ -219,7 +219,7 @@ func nodeMACs(n *NodeProto, in [][]int64, out []int64) (macs int64, counted, ok 
 		}
 		return prod(out) * k, true, true
 	case "MatMul":
-		if len(in) < 2 || prod(out) < 0 || len(in[0]) == 0 || in[0][len(in[0])-1] < 0 {
+		if len(in) < 2 || out == nil || prod(out) < 0 || len(in[0]) == 0 || in[0][len(in[0])-1] < 0 {
 			return 0, true, false
 		}
 		return prod(out) * in[0][len(in[0])-1], true, true

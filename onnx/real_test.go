@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,6 +68,50 @@ func TestRealModels(t *testing.T) {
 			}
 			if len(back.GetGraph().GetNode()) != len(m.GetGraph().GetNode()) {
 				t.Error("node count changed in a round trip")
+			}
+		})
+	}
+}
+
+// TestRealCounts compares the analyser with counts computed independently
+// by testdata/gen_counts.py (Python onnx shape inference) for the same files,
+// with dynamic dims set to 1 (batch) and 224.
+func TestRealCounts(t *testing.T) {
+	root := filepath.Join(testutil.SharedDir(t), "testdata", "real-models")
+	data, err := os.ReadFile(filepath.Join("testdata", "real_counts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]struct{ Params, Tensors, MACs int64 }
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	for rel, w := range want {
+		t.Run(rel, func(t *testing.T) {
+			m, err := ReadFile(filepath.Join(root, rel))
+			if errors.Is(err, os.ErrNotExist) {
+				t.Skipf("%s is not in the shared test data", rel)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			shapes := map[string][]int64{}
+			for _, in := range m.GetGraph().GetInput() {
+				s := ShapeOf(in)
+				for i := 1; i < len(s); i++ {
+					if s[i] < 0 {
+						s[i] = 224
+					}
+				}
+				shapes[in.GetName()] = s
+			}
+			info, err := AnalyzeShapes(m, shapes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Params != w.Params || int64(info.ParamTensors) != w.Tensors || info.MACs != w.MACs {
+				t.Errorf("got %d params in %d tensors, %d MACs; reference %d in %d, %d MACs",
+					info.Params, info.ParamTensors, info.MACs, w.Params, w.Tensors, w.MACs)
 			}
 		})
 	}

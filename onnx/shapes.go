@@ -124,6 +124,37 @@ func InferShapes(n *NodeProto, in [][]int64, opset int64, consts ConstLookup) ([
 		if nOut > 1 {
 			out[1] = slices.Clone(out[0])
 		}
+	case "ConvTranspose":
+		w := get(1)
+		if x == nil || len(w) != len(x) || len(x) < 3 {
+			return out, nil
+		}
+		sp := len(x) - 2
+		if osz := attrInts(a, "output_shape"); len(osz) == sp {
+			out[0] = append([]int64{x[0], w[1] * attrInt(a, "group", 1)}, osz...)
+			return out, nil
+		}
+		strides, dil, pads, opad := attrInts(a, "strides"), attrInts(a, "dilations"), attrInts(a, "pads"), attrInts(a, "output_padding")
+		at := func(v []int64, i int, def int64) int64 {
+			if i < len(v) {
+				return v[i]
+			}
+			return def
+		}
+		s := []int64{x[0], w[1] * attrInt(a, "group", 1)}
+		for i := range sp {
+			if x[2+i] < 0 {
+				s = append(s, -1)
+				continue
+			}
+			p := at(pads, i, 0) + at(pads, i+sp, 0)
+			o := (x[2+i]-1)*at(strides, i, 1) - p + at(dil, i, 1)*(w[2+i]-1) + at(opad, i, 0) + 1
+			if o <= 0 {
+				return fail("output size %d ≤ 0", o)
+			}
+			s = append(s, o)
+		}
+		out[0] = s
 	case "GlobalAveragePool", "GlobalMaxPool":
 		if x != nil {
 			s := slices.Clone(x)

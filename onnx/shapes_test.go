@@ -78,6 +78,8 @@ func TestInferShapes(t *testing.T) {
 		{"matmul vector", node("MatMul", 2, 1), [][]int64{{6400, 8}, {8}}, 13, nil, [][]int64{{6400}}, nil},
 		{"matmul bad", node("MatMul", 2, 1), [][]int64{{2, 3}, {4, 2}}, 13, nil, nil, ErrShape},
 		{"gemm transB", node("Gemm", 3, 1, AttrInt("transB", 1)), [][]int64{{-1, 512}, {1000, 512}, {1000}}, 13, nil, [][]int64{{-1, 1000}}, nil},
+		{"convtranspose", node("ConvTranspose", 2, 1, AttrInts("strides", 2, 2), AttrInts("pads", 0, 0, 0, 0)),
+			[][]int64{{1, 24, 56, 56}, {24, 6, 2, 2}}, 13, nil, [][]int64{{1, 6, 112, 112}}, nil},
 		{"gap", node("GlobalAveragePool", 1, 1), [][]int64{{1, 1024, 14, 14}}, 13, nil, [][]int64{{1, 1024, 1, 1}}, nil},
 		{"bn", node("BatchNormalization", 5, 1), [][]int64{{-1, 512}}, 13, nil, [][]int64{{-1, 512}}, nil},
 		{"unsqueeze input", node("Unsqueeze", 2, 1), [][]int64{{3, 4}, {1}}, 13,
