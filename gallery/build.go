@@ -191,23 +191,29 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		g.mu.Unlock()
 		return sum, ErrClosed
 	}
-	keys := make(map[string]int64, len(g.keys))
-	for k, v := range g.keys {
-		keys[k] = v
-	}
 	st := g.view.Load()
 	g.mu.Unlock()
+	// Lookup maps are built per build rather than kept: they would cost
+	// ~150 bytes per item for the gallery's whole life.
+	keys := make(map[string]int64, st.n)
+	known := make(map[[32]byte]int64, st.n) // content → an item with it
+	st.each(func(e *entry) {
+		keys[itemKey(e.source, e.label)] = e.id
+		if e.hasSHA {
+			known[e.sha] = e.id
+		}
+	})
 
 	type job struct {
 		line  Line
-		sha   string
+		sha   [32]byte
 		old   int64 // item replaced, or -1
 		reuse int64 // item whose vector is reused, or -1
 	}
 	var jobs []job
 	var removes []int64
 	inList := map[string]int{}
-	bySHA := map[string]int64{}
+	bySHA := map[[32]byte]int64{}
 	for _, l := range lines {
 		k := itemKey(l.Source, l.Label)
 		if first, dup := inList[k]; dup {
@@ -229,16 +235,16 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		}
 		j := job{line: l, sha: sha, old: -1, reuse: -1}
 		if id, ok := keys[k]; ok {
-			if e := st.get(id); e != nil && e.SHA256 == sha && e.Doc == l.Doc {
+			if e := st.get(id); e != nil && e.hasSHA && e.sha == sha && e.Doc() == l.Doc {
 				sum.Unchanged++
 				continue
-			} else if e != nil && e.SHA256 == sha {
+			} else if e != nil && e.hasSHA && e.sha == sha {
 				j.reuse = id // same image, new doc line or metadata
 			}
 			j.old = id
 		}
 		if j.reuse < 0 {
-			if id, ok := g.shaLookup(sha); ok {
+			if id, ok := known[sha]; ok {
 				j.reuse = id
 			} else if id, ok := bySHA[sha]; ok {
 				j.reuse = -2 - id // index into jobs: same content earlier in this list
@@ -251,9 +257,9 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 	}
 	if o.Sync {
 		st.each(func(e *entry) {
-			if e.Source != "" {
-				if _, ok := inList[itemKey(e.Source, e.Label)]; !ok {
-					removes = append(removes, e.ID)
+			if e.source != "" {
+				if _, ok := inList[itemKey(e.source, e.label)]; !ok {
+					removes = append(removes, e.id)
 				}
 			}
 		})
@@ -283,7 +289,7 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 			if failed[flushed] {
 				continue
 			}
-			it := Item{Label: j.line.Label, Source: j.line.Source, SHA256: j.sha, Doc: j.line.Doc, Meta: j.line.Meta}
+			it := Item{Label: j.line.Label, Source: j.line.Source, SHA256: hex.EncodeToString(j.sha[:]), Doc: j.line.Doc, Meta: j.line.Meta}
 			switch {
 			case j.reuse == -1:
 				it.Vector = vecs[flushed]
@@ -362,13 +368,6 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 	return sum, nil
 }
 
-func (g *Gallery) shaLookup(sha string) (int64, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	id, ok := g.bySHA[sha]
-	return id, ok
-}
-
 // commitBuild assigns fresh ids and applies one change.
 func (g *Gallery) commitBuild(c change) error {
 	if len(c.adds) == 0 && len(c.removes) == 0 {
@@ -393,18 +392,20 @@ func (g *Gallery) commitBuild(c change) error {
 	return g.applyLocked(c)
 }
 
-func hashFile(path string) (string, error) {
+func hashFile(path string) ([32]byte, error) {
+	var sum [32]byte
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", errors.New("image file not found")
+			return sum, errors.New("image file not found")
 		}
-		return "", err
+		return sum, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+		return sum, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h.Sum(sum[:0])
+	return sum, nil
 }

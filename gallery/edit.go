@@ -67,12 +67,12 @@ func (g *Gallery) Remove(ids ...int64) (int, error) {
 
 // RemoveLabel deletes every item with that label and reports how many.
 func (g *Gallery) RemoveLabel(label string) (int, error) {
-	return g.removeWhere(func(e *entry) bool { return e.Label == label })
+	return g.removeWhere(func(e *entry) bool { return e.label == label })
 }
 
 // RemoveSource deletes every item whose source path is path.
 func (g *Gallery) RemoveSource(path string) (int, error) {
-	return g.removeWhere(func(e *entry) bool { return e.Source == path })
+	return g.removeWhere(func(e *entry) bool { return e.source == path })
 }
 
 func (g *Gallery) removeWhere(match func(*entry) bool) (int, error) {
@@ -84,7 +84,7 @@ func (g *Gallery) removeWhere(match func(*entry) bool) (int, error) {
 	var c change
 	g.view.Load().each(func(e *entry) {
 		if match(e) {
-			c.removes = append(c.removes, e.ID)
+			c.removes = append(c.removes, e.id)
 		}
 	})
 	return len(c.removes), g.applyLocked(c)
@@ -106,11 +106,10 @@ func (g *Gallery) Get(id int64) (Item, error) {
 		if v == nil {
 			return fmt.Errorf("%w: id %d", ErrNotFound, id)
 		}
-		e, err := decodeItem(id, v)
-		if err != nil {
+		var err error
+		if it, _, err = decodeItem(id, v); err != nil {
 			return err
 		}
-		it = e.Item
 		it.Vector, it.Code, err = g.decodeVec(id, tx.Bucket(bVecs).Get(idKey(id)), nil)
 		return err
 	})
@@ -255,18 +254,17 @@ func (g *Gallery) applyLocked(c change) error {
 			ierr = addTrained(st.index, ids, vecs)
 		}
 		for _, it := range c.adds {
-			e := &entry{Item: it, added: version}
-			e.Vector, e.Code = nil, nil
+			e := g.entryOf(&it, version)
 			shard(it.ID)[it.ID] = e
 			st.n++
-			g.noteAdd(&e.Item)
+			g.noteAdd(e)
 		}
 	}
 	for _, id := range c.removes {
 		if e := old.get(id); e != nil {
 			delete(shard(id), id)
 			st.n--
-			g.noteRemove(&e.Item)
+			g.noteRemove(e)
 		}
 	}
 	g.view.Store(st)
@@ -325,14 +323,13 @@ func (g *Gallery) List(o ListOptions) ([]Item, int64, error) {
 				next = id
 				return nil
 			}
-			e, err := decodeItem(id, v)
+			it, _, err := decodeItem(id, v)
 			if err != nil {
 				return err
 			}
-			if (o.Label != "" && e.Label != o.Label) || (o.Source != "" && e.Source != o.Source) {
+			if (o.Label != "" && it.Label != o.Label) || (o.Source != "" && it.Source != o.Source) {
 				continue
 			}
-			it := e.Item
 			if o.Vectors {
 				if it.Vector, it.Code, err = g.decodeVec(id, vb.Get(k), nil); err != nil {
 					return err

@@ -108,6 +108,6 @@ func (g *Gallery) writeVectorIndex(dir string) (map[int64]*Item, error) {
 		return nil, err
 	}
 	items := make(map[int64]*Item, st.n)
-	st.each(func(e *entry) { items[e.ID] = &e.Item })
+	st.each(func(e *entry) { it := e.item(); items[e.id] = &it })
 	return items, nil
 }

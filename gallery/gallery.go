@@ -10,6 +10,7 @@
 package gallery
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -102,10 +103,34 @@ type Item struct {
 	Code   []byte
 }
 
-// entry is the in-memory record of a live item (no vector).
+// entry is the compact in-memory record of a live item (no vector): a
+// million items cost ~150 bytes each beside their vectors.
 type entry struct {
-	Item
-	added uint64 // store version that added it
+	id     int64
+	label  string // interned
+	source string
+	doc    string // "" when it is source<TAB>label
+	meta   map[string]string
+	sha    [32]byte
+	hasSHA bool
+	added  uint64 // store version that added it
+}
+
+// Doc is the item's PaddleClas doc line ("" for API items without source).
+func (e *entry) Doc() string {
+	if e.doc != "" || e.source == "" {
+		return e.doc
+	}
+	return e.source + "\t" + e.label
+}
+
+// item expands the entry (without vector).
+func (e *entry) item() Item {
+	it := Item{ID: e.id, Label: e.label, Source: e.source, Doc: e.Doc(), Meta: e.meta}
+	if e.hasSHA {
+		it.SHA256 = hex.EncodeToString(e.sha[:])
+	}
+	return it
 }
 
 // nShards is the number of copy-on-write shards of the item map: a change
@@ -138,9 +163,8 @@ type Gallery struct {
 
 	mu     sync.Mutex // serialises writers
 	view   atomic.Pointer[state]
-	keys   map[string]int64 // source+"\x00"+label → id (writer-side)
-	bySHA  map[string]int64 // sha256 → some id with that content (vector reuse)
-	labels map[string]int   // label → item count (writer-side)
+	labels   map[string]int    // label → item count (writer-side)
+	interned map[string]string // one string per label, shared by entries
 	nextID int64
 	dirty  bool // snapshot out of date
 	close  sync.Once
@@ -248,7 +272,7 @@ func start(dir string, db *bolt.DB, h header, opts Options) (*Gallery, error) {
 	if opts.NewBinaryIndex == nil {
 		opts.NewBinaryIndex = DefaultBinaryIndexFactory
 	}
-	g := &Gallery{dir: dir, db: db, hdr: h, opts: opts, keys: map[string]int64{}, bySHA: map[string]int64{}, labels: map[string]int{}}
+	g := &Gallery{dir: dir, db: db, hdr: h, opts: opts, labels: map[string]int{}}
 	// Leftover temp files of an interrupted snapshot write are garbage.
 	if tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp*")); len(tmps) > 0 {
 		for _, t := range tmps {

@@ -191,7 +191,7 @@ func (g *Gallery) RemoveListed(list, delim string) (Summary, error) {
 		docs[l.Doc] = true
 		keys[itemKey(l.Source, l.Label)] = true
 	}
-	n, err := g.removeWhere(func(e *entry) bool { return docs[e.Doc] || keys[itemKey(e.Source, e.Label)] })
+	n, err := g.removeWhere(func(e *entry) bool { return docs[e.Doc()] || keys[itemKey(e.source, e.label)] })
 	return Summary{Lines: len(lines), Removed: n, Problems: probs}, err
 }
 

@@ -154,11 +154,11 @@ func (s *state) filter(q Query) vecindex.Filter {
 		if e == nil {
 			return false
 		}
-		if labels != nil && !labels[e.Label] {
+		if labels != nil && !labels[e.label] {
 			return false
 		}
 		for k, v := range q.Meta {
-			if got, ok := e.Meta[k]; !ok || got != v {
+			if got, ok := e.meta[k]; !ok || got != v {
 				return false
 			}
 		}
@@ -176,7 +176,7 @@ func (s *state) hits(res []vecindex.Result) []Hit {
 		if e == nil {
 			continue
 		}
-		out = append(out, Hit{ID: r.ID, Label: e.Label, Source: e.Source, Score: r.Score})
+		out = append(out, Hit{ID: r.ID, Label: e.label, Source: e.source, Score: r.Score})
 	}
 	return out
 }

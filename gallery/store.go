@@ -2,6 +2,7 @@ package gallery
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -184,36 +185,50 @@ func encodeItem(it *Item, added uint64) []byte {
 	return seal(b)
 }
 
-func decodeItem(id int64, rec []byte) (*entry, error) {
+func decodeItem(id int64, rec []byte) (Item, uint64, error) {
 	p, err := unseal(rec, "item")
 	if err != nil {
-		return nil, fmt.Errorf("%w (id %d)", err, id)
+		return Item{}, 0, fmt.Errorf("%w (id %d)", err, id)
 	}
 	if len(p) == 0 || p[0] != itemRecordV1 {
-		return nil, fmt.Errorf("%w: item %d: unknown record version", ErrFormat, id)
+		return Item{}, 0, fmt.Errorf("%w: item %d: unknown record version", ErrFormat, id)
 	}
 	r := reader{b: p[1:]}
-	e := &entry{Item: Item{ID: id}}
-	e.Label = r.str()
-	e.Source = r.str()
-	e.SHA256 = r.str()
-	e.Doc = r.str()
+	it := Item{ID: id}
+	it.Label = r.str()
+	it.Source = r.str()
+	it.SHA256 = r.str()
+	it.Doc = r.str()
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		r.err = ErrFormat
 	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		if e.Meta == nil {
-			e.Meta = map[string]string{}
+		if it.Meta == nil {
+			it.Meta = map[string]string{}
 		}
 		k := r.str()
-		e.Meta[k] = r.str()
+		it.Meta[k] = r.str()
 	}
-	e.added = r.uvarint()
+	added := r.uvarint()
 	if r.err != nil || len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: item %d: bad record", ErrFormat, id)
+		return Item{}, 0, fmt.Errorf("%w: item %d: bad record", ErrFormat, id)
 	}
-	return e, nil
+	return it, added, nil
+}
+
+// entryOf makes the compact in-memory entry of an item, interning its label.
+func (g *Gallery) entryOf(it *Item, added uint64) *entry {
+	e := &entry{id: it.ID, label: g.intern(it.Label), source: it.Source, meta: it.Meta, added: added}
+	if it.Doc != it.Source+"\t"+it.Label || it.Source == "" {
+		e.doc = it.Doc
+	}
+	if len(it.SHA256) == 64 {
+		if _, err := hex.Decode(e.sha[:], []byte(it.SHA256)); err == nil {
+			e.hasSHA = true
+		}
+	}
+	return e
 }
 
 // encodeVec stores a float vector as little-endian float32, a code as is.
@@ -276,13 +291,14 @@ func (g *Gallery) load() error {
 			if len(k) != 8 {
 				return fmt.Errorf("%w: bad item key", ErrFormat)
 			}
-			e, err := decodeItem(keyID(k), v)
+			it, added, err := decodeItem(keyID(k), v)
 			if err != nil {
 				return err
 			}
-			sh[uint64(e.ID)%nShards][e.ID] = e
+			e := g.entryOf(&it, added)
+			sh[uint64(e.id)%nShards][e.id] = e
 			st.n++
-			g.noteAdd(&e.Item)
+			g.noteAdd(e)
 			return nil
 		})
 	})
@@ -360,28 +376,31 @@ func (g *Gallery) rebuildIndex(st *state) error {
 	})
 }
 
-// noteAdd and noteRemove keep the writer-side lookup maps.
-func (g *Gallery) noteAdd(it *Item) {
-	g.keys[itemKey(it.Source, it.Label)] = it.ID
-	if it.SHA256 != "" {
-		g.bySHA[it.SHA256] = it.ID
-	}
-	g.labels[it.Label]++
-	if it.ID >= g.nextID {
-		g.nextID = it.ID + 1
+// noteAdd and noteRemove keep the writer-side label counts.
+func (g *Gallery) noteAdd(e *entry) {
+	g.labels[e.label]++
+	if e.id >= g.nextID {
+		g.nextID = e.id + 1
 	}
 }
 
-func (g *Gallery) noteRemove(it *Item) {
-	if g.keys[itemKey(it.Source, it.Label)] == it.ID {
-		delete(g.keys, itemKey(it.Source, it.Label))
-	}
-	if it.SHA256 != "" && g.bySHA[it.SHA256] == it.ID {
-		delete(g.bySHA, it.SHA256)
-	}
-	if g.labels[it.Label]--; g.labels[it.Label] <= 0 {
-		delete(g.labels, it.Label)
+func (g *Gallery) noteRemove(e *entry) {
+	if g.labels[e.label]--; g.labels[e.label] <= 0 {
+		delete(g.labels, e.label)
+		delete(g.interned, e.label)
 	}
 }
 
 func itemKey(source, label string) string { return source + "\x00" + label }
+
+// intern returns the label string shared by every item with that label.
+func (g *Gallery) intern(label string) string {
+	if g.interned == nil {
+		g.interned = map[string]string{}
+	}
+	if s, ok := g.interned[label]; ok {
+		return s
+	}
+	g.interned[label] = label
+	return label
+}
