@@ -161,13 +161,13 @@ type Gallery struct {
 	hdr  header
 	opts Options
 
-	mu     sync.Mutex // serialises writers
-	view   atomic.Pointer[state]
+	mu       sync.Mutex // serialises writers
+	view     atomic.Pointer[state]
 	labels   map[string]int    // label → item count (writer-side)
 	interned map[string]string // one string per label, shared by entries
-	nextID int64
-	dirty  bool // snapshot out of date
-	close  sync.Once
+	nextID   int64
+	dirty    bool // snapshot out of date
+	close    sync.Once
 }
 
 // header is the gallery's fixed description stored in the meta bucket.
