@@ -22,8 +22,9 @@ import (
 // <name>/inference.pdmodel, inference.pdiparams, inference.pdiparams.info
 // (and infer_cfg.yml for the detector). Pull with Mirror: dir then
 // installs and converts them exactly as it would the official downloads.
-// It returns the tarball paths. The detector is the raw-head export (no
-// post-processing in the program).
+// It returns the tarball paths. The detector has the released file's
+// shape: three feeds and post-processing in control flow, which
+// PaddleConverter cuts at the head outputs.
 func SynthMirror(dir string, seed int64) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrArchive, err)
@@ -48,6 +49,14 @@ func SynthMirror(dir string, seed int64) ([]string, error) {
 		pm, err := paddle.FromONNX(n.model)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrConvert, n.name, err)
+		}
+		if n.name == detName {
+			// Like the released v1.0 file: feeds image, im_shape and
+			// scale_factor, post-processing in control flow that the
+			// converter must cut at the head (models-and-formats.md §B.4).
+			if err := paddle.AppendPicoDetPost(pm, paddle.PicoDetPost{Released: true}); err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrConvert, n.name, err)
+			}
 		}
 		var buf bytes.Buffer
 		if err := paddle.WriteTar(&buf, n.name, pm); err != nil {
