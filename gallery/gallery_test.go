@@ -442,3 +442,38 @@ func TestMethodsAndSnapshot(t *testing.T) {
 		})
 	}
 }
+
+func TestCorruptSnapshotIgnored(t *testing.T) {
+	dir := t.TempDir()
+	g, _ := Create(dir, Options{Model: "m", Dims: 16, Method: MethodFlat})
+	r := rand.New(rand.NewPCG(21, 22))
+	vs := make([][]float32, 40)
+	for i := range vs {
+		vs[i] = unitVec(r, 16)
+		g.Add(Item{Label: "l", Vector: vs[i]})
+	}
+	g.Close()
+	p := filepath.Join(dir, SnapshotFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int{30, len(b) / 2, len(b) - 2} {
+		c := append([]byte(nil), b...)
+		c[off] ^= 0x40
+		os.WriteFile(p, c, 0o644)
+		g, err := Open(dir, Options{Model: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !g.dirty {
+			t.Fatalf("byte %d flipped: damaged snapshot was used", off)
+		}
+		h, _ := g.Search(vs[17], 1, Query{})
+		if len(h) != 1 || h[0].ID != 17 {
+			t.Fatalf("rebuilt index: %+v", h)
+		}
+		g.db.Close()
+		g.db = nil
+	}
+}

@@ -87,48 +87,84 @@ func (g *Gallery) saveSnapshotLocked() error {
 }
 
 // loadSnapshot installs the snapshot's index into st when it is intact and
-// was written at st.version for this model.
+// was written at st.version for this model. The file is streamed: the
+// checksum is computed while the index loads, and the index is discarded
+// if it does not match, so a large snapshot is never held twice in memory.
 func (g *Gallery) loadSnapshot(st *state) bool {
 	if (g.hdr.binary() && loadBinarySnapshot == nil) || (!g.hdr.binary() && loadIndexSnapshot == nil) {
 		return false
 	}
-	data, err := os.ReadFile(filepath.Join(g.dir, SnapshotFile))
-	if err != nil || len(data) < 8+4+8+4+1+8+4 {
+	f, err := os.Open(filepath.Join(g.dir, SnapshotFile))
+	if err != nil {
 		return false
 	}
-	body := data[:len(data)-4]
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+	defer f.Close()
+	crc := crc32.New(castagnoli)
+	br := bufio.NewReaderSize(f, 1<<20)
+	tr := io.TeeReader(br, crc)
+	var fixed [24]byte
+	if _, err := io.ReadFull(tr, fixed[:]); err != nil {
 		return false
 	}
-	if string(body[:8]) != snapMagic || binary.LittleEndian.Uint32(body[8:]) != snapV1 ||
-		binary.LittleEndian.Uint64(body[12:]) != st.version {
+	if string(fixed[:8]) != snapMagic || binary.LittleEndian.Uint32(fixed[8:]) != snapV1 ||
+		binary.LittleEndian.Uint64(fixed[12:]) != st.version {
 		return false
 	}
-	kind := binary.LittleEndian.Uint32(body[20:])
-	r := reader{b: body[24:]}
-	model := r.str()
-	if r.err != nil || model != g.hdr.Model || len(r.b) < 8 || (kind == 1) != g.hdr.binary() {
+	kind := binary.LittleEndian.Uint32(fixed[20:])
+	if (kind == 1) != g.hdr.binary() {
 		return false
 	}
-	n := binary.LittleEndian.Uint64(r.b)
-	payload := r.b[8:]
-	if uint64(len(payload)) != n {
+	ml, err := binary.ReadUvarint(byteReader{tr})
+	if err != nil || ml > 1<<16 {
+		return false
+	}
+	model := make([]byte, ml)
+	var plen [8]byte
+	if _, err := io.ReadFull(tr, model); err != nil || string(model) != g.hdr.Model {
+		return false
+	}
+	if _, err := io.ReadFull(tr, plen[:]); err != nil {
+		return false
+	}
+	payload := &io.LimitedReader{R: tr, N: int64(binary.LittleEndian.Uint64(plen[:]))}
+	var ix vecindex.Index
+	var bi vecindex.BinaryIndex
+	if kind == 1 {
+		bi, err = loadBinarySnapshot(payload)
+	} else {
+		ix, err = loadIndexSnapshot(payload)
+	}
+	if err != nil || payload.N != 0 {
+		return false
+	}
+	var trailer [4]byte
+	if _, err := io.ReadFull(br, trailer[:]); err != nil || binary.LittleEndian.Uint32(trailer[:]) != crc.Sum32() {
+		return false
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
 		return false
 	}
 	if kind == 1 {
-		bi, err := loadBinarySnapshot(bytes.NewReader(payload))
-		if err != nil || bi.Len() != st.n || bi.Dims() != g.hdr.Dims {
+		if bi.Len() != st.n || bi.Dims() != g.hdr.Dims {
 			return false
 		}
 		st.bindex = bi
 		return true
 	}
-	ix, err := loadIndexSnapshot(bytes.NewReader(payload))
-	if err != nil || ix.Len() != st.n || ix.Dims() != g.hdr.Dims || ix.Metric() != g.hdr.Metric {
+	if ix.Len() != st.n || ix.Dims() != g.hdr.Dims || ix.Metric() != g.hdr.Metric {
 		return false
 	}
 	st.index = ix
 	return true
+}
+
+// byteReader adapts an io.Reader for binary.ReadUvarint.
+type byteReader struct{ io.Reader }
+
+func (b byteReader) ReadByte() (byte, error) {
+	var c [1]byte
+	_, err := io.ReadFull(b.Reader, c[:])
+	return c[0], err
 }
 
 // writeAtomic writes path through a temp file in the same directory:
