@@ -120,3 +120,20 @@ func BenchmarkHNSWAdd(b *testing.B) {
 		_ = h.Add(seqIDs(0, 5000), data)
 	}
 }
+
+// BenchmarkHNSWRemove removes one vector and adds it back, as a gallery
+// edit does.
+func BenchmarkHNSWRemove(b *testing.B) {
+	const n, d = 10000, 128
+	data := unitData(6, n, d, 20)
+	h, _ := NewHNSW(d, IP, HNSWConfig{})
+	_ = h.Add(seqIDs(0, n), data)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := int64(i % n)
+		h.Remove(id)
+		_ = h.Add([]int64{id}, data[int(id)*d:int(id+1)*d])
+		i++
+	}
+}

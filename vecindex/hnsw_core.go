@@ -388,14 +388,16 @@ func (c *hnswCore[T]) add(ids []int64, data []T) {
 // links and the removed nodes' live links (hnswlib-style repair), so no
 // search reaches a removed node and recall holds.
 func (c *hnswCore[T]) remove(ids []int64) int {
-	gone := map[int32]bool{}
+	gone := make([]bool, len(c.levels))
+	var removed []int32
 	for _, id := range ids {
 		if p, ok := c.pos[id]; ok && !gone[p] {
 			gone[p] = true
+			removed = append(removed, p)
 			delete(c.pos, id)
 		}
 	}
-	if len(gone) == 0 {
+	if len(removed) == 0 {
 		return 0
 	}
 	scratch := make([]cand, 0, 4*c.m0)
@@ -446,7 +448,7 @@ func (c *hnswCore[T]) remove(ids []int64) int {
 			c.setNeighbors(int32(y), l, c.selectHeuristic(scratch, c.maxLinks(l), out))
 		}
 	}
-	for p := range gone {
+	for _, p := range removed {
 		c.levels[p] = -1
 		c.upper[p] = nil
 		c.links0[int(p)*(c.m0+1)] = 0
@@ -461,7 +463,7 @@ func (c *hnswCore[T]) remove(ids []int64) int {
 			}
 		}
 	}
-	return len(gone)
+	return len(removed)
 }
 
 // exactDistance is below this many live nodes a filtered search scans
