@@ -10,8 +10,7 @@ import (
 // "Flat" → vecindex.Flat, "HNSW32" → vecindex.HNSW with faiss' HNSW32
 // defaults (M 32, efConstruction 40, efSearch 16), "IVF" → vecindex.IVF
 // (nprobe 1, nlist = min(max(n/8, 1), 65536) as PaddleClas intends,
-// §11.4), trained on the first vectors added (on reopen: the first 4096
-// stored ones).
+// §11.4), trained on the first vectors added (on a rebuild: all of them).
 func DefaultIndexFactory(s IndexSpec) (vecindex.Index, error) {
 	if s.Dims <= 0 || s.Metric == vecindex.Hamming {
 		return nil, fmt.Errorf("%w: float index with dims %d metric %v", ErrConfig, s.Dims, s.Metric)

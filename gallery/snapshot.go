@@ -126,7 +126,7 @@ func (g *Gallery) loadSnapshot(st *state) bool {
 	if _, err := io.ReadFull(tr, plen[:]); err != nil {
 		return false
 	}
-	payload := &io.LimitedReader{R: tr, N: int64(binary.LittleEndian.Uint64(plen[:]))}
+	payload := &sizedReader{io.LimitedReader{R: tr, N: int64(binary.LittleEndian.Uint64(plen[:]))}}
 	var ix vecindex.Index
 	var bi vecindex.BinaryIndex
 	if kind == 1 {
@@ -157,6 +157,12 @@ func (g *Gallery) loadSnapshot(st *state) bool {
 	st.index = ix
 	return true
 }
+
+// sizedReader tells the index loader how many bytes remain (Len), so it
+// can allocate its arrays once instead of growing them.
+type sizedReader struct{ io.LimitedReader }
+
+func (s *sizedReader) Len() int { return int(s.N) }
 
 // byteReader adapts an io.Reader for binary.ReadUvarint.
 type byteReader struct{ io.Reader }

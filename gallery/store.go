@@ -331,10 +331,17 @@ func (g *Gallery) rebuildIndex(st *state) error {
 		}
 		st.index = ix
 	}
-	const chunk = 4096
-	ids := make([]int64, 0, chunk)
+	// One Add of everything: arrays are sized once (no growth garbage) and
+	// IVF trains on all vectors.
+	chunk := st.n
+	ids := make([]int64, 0, st.n)
 	var vecs []float32
 	var codes []byte
+	if g.hdr.binary() {
+		codes = make([]byte, 0, st.n*g.hdr.Dims/8)
+	} else {
+		vecs = make([]float32, 0, st.n*g.hdr.Dims)
+	}
 	flush := func() error {
 		if len(ids) == 0 {
 			return nil
@@ -345,7 +352,7 @@ func (g *Gallery) rebuildIndex(st *state) error {
 		} else {
 			err = addTrained(st.index, ids, vecs)
 		}
-		ids, vecs, codes = ids[:0], vecs[:0], codes[:0]
+		ids, vecs, codes = nil, nil, nil
 		if err != nil {
 			return fmt.Errorf("gallery: rebuild index: %w", err)
 		}
