@@ -296,3 +296,22 @@ func TestExtractFilesOrderAndErrors(t *testing.T) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	m := []byte("model bytes")
+	base := Fingerprint(m, Config{})
+	if base != Fingerprint(m, Config{Width: 224, Height: 224, Interp: "bilinear", Scale: float32(1.0 / 255.0), BatchSize: 8}) {
+		t.Fatal("explicit defaults changed the fingerprint")
+	}
+	for _, other := range []string{
+		Fingerprint([]byte("model bytez"), Config{}),
+		Fingerprint(m, Config{Width: 256, Height: 256}),
+		Fingerprint(m, Config{ResizeShort: 224}),
+		Fingerprint(m, Config{Interp: "bicubic"}),
+		Fingerprint(m, Config{Scale: 0.00392157}),
+	} {
+		if other == base {
+			t.Fatal("a different model or preprocessing gave the same fingerprint")
+		}
+	}
+}

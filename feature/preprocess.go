@@ -31,9 +31,6 @@ type Config struct {
 	// BatchSize: images per model run (default 32; capped by a fixed batch
 	// dimension of the model).
 	BatchSize int
-	// Binarize makes ExtractCodes available for "sign" binarisation
-	// (RecPostProcess Binarize, §6.4); features are still L2-normalised.
-	Binarize bool
 	// Workers: decode/preprocess goroutines of ExtractFiles (default: the
 	// number of CPUs).
 	Workers int
