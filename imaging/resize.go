@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"fmt"
+	"github.com/shitu-go/shitu/imaging/internal/simd"
 	"math"
 )
 
@@ -132,6 +133,12 @@ type plan struct {
 	yofs               []int32 // dh*ks source rows, clamped
 	beta               []int16 // dh*ks vertical weights (×2048)
 	cubic              bool
+	// With AVX2: per-element taps (ks planes of dw*cn) for the gather
+	// kernel, which handles the first nsafe elements (a multiple of 8
+	// whose taps can be read as dwords inside the row).
+	eofs, ealpha []int32
+	nsafe        int
+	asm          bool
 }
 
 func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) *plan {
@@ -167,6 +174,25 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 			p.xofs[dx*ks+t] = int32(tap * cn)
 			p.alpha[dx*ks+t] = roundCoef(cb[t])
 		}
+	}
+	if simd.AVX2 {
+		p.asm = true
+		W := dw * cn
+		p.eofs, p.ealpha = make([]int32, ks*W), make([]int32, ks*W)
+		p.nsafe = W
+		for dx := 0; dx < dw; dx++ {
+			for c := 0; c < cn; c++ {
+				j := dx*cn + c
+				for t := 0; t < ks; t++ {
+					o := p.xofs[dx*ks+t] + int32(c)
+					p.eofs[t*W+j], p.ealpha[t*W+j] = o, int32(p.alpha[dx*ks+t])
+					if int(o)+4 > sw*cn && j < p.nsafe {
+						p.nsafe = j
+					}
+				}
+			}
+		}
+		p.nsafe &^= 7
 	}
 	for dy := 0; dy < dh; dy++ {
 		s, f := srcCoord(dy, sy, invy, area)
@@ -286,9 +312,9 @@ func (p *plan) run(src, dst []uint8) {
 		out := dst[dy*W : (dy+1)*W]
 		b := p.beta[dy*ks : dy*ks+ks]
 		if ks == 2 {
-			vresizeLinear(cur[0], cur[1], out, int32(b[0]), int32(b[1]))
+			vresizeLinear(cur[0], cur[1], out, int32(b[0]), int32(b[1]), p.asm)
 		} else {
-			vresizeCubic(&cur, out, b)
+			vresizeCubic(&cur, out, b, p.asm)
 		}
 	}
 }
@@ -296,10 +322,15 @@ func (p *plan) run(src, dst []uint8) {
 // vresizeLinear is OpenCV's uint8 vertical linear pass, which mirrors the
 // SSE2 mulhi path for every element (go-stack.md §4.4 rule 5):
 // ((b0·(T0>>4))>>16 + (b1·(T1>>4))>>16 + 2) >> 2.
-func vresizeLinear(t0, t1 []int32, out []uint8, b0, b1 int32) {
+func vresizeLinear(t0, t1 []int32, out []uint8, b0, b1 int32, asm bool) {
 	t0 = t0[:len(out)]
 	t1 = t1[:len(out)]
-	for x := range out {
+	x0 := 0
+	if asm && len(out) >= 8 {
+		x0 = len(out) &^ 7
+		simd.VLinear(&t0[0], &t1[0], &out[0], x0, b0, b1)
+	}
+	for x := x0; x < len(out); x++ {
 		v := (((b0 * (t0[x] >> 4)) >> 16) + ((b1 * (t1[x] >> 4)) >> 16) + 2) >> 2
 		out[x] = sat8(v)
 	}
@@ -308,12 +339,17 @@ func vresizeLinear(t0, t1 []int32, out []uint8, b0, b1 int32) {
 // vresizeCubic is OpenCV's uint8 vertical cubic pass (go-stack.md §4.4
 // rule 7): blocks of 8 in float32 (no FMA, round half to even), the tail
 // in integers.
-func vresizeCubic(t *[4][]int32, out []uint8, b []int16) {
+func vresizeCubic(t *[4][]int32, out []uint8, b []int16, asm bool) {
 	const s = 1.0 / (coefScale * coefScale)
 	f0, f1, f2, f3 := float32(b[0])*s, float32(b[1])*s, float32(b[2])*s, float32(b[3])*s
 	n := len(out)
 	t0, t1, t2, t3 := t[0][:n], t[1][:n], t[2][:n], t[3][:n]
 	x := 0
+	if asm && n >= 8 {
+		x = n &^ 7
+		fb := [4]float32{f0, f1, f2, f3}
+		simd.VCubic(&t0[0], &t1[0], &t2[0], &t3[0], &out[0], x, &fb)
+	}
 	// Whole blocks of 8 (one SSE2 register pair) take the float path.
 	for nf := n &^ 7; x < nf; x++ {
 		v3 := float32(float32(t3[x]) * f3)

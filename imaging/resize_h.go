@@ -1,9 +1,23 @@
 package imaging
 
+import "github.com/shitu-go/shitu/imaging/internal/simd"
+
 // Horizontal passes: every output element is Σ src[tap]·alpha in int32
 // (exact), so they are free to be specialised by channel count and taps.
 
 func (p *plan) hresize(s []uint8, d []int32) {
+	if p.asm && p.nsafe > 0 {
+		W := len(d)
+		simd.HGather(&s[0], &d[0], p.nsafe, &p.eofs[0], &p.ealpha[0], W, p.ks)
+		for j := p.nsafe; j < W; j++ {
+			var v int32
+			for t := 0; t < p.ks; t++ {
+				v += int32(s[p.eofs[t*W+j]]) * p.ealpha[t*W+j]
+			}
+			d[j] = v
+		}
+		return
+	}
 	switch {
 	case p.cn == 3 && p.ks == 2:
 		hresize2c3(s, d, p.xofs, p.alpha)

@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"errors"
+	"github.com/shitu-go/shitu/imaging/internal/simd"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,16 @@ import (
 var interpNames = map[string]Interp{"nearest": Nearest, "linear": Linear, "cubic": Cubic, "area": Area}
 
 func TestResizeMatchesOpenCV(t *testing.T) {
+	testResizeFixtures(t)
+	if simd.AVX2 {
+		// The same fixtures through the pure-Go kernels.
+		simd.AVX2 = false
+		defer func() { simd.AVX2 = true }()
+		t.Run("go", testResizeFixtures)
+	}
+}
+
+func testResizeFixtures(t *testing.T) {
 	m := loadManifest(t)
 	srcs := map[[4]uint32]*Image{}
 	for _, c := range m.Resize {

@@ -1,0 +1,27 @@
+//go:build amd64 && !purego
+
+package simd
+
+import "golang.org/x/sys/cpu"
+
+// AVX2 reports whether the kernels may be called (the CPU has AVX2).
+var AVX2 = cpu.X86.HasAVX2
+
+// HGather sets d[j] = Σ_t s[ofs[t·plane+j]]·alpha[t·plane+j] for t < ks
+// and j < n (a multiple of 8). Every ofs+4 must lie inside s.
+//
+//go:noescape
+func HGather(s *uint8, d *int32, n int, ofs *int32, alpha *int32, plane int, ks int)
+
+// VLinear is OpenCV's uint8 vertical linear pass for n (a multiple of 8)
+// elements: sat_u8(((b0·(t0>>4))>>16 + (b1·(t1>>4))>>16 + 2) >> 2).
+//
+//go:noescape
+func VLinear(t0, t1 *int32, out *uint8, n int, b0, b1 int32)
+
+// VCubic is OpenCV's uint8 vertical cubic float path for n (a multiple of
+// 8) elements: sat_u8(roundEven(t0·b0 + (t1·b1 + (t2·b2 + t3·b3)))) in
+// float32 without fused multiply-adds.
+//
+//go:noescape
+func VCubic(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32)

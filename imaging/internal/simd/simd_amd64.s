@@ -1,0 +1,142 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func hgatherAVX2(s *uint8, d *int32, n int, ofs *int32, alpha *int32, plane int, ks int)
+// d[j] = Σ_t s[ofs[t*plane+j]] * alpha[t*plane+j] for j < n (n a multiple of 8).
+// Each tap reads a dword at s+ofs and keeps its low byte; callers make sure
+// ofs+4 stays inside the row.
+TEXT ·HGather(SB), NOSPLIT, $0-56
+	MOVQ s+0(FP), SI
+	MOVQ d+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ ofs+24(FP), R8
+	MOVQ alpha+32(FP), R9
+	MOVQ plane+40(FP), R10
+	SHLQ $2, R10
+	MOVQ ks+48(FP), R11
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $24, Y15, Y14
+	XORQ AX, AX
+
+hloop:
+	CMPQ CX, $8
+	JLT  hdone
+	VPXOR Y0, Y0, Y0
+	MOVQ R8, R12
+	MOVQ R9, R13
+	MOVQ R11, BX
+
+htap:
+	VMOVDQU (R12)(AX*1), Y1
+	VMOVDQA Y15, Y2
+	VPXOR Y3, Y3, Y3
+	VPGATHERDD Y2, (SI)(Y1*1), Y3
+	VPAND Y14, Y3, Y3
+	VMOVDQU (R13)(AX*1), Y4
+	VPMULLD Y4, Y3, Y3
+	VPADDD Y3, Y0, Y0
+	ADDQ R10, R12
+	ADDQ R10, R13
+	DECQ BX
+	JNZ  htap
+	VMOVDQU Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	SUBQ $8, CX
+	JMP  hloop
+
+hdone:
+	VZEROUPPER
+	RET
+
+// func vlinearAVX2(t0, t1 *int32, out *uint8, n int, b0, b1 int32)
+// out[x] = sat_u8(((b0*(t0[x]>>4))>>16 + (b1*(t1[x]>>4))>>16 + 2) >> 2), n a multiple of 8.
+TEXT ·VLinear(SB), NOSPLIT, $0-40
+	MOVQ t0+0(FP), SI
+	MOVQ t1+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVL b0+32(FP), R12
+	MOVL b1+36(FP), R13
+	MOVQ R12, X8
+	MOVQ R13, X9
+	VPBROADCASTD X8, Y8
+	VPBROADCASTD X9, Y9
+	VPCMPEQD Y10, Y10, Y10
+	VPSRLD $31, Y10, Y10
+	VPSLLD $1, Y10, Y10
+	XORQ AX, AX
+	XORQ BX, BX
+
+vlloop:
+	CMPQ CX, $8
+	JLT  vldone
+	VMOVDQU (SI)(AX*1), Y0
+	VMOVDQU (DX)(AX*1), Y1
+	VPSRAD $4, Y0, Y0
+	VPSRAD $4, Y1, Y1
+	VPMULLD Y8, Y0, Y0
+	VPMULLD Y9, Y1, Y1
+	VPSRAD $16, Y0, Y0
+	VPSRAD $16, Y1, Y1
+	VPADDD Y1, Y0, Y0
+	VPADDD Y10, Y0, Y0
+	VPSRAD $2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSDW X1, X0, X0
+	VPACKUSWB X0, X0, X0
+	MOVQ X0, (DI)(BX*1)
+	ADDQ $32, AX
+	ADDQ $8, BX
+	SUBQ $8, CX
+	JMP  vlloop
+
+vldone:
+	VZEROUPPER
+	RET
+
+// func vcubicAVX2(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32)
+// out[x] = sat_u8(round_even(t0*b0 + (t1*b1 + (t2*b2 + t3*b3)))) in float32
+// without FMA, n a multiple of 8 (OpenCV's VResizeCubicVec_32s8u).
+TEXT ·VCubic(SB), NOSPLIT, $0-56
+	MOVQ t0+0(FP), R8
+	MOVQ t1+8(FP), R9
+	MOVQ t2+16(FP), R10
+	MOVQ t3+24(FP), R11
+	MOVQ out+32(FP), DI
+	MOVQ n+40(FP), CX
+	MOVQ b+48(FP), DX
+	VBROADCASTSS 0(DX), Y8
+	VBROADCASTSS 4(DX), Y9
+	VBROADCASTSS 8(DX), Y10
+	VBROADCASTSS 12(DX), Y11
+	XORQ AX, AX
+	XORQ BX, BX
+
+vcloop:
+	CMPQ CX, $8
+	JLT  vcdone
+	VCVTDQ2PS (R11)(AX*1), Y3
+	VMULPS Y11, Y3, Y3
+	VCVTDQ2PS (R10)(AX*1), Y2
+	VMULPS Y10, Y2, Y2
+	VADDPS Y3, Y2, Y2
+	VCVTDQ2PS (R9)(AX*1), Y1
+	VMULPS Y9, Y1, Y1
+	VADDPS Y2, Y1, Y1
+	VCVTDQ2PS (R8)(AX*1), Y0
+	VMULPS Y8, Y0, Y0
+	VADDPS Y1, Y0, Y0
+	VCVTPS2DQ Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSDW X1, X0, X0
+	VPACKUSWB X0, X0, X0
+	MOVQ X0, (DI)(BX*1)
+	ADDQ $32, AX
+	ADDQ $8, BX
+	SUBQ $8, CX
+	JMP  vcloop
+
+vcdone:
+	VZEROUPPER
+	RET

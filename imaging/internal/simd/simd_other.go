@@ -1,0 +1,21 @@
+//go:build !amd64 || purego
+
+package simd
+
+// AVX2 is false: this build has no assembly kernels.
+var AVX2 = false
+
+// HGather panics: see AVX2.
+func HGather(s *uint8, d *int32, n int, ofs *int32, alpha *int32, plane int, ks int) {
+	panic("simd: no assembly kernels in this build")
+}
+
+// VLinear panics: see AVX2.
+func VLinear(t0, t1 *int32, out *uint8, n int, b0, b1 int32) {
+	panic("simd: no assembly kernels in this build")
+}
+
+// VCubic panics: see AVX2.
+func VCubic(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32) {
+	panic("simd: no assembly kernels in this build")
+}
