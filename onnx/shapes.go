@@ -388,4 +388,3 @@ func InferShapes(n *NodeProto, in [][]int64, opset int64, consts ConstLookup) ([
 	}
 	return out, nil
 }
-
