@@ -17,6 +17,11 @@
 //     leave-one-out over a gallery, with precision/recall/reject curves,
 //     the most confused label pairs and under-covered labels.
 //   - Reports: a text summary, JSON, and PNG plots.
+//
+// FromFeature, SystemRecognizer, GalleryItems and SaveThresholds connect
+// these to the feature extractor, the recognition system and the gallery;
+// long-running steps take a progress callback func(done, total int) that
+// the CLI turns into a progress bar.
 package eval
 
 import "errors"

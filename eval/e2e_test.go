@@ -126,18 +126,6 @@ func synthExtractor(t *testing.T, _ string) *feature.Extractor {
 	return synth.ext
 }
 
-// fileExtractor adapts feature.Extractor to Extractor.
-type fileExtractor struct{ e *feature.Extractor }
-
-func (f fileExtractor) Extract(ctx context.Context, paths []string) ([][]float32, error) {
-	out := make([][]float32, len(paths))
-	err := f.e.ExtractFiles(ctx, paths, func(i int, v []float32, err error) error {
-		out[i] = v
-		return err
-	})
-	return out, err
-}
-
 type embedder struct{ e *feature.Extractor }
 
 func (e embedder) Embed(ctx context.Context, crops []*imaging.Image) ([][]float32, error) {
@@ -162,7 +150,7 @@ func TestSynthEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last [2]int
-	r, err := EvaluateLists(context.Background(), fileExtractor{ext}, ListEval{
+	r, err := EvaluateLists(context.Background(), FromFeature(ext), ListEval{
 		Query: qry, QueryRoot: dir, Gallery: gal, GalleryRoot: dir, Batch: 8,
 		Progress: func(d, n int) { last = [2]int{d, n} },
 		Options:  RetrievalOptions{TopK: []int{1, 5}},
@@ -214,7 +202,7 @@ func TestSynthPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	gv, err := ExtractFeatures(context.Background(), fileExtractor{ext}, ResolvePaths(dir, gl), 8, nil)
+	gv, err := ExtractFeatures(context.Background(), FromFeature(ext), ResolvePaths(dir, gl), 8, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

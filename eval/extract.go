@@ -3,6 +3,8 @@ package eval
 import (
 	"context"
 	"fmt"
+
+	"github.com/shitu-go/shitu/feature"
 )
 
 // Extractor computes one L2-normalised feature per image path; the
@@ -93,4 +95,23 @@ func EvaluateLists(ctx context.Context, ext Extractor, le ListEval) (*RetrievalR
 		}
 	}
 	return Retrieval(q, g, le.Options)
+}
+
+// FromFeature adapts a feature extractor: images are decoded, preprocessed
+// and embedded by its pipelined ExtractFiles (ppshitu-pipeline.md §6). An
+// unreadable image stops the run with its error, as PaddleClas stops.
+func FromFeature(e *feature.Extractor) Extractor { return featureFiles{e} }
+
+type featureFiles struct{ e *feature.Extractor }
+
+func (f featureFiles) Extract(ctx context.Context, paths []string) ([][]float32, error) {
+	out := make([][]float32, len(paths))
+	err := f.e.ExtractFiles(ctx, paths, func(i int, v []float32, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", paths[i], err)
+		}
+		out[i] = v
+		return nil
+	})
+	return out, err
 }
