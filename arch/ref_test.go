@@ -2,6 +2,7 @@ package arch
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -36,44 +37,46 @@ func TestONNXMatchesReference(t *testing.T) {
 		net  *Net
 		n, s int
 	}{{rec, 2, 64}, {det, 1, 128}} {
-		t.Run(tc.net.Name, func(t *testing.T) {
-			model, err := tc.net.Bytes(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sess, err := be.Open(model, infer.Options{IntraOpThreads: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.Close()
-			x := synthImages(rand.New(rand.NewPCG(7, 8)), tc.n, tc.s)
-			in, err := tensor.New([]int{tc.n, 3, tc.s, tc.s}, x.d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs, err := sess.Run(context.Background(), map[string]*tensor.Tensor{tc.net.Inputs[0].Name: in})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref, err := tc.net.forward(map[string]*fmap{tc.net.Inputs[0].Name: x})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, o := range tc.net.Outputs {
-				got, want := outs[i].Float32s(), ref[o.Name].d
-				if len(got) != len(want) {
-					t.Fatalf("%s: %d values, reference %d", o.Name, len(got), len(want))
+		x := synthImages(rand.New(rand.NewPCG(7, 8)), tc.n, tc.s)
+		ref, err := tc.net.forward(map[string]*fmap{tc.net.Inputs[0].Name: x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := tensor.New([]int{tc.n, 3, tc.s, tc.s}, x.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, opset := range []int64{11, 13, 14} {
+			t.Run(fmt.Sprintf("%s/opset%d", tc.net.Name, opset), func(t *testing.T) {
+				model, err := tc.net.Bytes(opset)
+				if err != nil {
+					t.Fatal(err)
 				}
-				var maxDiff, maxAbs float64
-				for j := range got {
-					maxDiff = max(maxDiff, math.Abs(float64(got[j]-want[j])))
-					maxAbs = max(maxAbs, math.Abs(float64(want[j])))
+				sess, err := be.Open(model, infer.Options{IntraOpThreads: 1})
+				if err != nil {
+					t.Fatal(err)
 				}
-				t.Logf("%s: max |diff| %.3g, max |ref| %.3g", o.Name, maxDiff, maxAbs)
-				if maxDiff > 1e-3*max(1, maxAbs) {
-					t.Errorf("%s: ONNX Runtime and reference differ by %.3g (max |ref| %.3g)", o.Name, maxDiff, maxAbs)
+				defer sess.Close()
+				outs, err := sess.Run(context.Background(), map[string]*tensor.Tensor{tc.net.Inputs[0].Name: in})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				for i, o := range tc.net.Outputs {
+					got, want := outs[i].Float32s(), ref[o.Name].d
+					if len(got) != len(want) {
+						t.Fatalf("%s: %d values, reference %d", o.Name, len(got), len(want))
+					}
+					var maxDiff, maxAbs float64
+					for j := range got {
+						maxDiff = max(maxDiff, math.Abs(float64(got[j]-want[j])))
+						maxAbs = max(maxAbs, math.Abs(float64(want[j])))
+					}
+					t.Logf("%s: max |diff| %.3g, max |ref| %.3g", o.Name, maxDiff, maxAbs)
+					if maxDiff > 1e-3*max(1, maxAbs) {
+						t.Errorf("%s: ONNX Runtime and reference differ by %.3g (max |ref| %.3g)", o.Name, maxDiff, maxAbs)
+					}
+				}
+			})
+		}
 	}
 }
