@@ -7,14 +7,17 @@ import (
 )
 
 // DetOptions configures the detector. Zero values give input "image"
-// [1,3,640,640], opset 13, class-logit bias −4.595 (prior 0.01, as PicoHead
-// initialises it).
+// [1,3,640,640], opset 13, mean class logit −4.595 (prior 0.01, as PicoHead
+// initialises its bias).
 type DetOptions struct {
 	// DynamicBatch makes the batch dim dynamic (-1, symbolic "N"); default 1.
 	DynamicBatch bool
 	// InputSize is the square input side; 0 = 640. Must be a multiple of 64.
 	InputSize int64
-	// ClsBias is the mean of the class-logit bias; nil = −4.595.
+	// ClsBias sets head_cls's class-logit bias so that the class logit
+	// averages ClsBias on the calibration images; nil = −4.595 (sigmoid
+	// 0.01, PicoHead's prior). On photos the logits spread much wider
+	// (seeded weights are not trained), so some anchors still score high.
 	ClsBias *float64
 	// Opset is the ai.onnx opset; 0 = 13 (HardSwish is then written as
 	// x·HardSigmoid(x); opset ≥ 14 uses the HardSwish op).
