@@ -31,6 +31,11 @@ type Config struct {
 	// BatchSize: images per model run (default 32; capped by a fixed batch
 	// dimension of the model).
 	BatchSize int
+	// Binarize records that the model's features are used binarised
+	// (RecPostProcess Binarize "sign", ppshitu-pipeline.md §6.4). The
+	// Extractor still returns L2-normalised float features; callers pack
+	// them with Binarize (binary galleries do it themselves). Default false.
+	Binarize bool
 	// Workers: decode/preprocess goroutines of ExtractFiles (default: the
 	// number of CPUs).
 	Workers int
