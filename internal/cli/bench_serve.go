@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,9 +47,10 @@ type benchServeCmd struct {
 
 // serveRow is one line of the table.
 type serveRow struct {
-	name string
-	conc int
-	res  *loadgen.Result
+	round int
+	name  string
+	conc  int
+	res   *loadgen.Result
 }
 
 func (c *benchServeCmd) Run(g *Globals) error {
@@ -154,7 +154,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 			if err != nil {
 				return fmt.Errorf("bench serve: in-process reference: %w", err)
 			}
-			rows = append(rows, serveRow{name: "in-process", conc: c.Reference, res: res})
+			rows = append(rows, serveRow{round: round + 1, name: "in-process", conc: c.Reference, res: res})
 			refTP = append(refTP, res.Throughput())
 		}
 		for _, conc := range c.Concurrency {
@@ -165,7 +165,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 			if err != nil {
 				return fmt.Errorf("bench serve: %w", err)
 			}
-			rows = append(rows, serveRow{name: "service", conc: conc, res: res})
+			rows = append(rows, serveRow{round: round + 1, name: "service", conc: conc, res: res})
 			if conc == c.Reference {
 				svcTP = append(svcTP, res.Throughput())
 			}
@@ -283,14 +283,20 @@ func (c *benchServeCmd) inProcess(ctx context.Context, sys *recognize.System, op
 
 func writeServeTable(w io.Writer, rows []serveRow, rounds bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tconc\trequests\terrors\tcut\timg/s\tp50 ms\tp90 ms\tp99 ms\t")
+	head := "\tconc\trequests\terrors\tcut\timg/s\tp50 ms\tp90 ms\tp99 ms\t"
+	if rounds {
+		head = "round" + head
+	}
+	fmt.Fprintln(tw, head)
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()*1e3) }
 	for _, r := range rows {
+		if rounds {
+			fmt.Fprintf(tw, "%d\t", r.round)
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t\n", r.name, r.conc, r.res.Requests, r.res.Errors, r.res.Cut,
 			r.res.Throughput(), ms(r.res.Percentile(50)), ms(r.res.Percentile(90)), ms(r.res.Percentile(99)))
 	}
 	tw.Flush()
-	_ = rounds
 }
 
 func median(v []float64) float64 {
@@ -304,5 +310,3 @@ func median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
-
-var _ = errors.New

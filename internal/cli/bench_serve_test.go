@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/shitu-go/shitu/internal/testutil"
+)
+
+func TestBenchServeFlagErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"zero requests", []string{"-n", "0"}, "must be > 0"},
+		{"zero duration", []string{"--duration", "0s"}, "must be > 0"},
+		{"negative warmup", []string{"--warmup=-1"}, "≥ 0"},
+		{"zero concurrency", []string{"--concurrency", "1,0"}, "concurrency 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs, code := run(t, append([]string{"bench", "serve"}, tt.args...)...)
+			if code != 1 || !strings.Contains(errs, "bench serve:") || !strings.Contains(errs, tt.want) {
+				t.Errorf("exit %d, stderr %q, want 1 and %q", code, errs, tt.want)
+			}
+		})
+	}
+}
+
+// TestBenchServeSynthetic runs the whole benchmark, tiny: synthesized
+// models, the generated gallery and shelves, the service on loopback, one
+// level and the in-process reference at the same concurrency.
+func TestBenchServeSynthetic(t *testing.T) {
+	testutil.ORTLib(t)
+	out, errs, code := run(t, "bench", "serve", "-n", "3", "--concurrency", "2", "--reference", "2", "--warmup", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, re := range []string{
+		`service http://127\.0\.0\.1:\d+/v1/recognize: \d+ workers`,
+		`(?m)^\s+in-process\s+2\s+3\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`(?m)^\s+service\s+2\s+3\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`concurrency 2: service [0-9.]+ img/s, in-process [0-9.]+ img/s: ratio [0-9.]+`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
+	if m := regexp.MustCompile(`(\d+) objects in the first`).FindStringSubmatch(out); m == nil || m[1] == "0" {
+		t.Errorf("the check request found no objects:\n%s", out)
+	}
+}
