@@ -165,9 +165,13 @@ type outcome struct {
 // ones, with cfg.Concurrency workers, and stops each phase at cfg.Duration.
 // It returns an error only for an invalid Config or a cancelled ctx.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	own := cfg.Client == nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if own {
+		defer cfg.Client.CloseIdleConnections()
 	}
 	var seq atomic.Int64 // body index, shared by both phases
 	if cfg.Warmup > 0 {
