@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shitu-go/shitu/vecindex"
 	bolt "go.etcd.io/bbolt"
@@ -36,6 +37,7 @@ var (
 	ErrConfig        = errors.New("gallery: bad index configuration")
 	ErrKind          = errors.New("gallery: operation does not match the gallery kind (float or binary)")
 	ErrUnsupported   = errors.New("gallery: unsupported")
+	ErrLocked        = errors.New("gallery: gallery is open in another process")
 )
 
 // File names inside a gallery directory (docs/format/gallery.md).
@@ -210,9 +212,9 @@ func Create(dir string, opts Options) (*Gallery, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("%w: %s", ErrExists, path)
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 0})
+	db, err := openDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("gallery: open %s: %w", path, err)
+		return nil, err
 	}
 	h := header{Model: opts.Model, Dims: opts.Dims, Metric: opts.Metric, Method: opts.Method}
 	if err := db.Update(func(tx *bolt.Tx) error { return initDB(tx, h) }); err != nil {
@@ -237,9 +239,9 @@ func Open(dir string, opts Options) (*Gallery, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoGallery, dir)
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 0})
+	db, err := openDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("gallery: open %s: %w", path, err)
+		return nil, err
 	}
 	var h header
 	if err := db.View(func(tx *bolt.Tx) error {
@@ -360,4 +362,19 @@ func syncDir(dir string) error {
 		return fmt.Errorf("gallery: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// lockWait is how long Open waits for another process to release the
+// gallery (bbolt allows one writer process per file).
+const lockWait = 2 * time.Second
+
+func openDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockWait})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, lockWait)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gallery: open %s: %w", path, err)
+	}
+	return db, nil
 }

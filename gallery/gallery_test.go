@@ -477,3 +477,17 @@ func TestCorruptSnapshotIgnored(t *testing.T) {
 		g.db = nil
 	}
 }
+
+func TestOpenLockedByAnotherHandle(t *testing.T) {
+	dir := t.TempDir()
+	g, err := Create(dir, Options{Model: "m", Dims: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	// bbolt's flock is per open file description, so a second open in the
+	// same process conflicts just as another process would.
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+}
