@@ -1,6 +1,20 @@
 // Package vecindex holds shitu's vector indexes: exact Flat search, HNSW
 // with delete, IVF-Flat, and binary (Hamming) variants, all behind one
 // interface. It imports no other project package.
+//
+// Kernels: inner product, squared L2 and a four-query inner product are
+// AVX2+FMA assembly on amd64 (chosen at run time), with a pure-Go
+// fallback (build tag purego, or other architectures).
+//
+// Concurrency: every index guards itself with a sync.RWMutex; searches run
+// in parallel, Add and Remove are exclusive, and a search sees an index
+// either before or after a write.
+//
+// Results are sorted best first (IP descending, L2 and Hamming ascending)
+// and padded to k with PadID and the metric's worst score as faiss pads
+// them (ppshitu-pipeline.md §7.2). Save writes shitu's own checksummed
+// format (docs/format/vecindex.md); vecindex/faiss reads and writes faiss
+// files.
 package vecindex
 
 import (
