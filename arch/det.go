@@ -79,7 +79,7 @@ func DetNet(seed int64, opts DetOptions) (*Net, error) {
 	if opts.ClsBias != nil {
 		clsBias = *opts.ClsBias
 	}
-	nb := newNetBuilder("PicoDet_LCNet_x2_5_mainbody", seed)
+	nb := newNetBuilder("PicoDet_LCNet_x2_5_mainbody", seed, detVarFloor)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 mainbody detector PicoDet-LCNet×2.5 + CSP-PAN + PicoHead, raw head outputs; synthetic: seeded weights (seed %d)", seed)
 	nb.net.Preprocess = Preprocess{Size: size, Interp: "cubic", Mean: imagenetMean, Std: imagenetStd, Layout: "NCHW"}
 	x := nb.input(DetInput, []int64{batch, 3, size, size}, detCalibN, int(min(size, detCalibSize)))

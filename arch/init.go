@@ -15,7 +15,8 @@ import (
 // gradients, shapes and stripes, normalised like ImageNet photos) while it
 // builds it, layer by layer, and uses the measured per-channel statistics:
 //   - BatchNorm running mean is the measured mean of its input and the
-//     running variance the measured variance plus a floor (bnVarFloor), so
+//     running variance the measured variance plus a floor (recVarFloor,
+//     detVarFloor), so
 //     BN centres and normalises; scale ~ U(0.8,1.2), bias ~ N(0.75,0.1);
 //   - k×k filters are He-normal mixed with a low-pass kernel (blurMix);
 //   - convs with a bias and no BN after them (the fused re-parameterised
@@ -34,9 +35,12 @@ const (
 	// bnBeta, bnBetaStd: BatchNorm bias ~ N(bnBeta, bnBetaStd); a positive
 	// mean keeps most units in the ReLU's linear part (less chaotic nets).
 	bnBeta, bnBetaStd = 0.75, 0.1
-	// bnVarFloor: BN running variance = measured + bnVarFloor × the layer's
-	// mean channel variance, so nearly silent channels are not amplified.
-	bnVarFloor = 3.0
+	// recVarFloor, detVarFloor: BN running variance = measured + floor × the
+	// layer's mean channel variance, so nearly silent channels are not
+	// amplified. The deeper detector (94 BNs, no residuals) needs more: with
+	// 3, its logits on 640² photos reach |100|+; with 10 their RMS is ~1–3.
+	// The rec features separate photos better with 3.
+	recVarFloor, detVarFloor = 3.0, 10.0
 )
 
 type moments struct{ m, v []float64 }
@@ -47,16 +51,19 @@ type netBuilder struct {
 	shape map[string][3]int64 // value -> C,H,W at calibration size
 	st    map[string]moments  // value -> measured per-channel statistics
 	data  map[string]*fmap    // value -> calibration activations
-	err   error
+	// varFloor is the BN variance floor (recVarFloor or detVarFloor).
+	varFloor float64
+	err      error
 }
 
-func newNetBuilder(name string, seed int64) *netBuilder {
+func newNetBuilder(name string, seed int64, varFloor float64) *netBuilder {
 	return &netBuilder{
-		net:   &Net{Name: name},
-		seed:  seed,
-		shape: map[string][3]int64{},
-		st:    map[string]moments{},
-		data:  map[string]*fmap{},
+		net:      &Net{Name: name},
+		seed:     seed,
+		varFloor: varFloor,
+		shape:    map[string][3]int64{},
+		st:       map[string]moments{},
+		data:     map[string]*fmap{},
 	}
 }
 
@@ -214,7 +221,7 @@ func (nb *netBuilder) bn(name, x string) string {
 		scale[i] = float32(0.8 + 0.4*r.Float64())
 		bias[i] = float32(bnBeta + bnBetaStd*r.NormFloat64())
 		mean[i] = float32(sx.m[i])
-		variance[i] = float32(max(sx.v[i]+bnVarFloor*vbar, 1e-4))
+		variance[i] = float32(max(sx.v[i]+nb.varFloor*vbar, 1e-4))
 	}
 	cs := []int64{int64(c)}
 	return nb.push(Layer{Name: name, Kind: BatchNorm, Inputs: []string{x}, Eps: 1e-5, Params: []Param{

@@ -179,16 +179,18 @@ func TestRecFeaturesDiscriminate(t *testing.T) {
 func checkFinite(t *testing.T, name string, f []float32) {
 	t.Helper()
 	lo, hi := f[0], f[0]
+	var ss float64
 	for _, v := range f {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			t.Fatalf("%s: non-finite output", name)
 		}
 		lo, hi = min(lo, v), max(hi, v)
+		ss += float64(v) * float64(v)
 	}
 	if lo == hi {
 		t.Errorf("%s: all values equal %g", name, lo)
 	}
-	t.Logf("%s: values in [%.3g, %.3g]", name, lo, hi)
+	t.Logf("%s: values in [%.3g, %.3g], RMS %.3g", name, lo, hi, math.Sqrt(ss/float64(len(f))))
 }
 
 func TestRecRuns(t *testing.T) {

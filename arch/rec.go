@@ -70,7 +70,7 @@ func RecNet(seed int64, opts RecOptions) (*Net, error) {
 	if outName == "" {
 		outName = RecOutput
 	}
-	nb := newNetBuilder("PPLCNetV2_base_ShiTu", seed)
+	nb := newNetBuilder("PPLCNetV2_base_ShiTu", seed, recVarFloor)
 	nb.net.Doc = fmt.Sprintf("PP-ShiTuV2 recognition network PPLCNetV2_base ShiTu + BNNeck (exported form); synthetic: seeded weights (seed %d)", seed)
 	nb.net.Preprocess = Preprocess{Size: size, Interp: "linear", Mean: imagenetMean, Std: imagenetStd, Layout: "NCHW"}
 	x := nb.input(RecInput, []int64{batch, 3, size, size}, recCalibN, int(min(size, recCalibSize)))
