@@ -358,3 +358,22 @@ func TestFactories(t *testing.T) {
 		t.Errorf("binary IVF: %v", err)
 	}
 }
+
+func TestEmptyAdd(t *testing.T) {
+	for _, tc := range floatCases() {
+		idx := tc.make(t, 4, IP, unitData(1, 40, 4, 0))
+		for range 2 { // a lock left held would deadlock the second call
+			if err := idx.Add(nil, nil); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+		}
+		if idx.Len() != 0 {
+			t.Fatalf("%s: Len %d", tc.name, idx.Len())
+		}
+	}
+	b, _ := NewBinaryHNSW(8, HNSWConfig{})
+	_ = b.Add(nil, nil)
+	if b.Len() != 0 {
+		t.Fatal("binary")
+	}
+}

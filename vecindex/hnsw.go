@@ -80,21 +80,14 @@ func (h *HNSW) SetEfSearch(ef int) {
 }
 
 // Add inserts vectors; existing or repeated ids are refused with
-// ErrDuplicate and nothing is added.
+// ErrDuplicate and nothing is added. A large batch is linked in chunks, each
+// under the write lock, so searches keep running during a long build (they
+// may see part of the batch).
 func (h *HNSW) Add(ids []int64, vecs []float32) error {
 	if len(vecs) != len(ids)*h.dims {
 		return fmt.Errorf("%w: %d values for %d ids of %d dims", ErrDims, len(vecs), len(ids), h.dims)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := checkNew(h.pos, ids); err != nil {
-		return err
-	}
-	if h.live+len(ids) > maxVectors {
-		return fmt.Errorf("%w: more than %d vectors", ErrArgs, maxVectors)
-	}
-	h.add(ids, vecs)
-	return nil
+	return h.addChunked(ids, vecs)
 }
 
 // Remove deletes ids and reports how many were present.
@@ -210,16 +203,7 @@ func (b *BinaryHNSW) Add(ids []int64, codes []byte) error {
 	if len(codes) != len(ids)*b.width {
 		return fmt.Errorf("%w: %d bytes for %d codes of %d bits", ErrDims, len(codes), len(ids), b.dims)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := checkNew(b.pos, ids); err != nil {
-		return err
-	}
-	if b.live+len(ids) > maxVectors {
-		return fmt.Errorf("%w: more than %d vectors", ErrArgs, maxVectors)
-	}
-	b.add(ids, codes)
-	return nil
+	return b.addChunked(ids, codes)
 }
 
 // Remove deletes ids and reports how many were present.

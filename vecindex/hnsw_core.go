@@ -383,6 +383,39 @@ func (c *hnswCore[T]) add(ids []int64, data []T) {
 	}
 }
 
+// addChunk is how many vectors Add links per write-lock hold.
+const addChunk = 256
+
+// addChunked checks ids, then links the vectors addChunk at a time, taking
+// the write lock for each chunk so that searches interleave with a long
+// build. Ids added concurrently by another writer between chunks are
+// refused with ErrDuplicate (the chunks before stay added).
+func (c *hnswCore[T]) addChunked(ids []int64, data []T) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	err := checkNew(c.pos, ids)
+	if err == nil && c.live+len(ids) > maxVectors {
+		err = fmt.Errorf("%w: more than %d vectors", ErrArgs, maxVectors)
+	}
+	for lo := 0; err == nil && lo < len(ids); lo += addChunk {
+		hi := min(lo+addChunk, len(ids))
+		if lo > 0 {
+			c.mu.Lock()
+			if err = checkNew(c.pos, ids[lo:hi]); err != nil {
+				break
+			}
+		}
+		c.add(ids[lo:hi], data[lo*c.width:hi*c.width])
+		c.mu.Unlock()
+	}
+	if err != nil {
+		c.mu.Unlock()
+	}
+	return err
+}
+
 // remove unlinks nodes and repairs the graph: every node that linked to a
 // removed one gets a new list chosen by the heuristic among its remaining
 // links and the removed nodes' live links (hnswlib-style repair), so no
