@@ -2,6 +2,7 @@ package feature
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -45,6 +46,9 @@ func recModel(t testing.TB) []byte {
 func recSession(t testing.TB, threads int) infer.Session {
 	t.Helper()
 	b, err := ort.New(ort.Config{LibPath: testutil.ORTLib(t)})
+	if errors.Is(err, infer.ErrUnavailable) {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
