@@ -250,7 +250,7 @@ func (b *Builder) NodeN(op string, inputs []Value, nOut int, attrs ...*Attribute
 	case "Shape":
 		dt = TensorProto_INT64
 	case "Constant":
-		dt = TensorProto_DataType(attrs[0].GetT().GetDataType())
+		dt = TensorProto_DataType(attrMap(n)["value"].GetT().GetDataType())
 	case "Cast":
 		dt = TensorProto_DataType(attrInt(attrMap(n), "to", int64(TensorProto_FLOAT)))
 	}

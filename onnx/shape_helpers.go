@@ -176,6 +176,9 @@ func squeezeShape(unsq bool, x, axes []int64) ([]int64, error) {
 			if err != nil {
 				return nil, err
 			}
+			if mark[k] {
+				return nil, fmt.Errorf("repeated axis %d in %v", ax, axes)
+			}
 			mark[k] = true
 		}
 		s := make([]int64, 0, r)

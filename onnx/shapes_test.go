@@ -84,6 +84,7 @@ func TestInferShapes(t *testing.T) {
 		{"bn", node("BatchNormalization", 5, 1), [][]int64{{-1, 512}}, 13, nil, [][]int64{{-1, 512}}, nil},
 		{"unsqueeze input", node("Unsqueeze", 2, 1), [][]int64{{3, 4}, {1}}, 13,
 			map[string]*TensorProto{"b": i64(0)}, [][]int64{{1, 3, 4}}, nil},
+		{"unsqueeze repeated axis", node("Unsqueeze", 1, 1, AttrInts("axes", 0, 0)), [][]int64{{3, 4}}, 11, nil, nil, ErrShape},
 		{"squeeze attr", node("Squeeze", 1, 1, AttrInts("axes", 2, 3)), [][]int64{{1, 512, 1, 1}}, 11, nil, [][]int64{{1, 512}}, nil},
 		{"reducemean", node("ReduceMean", 1, 1, AttrInts("axes", 2, 3), AttrInt("keepdims", 0)), [][]int64{{2, 8, 4, 4}}, 13, nil, [][]int64{{2, 8}}, nil},
 		{"shape", node("Shape", 1, 1), [][]int64{{2, 8, 4, 4}}, 13, nil, [][]int64{{4}}, nil},
