@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -214,7 +216,8 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 	var removes []int64
 	inList := map[string]int{}
 	bySHA := map[[32]byte]int64{}
-	for _, l := range lines {
+	hashes, herrs := hashAll(ctx, lines)
+	for li, l := range lines {
 		k := itemKey(l.Source, l.Label)
 		if first, dup := inList[k]; dup {
 			sum.Problems = append(sum.Problems, Problem{Line: l.No, Path: l.Path, Reason: fmt.Sprintf("duplicate of line %d, skipped", first)})
@@ -224,7 +227,7 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		sha, err := hashFile(l.Path)
+		sha, err := hashes[li], herrs[li]
 		if err != nil {
 			p := Problem{Line: l.No, Path: l.Path, Reason: err.Error()}
 			if o.Strict {
@@ -390,6 +393,33 @@ func (g *Gallery) commitBuild(c change) error {
 	}
 	c.removes = live
 	return g.applyLocked(c)
+}
+
+// hashAll hashes the lines' files on a few goroutines (a re-run over an
+// unchanged list costs only this).
+func hashAll(ctx context.Context, lines []Line) ([][32]byte, []error) {
+	sums := make([][32]byte, len(lines))
+	errs := make([]error, len(lines))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU()*2, 16) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				sums[i], errs[i] = hashFile(lines[i].Path)
+			}
+		}()
+	}
+	for i := range lines {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return sums, errs
 }
 
 func hashFile(path string) ([32]byte, error) {
