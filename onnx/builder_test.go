@@ -174,6 +174,12 @@ func TestReadRejects(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrFormat", name, err)
 		}
 	}
+	// Every proper prefix is rejected.
+	for n := 0; n < len(data); n++ {
+		if _, err := Read(data[:n]); err == nil {
+			t.Fatalf("prefix of %d of %d bytes accepted", n, len(data))
+		}
+	}
 }
 
 func TestAnalyzeSmall(t *testing.T) {
