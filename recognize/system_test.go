@@ -265,3 +265,29 @@ func TestConcurrentRecognize(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPaddleClasLineFromPipeline: fixed detector outputs and a fixture
+// gallery through the whole system, printed as predict_system.py prints
+// (ppshitu-pipeline.md §9.1); the expected line is written by hand.
+func TestPaddleClasLineFromPipeline(t *testing.T) {
+	det := fakeDetector{boxes: []detect.Box{
+		{X1: 437.8, Y1: 71.2, X2: 660.9, Y2: 728.4, Score: 0.9},  // width 223 → angle 223°
+		{X1: 794.1, Y1: 104.7, X2: 979.5, Y2: 652.2, Score: 0.8}, // width 185
+		{X1: 10, Y1: 10, X2: 70, Y2: 50, Score: 0.7},             // width 60: no match ≥ 0.5
+	}}
+	gal := &fakeGallery{labels: []string{"元气森林", "it's", "far"}, angles: []float64{223, 185, 160}}
+	sys, _ := New(det, &fakeEmbedder{}, gal, Options{})
+	res, err := sys.Recognize(context.Background(), img(1000, 800))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Box 3 (60°) is more than 90° from every gallery angle: rejected.
+	// The whole image (width 1000 → 280°): best "元气森林" at 223° (cos 57° =
+	// 0.5446) is accepted but overlaps both boxes (IoU 0.18 > 0.05) with a
+	// lower score, so NMS drops it. The two boxes tie at 1.0: the later one
+	// comes first, as numpy orders small ties (§8.3).
+	want := `[{'bbox': [794, 104, 979, 652], 'rec_docs': "it's", 'rec_scores': 1.0}, {'bbox': [437, 71, 660, 728], 'rec_docs': '元气森林', 'rec_scores': 1.0}]`
+	if got := FormatPaddleClas(res.Objects, false); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

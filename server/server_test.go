@@ -528,3 +528,37 @@ func TestOpsEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredThresholds: thresholds stored in the gallery (by calibration)
+// decide "unknown" per label, in the REST answer and the Paddle Serving
+// one; a request that names its own threshold overrides them.
+func TestStoredThresholds(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.addColours(t, "red", "green")
+	if err := f.g.SetThresholds(0.9, map[string]float32{"red": 1.5}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	red, green := pngBytes(t, solid(palette[0], 8, 8)), pngBytes(t, solid(palette[1], 8, 8))
+	r, err := f.c.Recognize(ctx, red, api.RecognizeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := r.Objects[0]
+	if o.Label != nil || o.Threshold != 1.5 || o.Score != 1 || o.Candidates[0].Label != "red" {
+		t.Fatalf("red above its stored threshold: %+v", o)
+	}
+	r, _ = f.c.Recognize(ctx, green, api.RecognizeOptions{})
+	if o := r.Objects[0]; o.Label == nil || *o.Label != "green" || o.Threshold != 0.9 {
+		t.Fatalf("green with the stored global threshold: %+v", o)
+	}
+	th := float32(0.5)
+	r, _ = f.c.Recognize(ctx, red, api.RecognizeOptions{ScoreThreshold: &th})
+	if o := r.Objects[0]; o.Label == nil || o.Threshold != 0.5 {
+		t.Fatalf("request threshold must override: %+v", o)
+	}
+	sr, err := f.c.Serving(ctx, red)
+	if err != nil || sr.ErrNo != 0 || sr.Value[0] != "[]" {
+		t.Fatalf("serving: %v %+v", err, sr)
+	}
+}

@@ -146,18 +146,25 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	// In-process reference options: as the server's /v1/recognize (which keeps unknown objects).
 	refOpts := opts
 	refOpts.KeepUnknown = true
+	// Each round runs the levels in order, with the in-process reference
+	// just before the service level it is compared with (added first when
+	// --concurrency lacks it), so the pair sees the same machine load.
+	levels := slices.Clone(c.Concurrency)
+	if c.Reference > 0 && !slices.Contains(levels, c.Reference) {
+		levels = append([]int{c.Reference}, levels...)
+	}
 	var rows []serveRow
-	var refTP, svcTP []float64
-	for round := 0; round < c.Rounds; round++ {
-		if c.Reference > 0 {
-			res, err := c.inProcess(g.ctx, sys, refOpts, datas, c.Reference)
-			if err != nil {
-				return fmt.Errorf("bench serve: in-process reference: %w", err)
+	var refTP, svcTP, ratios []float64
+	for round := 1; round <= c.Rounds; round++ {
+		for _, conc := range levels {
+			var ref *loadgen.Result
+			if conc == c.Reference {
+				if ref, err = c.inProcess(g.ctx, sys, refOpts, datas, conc); err != nil {
+					return fmt.Errorf("bench serve: in-process reference: %w", err)
+				}
+				rows = append(rows, serveRow{round: round, name: "in-process", conc: conc, res: ref})
+				refTP = append(refTP, ref.Throughput())
 			}
-			rows = append(rows, serveRow{round: round + 1, name: "in-process", conc: c.Reference, res: res})
-			refTP = append(refTP, res.Throughput())
-		}
-		for _, conc := range c.Concurrency {
 			res, err := loadgen.Run(g.ctx, loadgen.Config{
 				URL: url, ContentType: "image/jpeg", Bodies: datas,
 				Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
@@ -165,25 +172,28 @@ func (c *benchServeCmd) Run(g *Globals) error {
 			if err != nil {
 				return fmt.Errorf("bench serve: %w", err)
 			}
-			rows = append(rows, serveRow{round: round + 1, name: "service", conc: conc, res: res})
-			if conc == c.Reference {
-				svcTP = append(svcTP, res.Throughput())
-			}
+			rows = append(rows, serveRow{round: round, name: "service", conc: conc, res: res})
 			if res.FirstError != nil {
 				fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
+			}
+			if ref != nil {
+				svcTP = append(svcTP, res.Throughput())
+				if r := ref.Throughput(); r > 0 {
+					ratios = append(ratios, res.Throughput()/r)
+				}
 			}
 		}
 	}
 	writeServeTable(g.stdout, rows, c.Rounds > 1)
-	if len(refTP) > 0 && len(svcTP) > 0 {
-		r, s := median(refTP), median(svcTP)
-		what := ""
-		if c.Rounds > 1 {
-			what = fmt.Sprintf(" (medians of %d rounds)", c.Rounds)
+	if len(ratios) > 0 {
+		per := make([]string, len(ratios))
+		for i, r := range ratios {
+			per[i] = fmt.Sprintf("%.3f", r)
 		}
-		fmt.Fprintf(g.stdout, "concurrency %d: service %.2f img/s, in-process %.2f img/s%s: ratio %.3f\n",
-			c.Reference, s, r, what, s/r)
+		fmt.Fprintf(g.stdout, "concurrency %d: service %.2f img/s, in-process %.2f img/s: ratio %.3f (median of the per-round ratios %s)\n",
+			c.Reference, median(svcTP), median(refTP), median(ratios), strings.Join(per, ", "))
 	}
+	fmt.Fprintln(g.stdout, "img/s: wall-clock; cpu ms/img: this process's CPU time (client + server, or the in-process loop) per image, which depends little on other load on the machine")
 	fmt.Fprintln(g.stdout, "latency: client-side, request sent → whole answer read; percentiles nearest-rank over the successful requests")
 	return nil
 }
@@ -237,7 +247,7 @@ func (c *benchServeCmd) inProcess(ctx context.Context, sys *recognize.System, op
 			mu   sync.Mutex
 			wg   sync.WaitGroup
 		)
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), loadgen.ProcessCPU()
 		for range min(conc, n) {
 			wg.Add(1)
 			go func() {
@@ -263,7 +273,7 @@ func (c *benchServeCmd) inProcess(ctx context.Context, sys *recognize.System, op
 			}()
 		}
 		wg.Wait()
-		res.Elapsed = time.Since(t0)
+		res.Elapsed, res.CPU = time.Since(t0), loadgen.ProcessCPU()-cpu0
 		slices.Sort(res.Latencies)
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -283,7 +293,7 @@ func (c *benchServeCmd) inProcess(ctx context.Context, sys *recognize.System, op
 
 func writeServeTable(w io.Writer, rows []serveRow, rounds bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "\tconc\trequests\terrors\tcut\timg/s\tp50 ms\tp90 ms\tp99 ms\t"
+	head := "\tconc\trequests\terrors\tcut\timg/s\tp50 ms\tp90 ms\tp99 ms\tcpu ms/img\t"
 	if rounds {
 		head = "round" + head
 	}
@@ -293,8 +303,8 @@ func writeServeTable(w io.Writer, rows []serveRow, rounds bool) {
 		if rounds {
 			fmt.Fprintf(tw, "%d\t", r.round)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t\n", r.name, r.conc, r.res.Requests, r.res.Errors, r.res.Cut,
-			r.res.Throughput(), ms(r.res.Percentile(50)), ms(r.res.Percentile(90)), ms(r.res.Percentile(99)))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t\n", r.name, r.conc, r.res.Requests, r.res.Errors, r.res.Cut,
+			r.res.Throughput(), ms(r.res.Percentile(50)), ms(r.res.Percentile(90)), ms(r.res.Percentile(99)), ms(r.res.CPUPerRequest()))
 	}
 	tw.Flush()
 }

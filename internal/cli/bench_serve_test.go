@@ -40,9 +40,9 @@ func TestBenchServeSynthetic(t *testing.T) {
 	}
 	for _, re := range []string{
 		`service http://127\.0\.0\.1:\d+/v1/recognize: \d+ workers`,
-		`(?m)^\s+in-process\s+2\s+3\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
-		`(?m)^\s+service\s+2\s+3\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
-		`concurrency 2: service [0-9.]+ img/s, in-process [0-9.]+ img/s: ratio [0-9.]+`,
+		`(?m)^\s+in-process\s+2\s+3\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`(?m)^\s+service\s+2\s+3\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`concurrency 2: service [0-9.]+ img/s, in-process [0-9.]+ img/s: ratio [0-9.]+ \(median of the per-round ratios [0-9.]+\)`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("output does not match %s:\n%s", re, out)

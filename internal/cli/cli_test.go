@@ -2,13 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/internal/testutil"
 	"github.com/shitu-go/shitu/models"
+	"github.com/shitu-go/shitu/recognize"
 )
 
 func run(t *testing.T, args ...string) (string, string, int) {
@@ -61,10 +64,56 @@ func TestDemoFromMirror(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "broken.jpg") || !strings.Contains(out, `"label":"product_01"`) {
 		t.Fatalf("predict with a broken file: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
-	// -o overrides apply: a threshold of 0.999 rejects everything (PaddleClas format prints []).
-	out, _, code = run(t, "predict", "-c", cfg, "-o", "IndexProcess.score_thres=0.999", "--format", "paddleclas", "--no-draw", good)
+	// A stored per-label threshold (as `eval calibrate --save` writes) makes
+	// predict answer unknown for that label only, candidates still listed.
+	g, err := gallery.Open(filepath.Join(work, "index"), gallery.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = g.SetThresholds(0.5, map[string]float32{"product_01": 0.9999})
+	g.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(work, "synthetic", "query", "query_2_product_02.jpg")
+	out, _, code = run(t, "predict", "-c", cfg, "--no-draw", "--whole-image", "always", good, other)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("predict with stored thresholds: exit %d\n%s", code, out)
+	}
+	var l1, l2 predictLine
+	json.Unmarshal([]byte(lines[0]), &l1)
+	json.Unmarshal([]byte(lines[1]), &l2)
+	whole := func(l predictLine) recognize.Object {
+		for _, o := range l.Objects {
+			if o.WholeImage {
+				return o
+			}
+		}
+		return recognize.Object{}
+	}
+	if o := whole(l1); o.Known() || o.Threshold != 0.9999 || len(o.Candidates) == 0 || o.Candidates[0].Label != "product_01" {
+		t.Fatalf("product_01 must be unknown under its stored threshold: %+v", o)
+	}
+	if o := whole(l2); o.Label != "product_02" || o.Threshold != 0.5 {
+		t.Fatalf("product_02 must be accepted under the stored global threshold: %+v", o)
+	}
+
+	// -o overrides apply: return_k 2 gives two candidates per box.
+	out, _, code = run(t, "predict", "-c", cfg, "-o", "IndexProcess.return_k=2", "--no-draw", good)
+	var l3 predictLine
+	json.Unmarshal([]byte(out), &l3)
+	if code != 0 || len(l3.Objects) == 0 || len(whole(l3).Candidates) != 2 {
+		t.Fatalf("-o IndexProcess.return_k=2: exit %d, %s", code, out)
+	}
+
+	// A stored global threshold of 0.999 rejects everything (PaddleClas format prints []).
+	g, _ = gallery.Open(filepath.Join(work, "index"), gallery.Options{})
+	g.SetThresholds(0.999, nil)
+	g.Close()
+	out, _, code = run(t, "predict", "-c", cfg, "--format", "paddleclas", "--no-draw", good)
 	if code != 0 || strings.TrimSpace(out) != "[]" {
-		t.Fatalf("override: exit %d, %q", code, out)
+		t.Fatalf("stored global threshold: exit %d, %q", code, out)
 	}
 }
 
