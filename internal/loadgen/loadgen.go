@@ -65,6 +65,11 @@ type Result struct {
 	Cut int
 	// Elapsed is the wall time of the measured phase.
 	Elapsed time.Duration
+	// CPU is this process's user + system CPU time during the measured
+	// phase (0 where unsupported): the client's work, plus the server's when
+	// it runs in the same process. Unlike Elapsed it hardly depends on what
+	// else the machine is running.
+	CPU time.Duration
 	// Latencies of the successful requests, sorted ascending.
 	Latencies []time.Duration
 	// Status counts responses by HTTP status code.
@@ -79,6 +84,14 @@ func (r *Result) Throughput() float64 {
 		return 0
 	}
 	return float64(len(r.Latencies)) / r.Elapsed.Seconds()
+}
+
+// CPUPerRequest is CPU divided by the successful requests (0 without any).
+func (r *Result) CPUPerRequest() time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(len(r.Latencies))
 }
 
 // Percentile is the nearest-rank p-th percentile (0 < p ≤ 100) of the
@@ -179,11 +192,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	cpu0 := ProcessCPU()
 	outs, elapsed, err := phase(ctx, cfg, cfg.Requests, &seq)
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Concurrency: cfg.Concurrency, Elapsed: elapsed, Status: map[int]int{}}
+	r := &Result{Concurrency: cfg.Concurrency, Elapsed: elapsed, CPU: ProcessCPU() - cpu0, Status: map[int]int{}}
 	for _, o := range outs {
 		switch {
 		case o.cut:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -288,5 +289,20 @@ func BenchmarkRunTrivial(b *testing.B) {
 		if _, err := Run(context.Background(), Config{URL: ts.URL, Concurrency: 4, Requests: 100, Duration: time.Minute}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("no process CPU time here")
+	}
+	before := ProcessCPU()
+	x := 0
+	for i := range 50_000_000 {
+		x += i ^ (x >> 3)
+	}
+	after := ProcessCPU()
+	if before <= 0 || after <= before {
+		t.Errorf("ProcessCPU before %v after %v (x %d)", before, after, x)
 	}
 }
