@@ -3,6 +3,7 @@ package arch_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -114,11 +115,13 @@ func features(t *testing.T, s infer.Session, x []float32) []float32 {
 	return out[0].Float32s()
 }
 
-// TestRecFeaturesDiscriminate feeds real photos (area-resized, PaddleClas
-// normalisation): features of different objects must differ while a copy
-// shifted by 4 px and brightened by 10 % stays close and is retrieved first.
-func TestRecFeaturesDiscriminate(t *testing.T) {
-	rec, _ := models(t)
+// discrimination feeds real photos (area-resized, PaddleClas normalisation)
+// to a rec model: it returns the lowest cosine between a photo and its copy
+// shifted by 4 px and brightened by 10 %, the mean and max cosine between
+// different photos, how many perturbed copies retrieve their original first
+// and the smallest margin (own cosine − best other).
+func discrimination(t *testing.T, rec []byte) (minSelf, meanCross, maxCross float64, hits int, margin float64) {
+	t.Helper()
 	dir := filepath.Join(testutil.SharedDir(t), "testdata", "images", "paddleclas-demo")
 	names := []string{
 		"drink_data_demo__test_images__100.jpeg",
@@ -130,27 +133,25 @@ func TestRecFeaturesDiscriminate(t *testing.T) {
 	}
 	s := open(t, rec)
 	var fs, gs [][]float32
-	minSelf := 1.0
+	minSelf = 1
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		f := features(t, s, loadImage(t, p, 224, 0, 1))
 		g := features(t, s, loadImage(t, p, 224, 4, 1.1))
-		c := cosine(f, g)
-		t.Logf("%-50s vs its shifted, brightened copy: %.3f", n, c)
-		minSelf = min(minSelf, c)
+		minSelf = min(minSelf, cosine(f, g))
 		fs, gs = append(fs, f), append(gs, g)
 	}
-	var maxCos, sum float64
 	var cnt int
 	for i := range fs {
 		for j := i + 1; j < len(fs); j++ {
 			c := cosine(fs[i], fs[j])
-			maxCos = max(maxCos, c)
-			sum += c
+			maxCross = max(maxCross, c)
+			meanCross += c
 			cnt++
 		}
 	}
-	hits, minMargin := 0, 2.0
+	meanCross /= float64(cnt)
+	margin = 2
 	for i := range gs {
 		other := -2.0
 		for j := range fs {
@@ -161,18 +162,51 @@ func TestRecFeaturesDiscriminate(t *testing.T) {
 		if cosine(gs[i], fs[i]) > other {
 			hits++
 		}
-		minMargin = min(minMargin, cosine(gs[i], fs[i])-other)
+		margin = min(margin, cosine(gs[i], fs[i])-other)
 	}
 	t.Logf("same image, perturbed: min cosine %.3f; different images: mean %.3f, max %.3f; perturbed copy retrieved first %d/%d, min margin %.3f",
-		minSelf, sum/float64(cnt), maxCos, hits, len(gs), minMargin)
+		minSelf, meanCross, maxCross, hits, len(gs), margin)
+	return minSelf, meanCross, maxCross, hits, margin
+}
+
+// TestRecFeaturesDiscriminate: features of different objects must differ
+// while a slightly shifted, brightened copy stays close and is retrieved first.
+func TestRecFeaturesDiscriminate(t *testing.T) {
+	rec, _ := models(t)
+	minSelf, meanCross, maxCross, hits, _ := discrimination(t, rec)
 	if minSelf < 0.9 {
 		t.Errorf("perturbed copies: min cosine %.3f < 0.9", minSelf)
 	}
-	if mean := sum / float64(cnt); mean > 0.8 || maxCos > 0.95 {
-		t.Errorf("different images too similar: mean cosine %.3f, max %.3f", mean, maxCos)
+	if meanCross > 0.8 || maxCross > 0.95 {
+		t.Errorf("different images too similar: mean cosine %.3f, max %.3f", meanCross, maxCross)
 	}
-	if hits != len(gs) {
-		t.Errorf("perturbed copy retrieved first for %d of %d images", hits, len(gs))
+	if hits != 6 {
+		t.Errorf("perturbed copy retrieved first for %d of 6 images", hits)
+	}
+}
+
+// TestRecFeaturesSeeds repeats the check for other seeds (SHITU_LONG=1).
+// Seeded weights separate photos less well for some seeds (measured: mean
+// cross cosine 0.70–0.77, min margin −0.02…0.04 for seeds 2, 3, 7, 11), so
+// this only guards against regressions: ≥ 5 of 6 retrieved, mean < 0.85.
+func TestRecFeaturesSeeds(t *testing.T) {
+	if os.Getenv("SHITU_LONG") != "1" {
+		t.Skip("set SHITU_LONG=1 to check more seeds")
+	}
+	for _, seed := range []int64{2, 3, 7, 11} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			m, err := arch.BuildRec(seed, arch.RecOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := onnx.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, meanCross, _, hits, _ := discrimination(t, b); hits < 5 || meanCross > 0.85 {
+				t.Errorf("seed %d: %d/6 retrieved, mean cross cosine %.3f", seed, hits, meanCross)
+			}
+		})
 	}
 }
 

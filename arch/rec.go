@@ -36,7 +36,7 @@ type recStage struct {
 }
 
 // Calibration batch used to measure activation statistics (see init.go).
-const recCalibN, recCalibSize = 6, 96
+const recCalibN, recCalibSize = 8, 112
 
 var recStages = []recStage{
 	{64, 3, false, false, false, false, 2},
