@@ -75,6 +75,9 @@ func (c *evalRetrievalCmd) Run(g *Globals) error {
 		return err
 	}
 	le := eval.ListEval{Query: q, QueryRoot: rootOf(c.Root, c.Query), Options: eval.RetrievalOptions{TopK: c.K}}
+	if c.Gallery == "" && !hasUniqueIDs(q) {
+		fmt.Fprintln(g.stderr, "shitu: eval: warning: the query list is also the gallery and has no unique_id column, so every query finds itself (recall@1 = 1), as in PaddleClas; add a 3rd column to exclude self-matches")
+	}
 	if c.Gallery != "" {
 		if le.Gallery, err = eval.ReadList(c.Gallery); err != nil {
 			return err
@@ -226,4 +229,13 @@ func (c *evalCalibrateCmd) Run(g *Globals) error {
 		fmt.Fprintf(g.stdout, "stored thresholds in %s: global %.4f, %d per-label\n", p.gallery.Dir(), cal.Thresholds.Global, len(cal.Thresholds.PerLabel))
 	}
 	return nil
+}
+
+func hasUniqueIDs(es []eval.ListEntry) bool {
+	for _, e := range es {
+		if e.UniqueID != "" {
+			return true
+		}
+	}
+	return false
 }
