@@ -67,9 +67,12 @@ func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Opt
 		if !ok {
 			continue // §5.3: empty crop, skipped (PaddleClas would crash)
 		}
-		c, err := imaging.Crop(img, x1, y1, x2, y2)
-		if err != nil {
-			return nil, err
+		c := img // the whole image needs no copy
+		if x1 != 0 || y1 != 0 || x2 != img.W || y2 != img.H {
+			var err error
+			if c, err = imaging.Crop(img, x1, y1, x2, y2); err != nil {
+				return nil, err
+			}
 		}
 		crops = append(crops, c)
 		kept = append(kept, b)
