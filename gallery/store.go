@@ -312,6 +312,7 @@ func (g *Gallery) load() error {
 		g.dirty = st.n > 0
 	}
 	g.view.Store(st)
+	g.releaseMapping()
 	return nil
 }
 
@@ -347,7 +348,10 @@ func (g *Gallery) rebuildIndex(st *state) error {
 			return nil
 		}
 		var err error
-		if st.bindex != nil {
+		if f, ok := st.index.(*vecindex.Flat); ok && f.Len() == 0 {
+			// Hand the arrays to the index instead of copying them.
+			st.index, err = vecindex.NewFlatFrom(g.hdr.Dims, g.hdr.Metric, ids, vecs)
+		} else if st.bindex != nil {
 			err = st.bindex.Add(ids, codes)
 		} else {
 			err = addTrained(st.index, ids, vecs)
