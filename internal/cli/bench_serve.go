@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,14 @@ import (
 // TCP: POST /v1/recognize with the raw JPEG, the same work per image as
 // `shitu bench pipeline` (decode + recognize), plus the HTTP round trip and
 // the JSON answer.
+//
+// Threads, for a fair comparison: the service runs like `shitu serve` by
+// default (1 intra-op thread per model run, --workers GOMAXPROCS
+// recognitions at once). The in-process reference runs decode + Recognize
+// on the very same sessions at --reference concurrency, which is what
+// `shitu bench pipeline --concurrency 4` does on 2 cores (threads = cores ÷
+// concurrency = 1). With --workers equal to --reference both run the same
+// number of recognitions at once and differ only by HTTP.
 type benchServeCmd struct {
 	Config      string        `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
 	Overrides   []string      `short:"o" help:"Override a config key (repeatable)."`
@@ -201,12 +210,14 @@ func (c *benchServeCmd) Run(g *Globals) error {
 // checkRecognize sends one image and checks that the answer is a
 // recognition, so the benchmark does not time a stream of errors.
 func checkRecognize(ctx context.Context, url string, img []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(img)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(img))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "image/jpeg")
-	resp, err := http.DefaultClient.Do(req)
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}} // loopback: never a proxy
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("bench serve: check request: %w", err)
 	}
