@@ -102,3 +102,17 @@ func BenchmarkRecPreprocess1080p(b *testing.B) {
 		}
 	}
 }
+
+// The same resizes with the gather kernel instead of the 3-channel
+// linear one (A/B of the two AVX2 paths).
+
+func BenchmarkResizeLinear1080pTo224Gather(b *testing.B) {
+	noLin3 = true
+	defer func() { noLin3 = false }()
+	benchResize(b, 224, 224, Linear)
+}
+func BenchmarkResizeLinear1080pTo640Gather(b *testing.B) {
+	noLin3 = true
+	defer func() { noLin3 = false }()
+	benchResize(b, 640, 640, Linear)
+}

@@ -124,6 +124,10 @@ func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, er
 	return out, nil
 }
 
+// noLin3 turns the SSE 3-channel linear kernel off so tests and
+// benchmarks can compare it with the gather kernel.
+var noLin3 = false
+
 // plan holds the precomputed taps of a separable linear or cubic resize.
 type plan struct {
 	sw, sh, dw, dh, cn int
@@ -139,6 +143,11 @@ type plan struct {
 	eofs, ealpha []int32
 	nsafe        int
 	asm          bool
+	// 3-channel linear: the first n3 pixels go through simd.HLinear3 with
+	// pixel offsets pofs and weight vectors w3 (a0 a1 a0 a1 a0 a1 0 0).
+	pofs []int32
+	w3   []int16
+	n3   int
 }
 
 func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) *plan {
@@ -193,6 +202,19 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 			}
 		}
 		p.nsafe &^= 7
+		if cn == 3 && ks == 2 && !noLin3 {
+			p.pofs, p.w3 = make([]int32, dw), make([]int16, 8*dw)
+			for dx := 0; dx < dw; dx++ {
+				o0, o1 := p.xofs[2*dx], p.xofs[2*dx+1]
+				if o1 != o0+3 || int(o0)+8 > sw*cn {
+					break
+				}
+				a0, a1 := p.alpha[2*dx], p.alpha[2*dx+1]
+				p.pofs[dx] = o0
+				copy(p.w3[8*dx:], []int16{a0, a1, a0, a1, a0, a1, 0, 0})
+				p.n3 = dx + 1
+			}
+		}
 	}
 	for dy := 0; dy < dh; dy++ {
 		s, f := srcCoord(dy, sy, invy, area)
@@ -261,7 +283,7 @@ func (p *plan) run(src, dst []uint8) {
 	var rows [4][]int32
 	var have [4]int
 	for k := 0; k < ks; k++ {
-		rows[k] = make([]int32, W)
+		rows[k] = make([]int32, W+4)[:W] // slack for kernels that store 16 bytes
 		have[k] = -1
 	}
 	var cur [4][]int32

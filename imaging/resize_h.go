@@ -6,6 +6,12 @@ import "github.com/shitu-go/shitu/imaging/internal/simd"
 // (exact), so they are free to be specialised by channel count and taps.
 
 func (p *plan) hresize(s []uint8, d []int32) {
+	if p.n3 > 0 {
+		simd.HLinear3(&s[0], &d[0], p.n3, &p.pofs[0], &p.w3[0])
+		n := 3 * p.n3
+		hresize2c3(s, d[n:], p.xofs[2*p.n3:], p.alpha[2*p.n3:])
+		return
+	}
 	if p.asm && p.nsafe > 0 {
 		W := len(d)
 		simd.HGather(&s[0], &d[0], p.nsafe, &p.eofs[0], &p.ealpha[0], W, p.ks)

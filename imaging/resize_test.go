@@ -13,6 +13,9 @@ var interpNames = map[string]Interp{"nearest": Nearest, "linear": Linear, "cubic
 func TestResizeMatchesOpenCV(t *testing.T) {
 	testResizeFixtures(t)
 	if simd.AVX2 {
+		noLin3 = true
+		t.Run("gather", testResizeFixtures)
+		noLin3 = false
 		// The same fixtures through the pure-Go kernels.
 		simd.AVX2 = false
 		defer func() { simd.AVX2 = true }()

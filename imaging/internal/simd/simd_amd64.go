@@ -25,3 +25,11 @@ func VLinear(t0, t1 *int32, out *uint8, n int, b0, b1 int32)
 //
 //go:noescape
 func VCubic(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32)
+
+// HLinear3 is the 3-channel horizontal linear pass for dx < n: with
+// o = ofs[dx], d[3dx+c] = s[o+c]·w[8dx] + s[o+3+c]·w[8dx+1], w holding
+// a0 a1 a0 a1 a0 a1 0 0 per dx. It reads 8 bytes at s+o and writes one
+// int32 past d[3n-1].
+//
+//go:noescape
+func HLinear3(s *uint8, d *int32, n int, ofs *int32, w *int16)

@@ -140,3 +140,38 @@ vcloop:
 vcdone:
 	VZEROUPPER
 	RET
+
+// Byte shuffle for HLinear3: 8 source bytes p0.rgb p1.rgb x x become the
+// words r0 r1 g0 g1 b0 b1 0 0.
+DATA lin3shuf<>+0(SB)/8, $0x8004800180038000
+DATA lin3shuf<>+8(SB)/8, $0x8080808080058002
+GLOBL lin3shuf<>(SB), RODATA|NOPTR, $16
+
+// func HLinear3(s *uint8, d *int32, n int, ofs *int32, w *int16)
+// For dx < n: d[3dx+c] = s[ofs[dx]+c]*w[8dx] + s[ofs[dx]+3+c]*w[8dx+1]
+// (w holds a0 a1 a0 a1 a0 a1 0 0 per dx). Writes one int32 past 3n; reads
+// 8 bytes at s+ofs[dx].
+TEXT ·HLinear3(SB), NOSPLIT, $0-40
+	MOVQ s+0(FP), SI
+	MOVQ d+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ ofs+24(FP), R8
+	MOVQ w+32(FP), R9
+	MOVOU lin3shuf<>(SB), X7
+	TESTQ CX, CX
+	JEQ  l3done
+
+l3loop:
+	MOVLQSX (R8), AX
+	MOVQ (SI)(AX*1), X0
+	PSHUFB X7, X0
+	PMADDWL (R9), X0
+	MOVOU X0, (DI)
+	ADDQ $4, R8
+	ADDQ $16, R9
+	ADDQ $12, DI
+	DECQ CX
+	JNZ  l3loop
+
+l3done:
+	RET

@@ -19,3 +19,8 @@ func VLinear(t0, t1 *int32, out *uint8, n int, b0, b1 int32) {
 func VCubic(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32) {
 	panic("simd: no assembly kernels in this build")
 }
+
+// HLinear3 panics: see AVX2.
+func HLinear3(s *uint8, d *int32, n int, ofs *int32, w *int16) {
+	panic("simd: no assembly kernels in this build")
+}
