@@ -10,6 +10,7 @@
 package gallery
 
 import (
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -174,10 +175,11 @@ type Gallery struct {
 
 // header is the gallery's fixed description stored in the meta bucket.
 type header struct {
-	Model  string
-	Dims   int
-	Metric vecindex.Metric
-	Method string
+	StoreID string // 16 random bytes made by Create; snapshots carry it
+	Model   string
+	Dims    int
+	Metric  vecindex.Metric
+	Method  string
 }
 
 func (h header) binary() bool { return h.Metric == vecindex.Hamming }
@@ -216,7 +218,14 @@ func Create(dir string, opts Options) (*Gallery, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := header{Model: opts.Model, Dims: opts.Dims, Metric: opts.Metric, Method: opts.Method}
+	sid := make([]byte, 16)
+	if _, err := rand.Read(sid); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gallery: %w", err)
+	}
+	// A snapshot left by an earlier gallery in this directory is not ours.
+	os.Remove(filepath.Join(dir, SnapshotFile))
+	h := header{StoreID: string(sid), Model: opts.Model, Dims: opts.Dims, Metric: opts.Metric, Method: opts.Method}
 	if err := db.Update(func(tx *bolt.Tx) error { return initDB(tx, h) }); err != nil {
 		db.Close()
 		os.Remove(path)

@@ -146,10 +146,24 @@ func RunIndexProcess(ctx context.Context, ip IndexProcess, run IndexRun) (IndexR
 func openForIndexProcess(dir string, o Options, fresh bool) (*Gallery, bool, error) {
 	g, err := Open(dir, o)
 	switch {
+	case errors.Is(err, ErrNoGallery) && !fresh && hasIndexDir(dir):
+		// A PaddleClas/PaddleX index_dir without a shitu gallery: adopt
+		// its entries first, so append/remove edit them instead of
+		// overwriting vector.index with the new lines only.
+		if g, err = Import(dir, dir, o.Model); err != nil {
+			return nil, false, err
+		}
+		if g.hdr.Dims != o.Dims || g.hdr.Metric != o.Metric {
+			g.Close()
+			os.Remove(filepath.Join(dir, DBFile))
+			return nil, false, fmt.Errorf("%w: %s holds %d-dim %v vectors, the config asks for %d-dim %v", ErrConfig, dir, g.hdr.Dims, g.hdr.Metric, o.Dims, o.Metric)
+		}
+		return g, false, nil
 	case errors.Is(err, ErrNoGallery):
 		g, err = Create(dir, o)
 		return g, false, err
-	case err == nil && g.hdr.Dims == o.Dims && g.hdr.Metric == o.Metric && g.hdr.Method == o.Method:
+	case err == nil && g.hdr.Dims == o.Dims && g.hdr.Metric == o.Metric && (!fresh || g.hdr.Method == o.Method):
+		// append/remove keep the gallery's own index method.
 		return g, false, nil
 	case err == nil:
 		g.Close()
@@ -171,6 +185,18 @@ func openForIndexProcess(dir string, o Options, fresh bool) (*Gallery, bool, err
 	}
 	g, err = Create(dir, o)
 	return g, true, err
+}
+
+func hasIndexDir(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, VectorIndexFile)); err != nil {
+		return false
+	}
+	for _, f := range []string{IDMapPickle, IDMapYAML} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // RemoveListed removes the items named by a list file, as PaddleClas'

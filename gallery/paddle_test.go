@@ -3,6 +3,7 @@ package gallery
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -110,5 +111,39 @@ func TestReadPaddleXMap(t *testing.T) {
 	}
 	if _, err := ReadIndexDir(filepath.Join(t.TempDir(), "none")); !errors.Is(err, ErrNoGallery) {
 		t.Fatalf("empty dir: %v", err)
+	}
+}
+
+// TestAppendAdoptsPaddleClasIndexDir: append into an index_dir that only
+// holds PaddleClas' vector.index + id_map.pkl keeps its entries.
+func TestAppendAdoptsPaddleClasIndexDir(t *testing.T) {
+	fx := newListFixture(t, map[string]string{"new.jpg": "N"}, "new.jpg\tnewlabel")
+	os.MkdirAll(fx.dir, 0o755)
+	for _, f := range []string{VectorIndexFile, IDMapPickle} {
+		b, err := os.ReadFile(filepath.Join("testdata", "indexdirs", "flat_ip", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(fx.dir, f), b, 0o644)
+	}
+	ip := IndexProcess{IndexMethod: "Flat", ImageRoot: fx.root, IndexDir: fx.dir, DataFile: fx.list, DistType: "IP", EmbeddingSize: 32, IndexOperation: "append"}
+	r, err := RunIndexProcess(context.Background(), ip, IndexRun{Model: "m", Extractor: &fakeExtractor{dims: 32}})
+	if err != nil || r.Added != 1 || len(r.Exported) != 2 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	f, _ := os.Open(filepath.Join(fx.dir, IDMapPickle))
+	defer f.Close()
+	m, err := ReadIDMap(f)
+	if err != nil || len(m) != 297+1 || m[0] != "gallery/0/0.jpg\tlabel0" || m[300] != "new.jpg\tnewlabel" {
+		t.Fatalf("exported id map: %d entries, %q, %q, %v", len(m), m[0], m[300], err)
+	}
+	// Dims that do not match the adopted index are refused, and nothing is left behind.
+	os.Remove(filepath.Join(fx.dir, DBFile))
+	ip.EmbeddingSize = 64
+	if _, err := RunIndexProcess(context.Background(), ip, IndexRun{Model: "m", Extractor: &fakeExtractor{dims: 64}}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("dims mismatch: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(fx.dir, DBFile)); err == nil {
+		t.Fatal("gallery.db left behind")
 	}
 }

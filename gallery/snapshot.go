@@ -68,6 +68,7 @@ func (g *Gallery) saveSnapshotLocked() error {
 	}
 	h = binary.LittleEndian.AppendUint32(h, kind)
 	h = appendStr(h, g.hdr.Model)
+	h = appendStr(h, g.hdr.StoreID)
 	h = binary.LittleEndian.AppendUint64(h, uint64(body.Len()))
 	crc := crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, body.Bytes())
 	err = writeAtomic(filepath.Join(g.dir, SnapshotFile), func(w io.Writer) error {
@@ -121,6 +122,14 @@ func (g *Gallery) loadSnapshot(st *state) bool {
 	model := make([]byte, ml)
 	var plen [8]byte
 	if _, err := io.ReadFull(tr, model); err != nil || string(model) != g.hdr.Model {
+		return false
+	}
+	sl, err := binary.ReadUvarint(byteReader{tr})
+	if err != nil || sl > 64 {
+		return false
+	}
+	sid := make([]byte, sl)
+	if _, err := io.ReadFull(tr, sid); err != nil || string(sid) != g.hdr.StoreID {
 		return false
 	}
 	if _, err := io.ReadFull(tr, plen[:]); err != nil {

@@ -25,6 +25,7 @@ var (
 	kVersion    = []byte("version")
 	kNextID     = []byte("nextid")
 	kThresholds = []byte("thresholds")
+	kStoreID    = []byte("storeid")
 )
 
 const (
@@ -95,6 +96,7 @@ func initDB(tx *bolt.Tx, h header) error {
 		{kHeader, seal(hb)},
 		{kVersion, u64(0)},
 		{kNextID, u64(0)},
+		{kStoreID, seal([]byte(h.StoreID))},
 	} {
 		if err := m.Put(kv.k, kv.v); err != nil {
 			return fmt.Errorf("gallery: %w", err)
@@ -116,6 +118,11 @@ func readHeader(tx *bolt.Tx) (header, error) {
 	if f != formatV1 {
 		return h, fmt.Errorf("%w: store format %d (this build reads %d)", ErrFormat, f, formatV1)
 	}
+	sid, err := unseal(m.Get(kStoreID), "store id")
+	if err != nil {
+		return h, err
+	}
+	h.StoreID = string(sid)
 	p, err := unseal(m.Get(kHeader), "header")
 	if err != nil {
 		return h, err
