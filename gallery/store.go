@@ -118,11 +118,13 @@ func readHeader(tx *bolt.Tx) (header, error) {
 	if f != formatV1 {
 		return h, fmt.Errorf("%w: store format %d (this build reads %d)", ErrFormat, f, formatV1)
 	}
-	sid, err := unseal(m.Get(kStoreID), "store id")
-	if err != nil {
-		return h, err
+	if v := m.Get(kStoreID); v != nil { // absent in galleries made before it existed
+		sid, err := unseal(v, "store id")
+		if err != nil {
+			return h, err
+		}
+		h.StoreID = string(sid)
 	}
-	h.StoreID = string(sid)
 	p, err := unseal(m.Get(kHeader), "header")
 	if err != nil {
 		return h, err
