@@ -306,7 +306,7 @@ func writeServeTable(w io.Writer, rows []serveRow, rounds bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := "\tconc\trequests\terrors\tcut\timg/s\tp50 ms\tp90 ms\tp99 ms\tcpu ms/img\t"
 	if rounds {
-		head = "round" + head
+		head = "round\t" + head
 	}
 	fmt.Fprintln(tw, head)
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()*1e3) }
