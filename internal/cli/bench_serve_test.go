@@ -4,7 +4,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shitu-go/shitu/internal/loadgen"
 	"github.com/shitu-go/shitu/internal/testutil"
 )
 
@@ -52,5 +54,35 @@ func TestBenchServeSynthetic(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(\d+) objects in the first`).FindStringSubmatch(out); m == nil || m[1] == "0" {
 		t.Errorf("the check request found no objects:\n%s", out)
+	}
+}
+
+// TestWriteServeTable checks the table's columns line up (one header cell
+// per value) with and without the round column, and the figures printed.
+func TestWriteServeTable(t *testing.T) {
+	ms := time.Millisecond
+	res := &loadgen.Result{Concurrency: 4, Requests: 5, Errors: 1, Cut: 2, Elapsed: 2 * time.Second, CPU: 400 * ms,
+		Latencies: []time.Duration{10 * ms, 20 * ms, 30 * ms, 40 * ms}}
+	rows := []serveRow{{round: 1, name: "in-process", conc: 4, res: res}, {round: 2, name: "service", conc: 4, res: res}}
+	for _, rounds := range []bool{false, true} {
+		var b strings.Builder
+		writeServeTable(&b, rows, rounds)
+		lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("rounds %v: %d lines:\n%s", rounds, len(lines), b.String())
+		}
+		for _, l := range lines[1:] {
+			if len(l) != len(lines[0]) {
+				t.Errorf("rounds %v: misaligned:\n%s", rounds, b.String())
+			}
+			// 4 successes in 2 s; p50 20 ms, p90 and p99 40 ms; 400 ms CPU / 4.
+			want := `\s4\s+5\s+1\s+2\s+2\.00\s+20\.0\s+40\.0\s+40\.0\s+100\.0\s*$`
+			if !regexp.MustCompile(want).MatchString(l) {
+				t.Errorf("rounds %v: row %q does not match %s", rounds, l, want)
+			}
+		}
+		if got := strings.Fields(lines[0])[0]; (got == "round") != rounds {
+			t.Errorf("rounds %v: header starts with %q", rounds, got)
+		}
 	}
 }
