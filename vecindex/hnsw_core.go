@@ -561,4 +561,3 @@ func (c *hnswCore[T]) exact(q []T, filter Filter, h *topK) {
 		}
 	}
 }
-
