@@ -17,15 +17,48 @@ import (
 
 type serveCmd struct {
 	configFlags
-	Addr         string            `default:":8080" help:"Listen address."`
-	APIKey       string            `name:"api-key" env:"SHITU_API_KEY" help:"Require this key (Bearer or X-API-Key) on gallery-changing endpoints."`
-	Galleries    map[string]string `name:"gallery" help:"Extra named galleries: NAME=DIR (repeatable). The default gallery is IndexProcess.index_dir."`
-	NewGalleries string            `name:"new-galleries" type:"path" help:"Folder for galleries created by /shitu-index-build (default: next to index_dir)."`
-	Workers      int               `help:"Recognitions at once (default: GOMAXPROCS)."`
-	Queue        int               `help:"Requests that may wait for a worker before 429 (default: 4 × workers)."`
-	MaxBody      int64             `default:"33554432" help:"Request body limit in bytes."`
-	MaxPixels    int64             `default:"40000000" help:"Image pixel limit, checked before decoding."`
-	Timeout      time.Duration     `default:"30s" help:"Per-request time limit."`
+	Addr          string            `default:":8080" help:"Listen address."`
+	APIKey        string            `name:"api-key" env:"SHITU_API_KEY" help:"Require this key (Bearer or X-API-Key) on gallery-changing endpoints."`
+	Galleries     map[string]string `name:"gallery" help:"Extra named galleries: NAME=DIR (repeatable). The default gallery is IndexProcess.index_dir."`
+	NewGalleries  string            `name:"new-galleries" type:"path" help:"Folder for galleries created by /shitu-index-build (default: next to index_dir)."`
+	Workers       int               `help:"Recognitions at once (default: GOMAXPROCS)."`
+	Queue         int               `help:"Requests that may wait for a worker before 429 (default: 4 × workers)."`
+	MaxBody       int64             `default:"33554432" help:"Request body limit in bytes."`
+	MaxPixels     int64             `default:"40000000" help:"Image pixel limit, checked before decoding."`
+	Timeout       time.Duration     `default:"30s" help:"Per-request time limit."`
+	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
+}
+
+// snapshots writes the index snapshot of every gallery that changed since
+// its last one. Changes are durable without it; the snapshot only makes
+// the next start fast. Galleries added later by /shitu-index-build are
+// snapshotted when they are closed.
+func snapshots(ctx context.Context, log *slog.Logger, gals map[string]*gallery.Gallery, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	last := map[string]uint64{}
+	for name, gl := range gals {
+		last[name] = gl.Version()
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for name, gl := range gals {
+			if v := gl.Version(); v != last[name] {
+				if err := gl.Snapshot(); err != nil {
+					log.Error("snapshot", "gallery", name, "error", err.Error())
+					continue
+				}
+				last[name] = v
+			}
+		}
+	}
 }
 
 func (c *serveCmd) Run(g *Globals) error {
@@ -92,6 +125,7 @@ func (c *serveCmd) Run(g *Globals) error {
 	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", def.Len())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	go snapshots(g.ctx, logger, gals, c.SnapshotEvery)
 	select {
 	case err := <-errc:
 		return err

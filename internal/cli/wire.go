@@ -98,7 +98,6 @@ func (g *Globals) buildPipeline(cfg *config.Config, threads int, needDet bool) (
 	if err != nil {
 		return nil, fmt.Errorf("recognition model: %w", err)
 	}
-	p.recModel = fingerprint(recBytes)
 	rs, err := b.Open(recBytes, opts)
 	if err != nil {
 		return nil, fmt.Errorf("recognition model: %w", err)
@@ -113,6 +112,8 @@ func (g *Globals) buildPipeline(cfg *config.Config, threads int, needDet bool) (
 		return nil, err
 	}
 	p.binary = fc.Binarize
+	// Galleries are bound to the model and the preprocessing that made their vectors.
+	p.recModel = feature.Fingerprint(recBytes, fc)
 	if p.ext, err = feature.New(rs, fc); err != nil {
 		p.Close()
 		return nil, err
