@@ -2,9 +2,10 @@ package config
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
+
+	"github.com/shitu-go/shitu/internal/pyrepr"
 )
 
 // Kind is the Python type a config value has after loading.
@@ -181,55 +182,8 @@ func (v *Value) repr(b *strings.Builder) {
 
 // FloatRepr formats a float64 as Python's repr does: shortest round-trip
 // digits, always with a '.' or exponent, exponents from 1e16 and below 1e-4.
-func FloatRepr(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	a := math.Abs(f)
-	if a != 0 && (a >= 1e16 || a < 1e-4) {
-		// Go and Python both print at least two exponent digits (1e-05).
-		return strconv.FormatFloat(f, 'e', -1, 64)
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
-}
+func FloatRepr(f float64) string { return pyrepr.Float64(f) }
 
 // StrRepr quotes a string as Python's repr does: single quotes unless the
 // string contains a single quote and no double quote.
-func StrRepr(s string) string {
-	q := byte('\'')
-	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
-		q = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(q)
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == rune(q):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte(q)
-	return b.String()
-}
+func StrRepr(s string) string { return pyrepr.Str(s) }

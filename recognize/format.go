@@ -3,6 +3,8 @@ package recognize
 import (
 	"strconv"
 	"strings"
+
+	"github.com/shitu-go/shitu/internal/pyrepr"
 )
 
 // FormatPaddleClas renders objects exactly as PaddleClas predict_system.py
@@ -32,12 +34,12 @@ func FormatPaddleClas(objs []Object, binary bool) string {
 			b.WriteString(strconv.Itoa(v))
 		}
 		b.WriteString("], 'rec_docs': ")
-		b.WriteString(PyStr(o.Label))
+		b.WriteString(pyrepr.Str(o.Label))
 		b.WriteString(", 'rec_scores': ")
 		if binary {
 			b.WriteString(strconv.Itoa(int(o.Score)))
 		} else {
-			b.WriteString(PyFloat32(o.Score))
+			b.WriteString(pyrepr.Float32(o.Score))
 		}
 		b.WriteByte('}')
 	}

@@ -1,4 +1,7 @@
-package recognize
+// Package pyrepr prints values as Python's repr does: str, float and
+// numpy float32 (numpy 1.x). PaddleClas prints its results and shitu reads
+// and writes PaddleClas configs through these rules.
+package pyrepr
 
 import (
 	"math"
@@ -7,14 +10,10 @@ import (
 	"unicode"
 )
 
-// Python-compatible text of the values predict_system.py prints
-// (ppshitu-pipeline.md §9.1): repr of str, numpy int64 and numpy float32
-// (numpy 1.x style, shortest round-trip digits).
-
-// PyStr is Python's repr of a str: single quotes unless the text holds a
+// Str is Python's repr of a str: single quotes unless the text holds a
 // single quote and no double quote; backslash escapes for \\, \n, \r, \t
 // and other non-printable characters; printable non-ASCII text literally.
-func PyStr(s string) string {
+func Str(s string) string {
 	q := byte('\'')
 	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
 		q = '"'
@@ -53,11 +52,16 @@ func PyStr(s string) string {
 
 func hex2(v int) string { return strconv.FormatInt(int64(v)|0x100, 16)[1:] }
 
-// PyFloat32 is numpy 1.x's repr of a float32: the shortest digits that
+// Float32 is numpy 1.x's repr of a float32: the shortest digits that
 // round-trip in float32, positional for 1e-4 ≤ |x| < 1e16 (always with a
 // decimal point), scientific otherwise ("1e-05").
-func PyFloat32(f float32) string {
-	x := float64(f)
+func Float32(f float32) string { return float(float64(f), 32) }
+
+// Float64 is Python's repr of a float, by the same rules with float64
+// round-trip digits.
+func Float64(f float64) string { return float(f, 64) }
+
+func float(x float64, bits int) string {
 	switch {
 	case math.IsNaN(x):
 		return "nan"
@@ -68,11 +72,11 @@ func PyFloat32(f float32) string {
 	}
 	a := math.Abs(x)
 	if a != 0 && (a < 1e-4 || a >= 1e16) {
-		s := strconv.FormatFloat(x, 'e', -1, 32)
+		s := strconv.FormatFloat(x, 'e', -1, bits)
 		// Go writes "1e-05" and "1.5e+16" like Python; keep as is.
 		return s
 	}
-	s := strconv.FormatFloat(x, 'f', -1, 32)
+	s := strconv.FormatFloat(x, 'f', -1, bits)
 	if !strings.ContainsRune(s, '.') {
 		s += ".0"
 	}

@@ -1,8 +1,8 @@
-package recognize
+package pyrepr
 
 import "testing"
 
-func TestPyStr(t *testing.T) {
+func TestStr(t *testing.T) {
 	cases := map[string]string{
 		"元气森林":      `'元气森林'`,
 		"a b":       `'a b'`,
@@ -14,13 +14,13 @@ func TestPyStr(t *testing.T) {
 		"\x01":      `'\x01'`,
 	}
 	for in, want := range cases {
-		if got := PyStr(in); got != want {
-			t.Errorf("PyStr(%q) = %s, want %s", in, got, want)
+		if got := Str(in); got != want {
+			t.Errorf("Str(%q) = %s, want %s", in, got, want)
 		}
 	}
 }
 
-func TestPyFloat32(t *testing.T) {
+func TestFloat32(t *testing.T) {
 	// Expected values as numpy 1.24 prints repr(np.float32(x)).
 	cases := []struct {
 		in   float32
@@ -39,8 +39,18 @@ func TestPyFloat32(t *testing.T) {
 		{0.00012, "0.00012"},
 	}
 	for _, c := range cases {
-		if got := PyFloat32(c.in); got != c.want {
-			t.Errorf("PyFloat32(%v) = %s, want %s", c.in, got, c.want)
+		if got := Float32(c.in); got != c.want {
+			t.Errorf("Float32(%v) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestFloat64(t *testing.T) {
+	// Python: repr(1/255), repr(1e16), repr(1e-5), repr(2.0), repr(0.1)
+	cases := map[float64]string{1.0 / 255: "0.00392156862745098", 1e16: "1e+16", 1e-5: "1e-05", 2: "2.0", 0.1: "0.1"}
+	for in, want := range cases {
+		if got := Float64(in); got != want {
+			t.Errorf("Float64(%v) = %s, want %s", in, got, want)
 		}
 	}
 }
