@@ -441,13 +441,18 @@ func (s *Server) handleListItems(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
+// itemTarget reads the gallery and the {id} of an item request.
+func (s *Server) itemTarget(r *http.Request) (*entry, int64, error) {
 	e, err := s.gallery(r.URL.Query().Get("gallery"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, 0, err
 	}
 	id, err := parseID(r.PathValue("id"))
+	return e, id, err
+}
+
+func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
+	e, id, err := s.itemTarget(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -461,12 +466,7 @@ func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteItem(w http.ResponseWriter, r *http.Request) {
-	e, err := s.gallery(r.URL.Query().Get("gallery"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	id, err := parseID(r.PathValue("id"))
+	e, id, err := s.itemTarget(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
