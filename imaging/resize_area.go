@@ -1,6 +1,10 @@
 package imaging
 
-import "math"
+import (
+	"math"
+
+	"github.com/shitu-go/shitu/imaging/internal/simd"
+)
 
 // resizeNearest is cv2.INTER_NEAREST: source index floor(d·scale) in
 // double, clamped to the last pixel.
@@ -155,14 +159,26 @@ func areaFast2(src, dst *Image) {
 		r0 := src.Pix[2*dy*ss : (2*dy+1)*ss]
 		r1 := src.Pix[(2*dy+1)*ss : (2*dy+2)*ss]
 		d := dst.Pix[dy*ds : (dy+1)*ds]
+		start := 0 // first output element left to the Go loops
+		if simd.AVX2 {
+			if cn == 1 && ss >= 16 && ds >= 8 {
+				n := min((ss-16)/16+1, (ds-8)/8+1)
+				simd.Area2(&r0[0], &r1[0], &d[0], n, 1)
+				start = 8 * n
+			} else if cn == 3 && ss >= 16 && ds >= 8 {
+				n := min((ss-16)/12+1, (ds-8)/6+1)
+				simd.Area2(&r0[0], &r1[0], &d[0], n, 3)
+				start = 6 * n
+			}
+		}
 		if cn == 1 {
 			r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
-			for x := range d {
+			for x := start; x < len(d); x++ {
 				d[x] = uint8((uint32(r0[2*x]) + uint32(r0[2*x+1]) + uint32(r1[2*x]) + uint32(r1[2*x+1]) + 2) >> 2)
 			}
 			continue
 		}
-		for x := 0; x+3 <= len(d); x += 3 {
+		for x := start; x+3 <= len(d); x += 3 {
 			a := r0[2*x : 2*x+6 : 2*x+6]
 			b := r1[2*x : 2*x+6 : 2*x+6]
 			q := d[x : x+3 : x+3]

@@ -33,3 +33,11 @@ func VCubic(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32)
 //
 //go:noescape
 func HLinear3(s *uint8, d *int32, n int, ofs *int32, w *int16)
+
+// Area2 is the exact 2×2 INTER_AREA row kernel, (a+b+c+d+2)>>2. With
+// cn 3 it handles n groups of 2 output pixels (reads 16 bytes at
+// r+12i, writes 8 bytes at d+6i); with cn 1, n groups of 8 outputs
+// (reads 16 bytes at r+16i, writes 8 bytes at d+8i).
+//
+//go:noescape
+func Area2(r0, r1, d *uint8, n int, cn int)

@@ -175,3 +175,72 @@ l3loop:
 
 l3done:
 	RET
+
+// Pairs (i, i+3) of 12 bytes made adjacent for PMADDUBSW.
+DATA area3shuf<>+0(SB)/8, $0x0906050204010300
+DATA area3shuf<>+8(SB)/8, $0x808080800b080a07
+GLOBL area3shuf<>(SB), RODATA|NOPTR, $16
+
+DATA bytes1<>+0(SB)/8, $0x0101010101010101
+DATA bytes1<>+8(SB)/8, $0x0101010101010101
+GLOBL bytes1<>(SB), RODATA|NOPTR, $16
+
+DATA words2<>+0(SB)/8, $0x0002000200020002
+DATA words2<>+8(SB)/8, $0x0002000200020002
+GLOBL words2<>(SB), RODATA|NOPTR, $16
+
+// func Area2(r0, r1, d *uint8, n int, cn int)
+// Exact 2×2 INTER_AREA, (a+b+c+d+2)>>2. cn 3: n groups of 2 output
+// pixels, reading 16 bytes at r+12i and writing 8 bytes at d+6i. cn 1: n
+// groups of 8 outputs, reading 16 bytes at r+16i, writing 8 at d+8i.
+TEXT ·Area2(SB), NOSPLIT, $0-40
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DX
+	MOVQ d+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ cn+32(FP), BX
+	MOVOU bytes1<>(SB), X6
+	MOVOU words2<>(SB), X5
+	MOVOU area3shuf<>(SB), X7
+	TESTQ CX, CX
+	JEQ  a2done
+	CMPQ BX, $3
+	JEQ  a2loop3
+
+a2loop1:
+	MOVOU (SI), X0
+	MOVOU (DX), X1
+	PMADDUBSW X6, X0
+	PMADDUBSW X6, X1
+	PADDW X1, X0
+	PADDW X5, X0
+	PSRLW $2, X0
+	PACKUSWB X0, X0
+	MOVQ X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  a2loop1
+	JMP  a2done
+
+a2loop3:
+	MOVOU (SI), X0
+	MOVOU (DX), X1
+	PSHUFB X7, X0
+	PSHUFB X7, X1
+	PMADDUBSW X6, X0
+	PMADDUBSW X6, X1
+	PADDW X1, X0
+	PADDW X5, X0
+	PSRLW $2, X0
+	PACKUSWB X0, X0
+	MOVQ X0, (DI)
+	ADDQ $12, SI
+	ADDQ $12, DX
+	ADDQ $6, DI
+	DECQ CX
+	JNZ  a2loop3
+
+a2done:
+	RET

@@ -24,3 +24,8 @@ func VCubic(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32) {
 func HLinear3(s *uint8, d *int32, n int, ofs *int32, w *int16) {
 	panic("simd: no assembly kernels in this build")
 }
+
+// Area2 panics: see AVX2.
+func Area2(r0, r1, d *uint8, n int, cn int) {
+	panic("simd: no assembly kernels in this build")
+}
