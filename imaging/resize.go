@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/shitu-go/shitu/imaging/internal/simd"
 	"math"
+	"sync"
 )
 
 // Interp is an interpolation method, numbered as OpenCV's cv2.INTER_*
@@ -119,7 +120,7 @@ func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, er
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, interp)
 	}
-	p := newPlan(img.W, img.H, w, h, cn, sx, sy, invx, invy, interp)
+	p := cachedPlan(img.W, img.H, w, h, cn, sx, sy, invx, invy, interp)
 	p.run(img.Pix, out.Pix)
 	return out, nil
 }
@@ -148,6 +149,43 @@ type plan struct {
 	pofs []int32
 	w3   []int16
 	n3   int
+}
+
+// planKey identifies a plan: plans depend only on sizes, scales and method.
+type planKey struct {
+	sw, sh, dw, dh, cn int
+	sx, sy, invx, invy float64
+	interp             Interp
+}
+
+// plans caches coefficient tables: a service resizes to the same few sizes
+// (640×640, 224×224) from the same few camera sizes over and over, and
+// building the tables costs about a tenth of a small resize. Plans are
+// read-only once built, so they are shared between goroutines.
+var (
+	planMu sync.Mutex
+	plans  = map[planKey]*plan{}
+)
+
+// maxPlans bounds the cache; when full it starts over.
+const maxPlans = 64
+
+func cachedPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) *plan {
+	k := planKey{sw, sh, dw, dh, cn, sx, sy, invx, invy, interp}
+	planMu.Lock()
+	p := plans[k]
+	planMu.Unlock()
+	if p != nil {
+		return p
+	}
+	p = newPlan(sw, sh, dw, dh, cn, sx, sy, invx, invy, interp)
+	planMu.Lock()
+	if len(plans) >= maxPlans {
+		plans = map[planKey]*plan{}
+	}
+	plans[k] = p
+	planMu.Unlock()
+	return p
 }
 
 func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) *plan {
