@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shitu-go/shitu/imaging"
@@ -102,39 +104,62 @@ func (e *Extractor) Stats() Stats {
 }
 
 // Extract returns one L2-normalised feature per image, running the model
-// in batches of Config.BatchSize.
+// in batches of Config.BatchSize. The images of a batch are preprocessed
+// on up to GOMAXPROCS goroutines (the model is idle meanwhile).
 func (e *Extractor) Extract(ctx context.Context, imgs []*imaging.Image) ([][]float32, error) {
-	out := make([][]float32, 0, len(imgs))
-	var cur batch
+	// Plan the batches: consecutive images of one target size, at most e.batch each.
+	var batches []*batch
+	var cur *batch
 	for i, img := range imgs {
 		if img == nil || img.W <= 0 || img.H <= 0 {
 			return nil, fmt.Errorf("%w: image %d is empty", ErrImage, i)
 		}
 		w, h := e.cfg.TargetSize(img.W, img.H)
-		if len(cur.idx) > 0 && (cur.w != w || cur.h != h || len(cur.idx) == e.batch) {
-			f, err := e.run(ctx, &cur)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, f...)
-			cur = batch{}
-		}
-		cur.w, cur.h = w, h
-		n := len(cur.data)
-		cur.data = append(cur.data, make([]float32, 3*w*h)...)
-		if err := e.cfg.Preprocess(img, cur.data[n:]); err != nil {
-			return nil, fmt.Errorf("image %d: %w", i, err)
+		if cur == nil || cur.w != w || cur.h != h || len(cur.idx) == e.batch {
+			cur = &batch{w: w, h: h}
+			batches = append(batches, cur)
 		}
 		cur.idx = append(cur.idx, i)
 	}
-	if len(cur.idx) > 0 {
-		f, err := e.run(ctx, &cur)
+	out := make([][]float32, 0, len(imgs))
+	for _, b := range batches {
+		if err := e.preprocess(imgs, b); err != nil {
+			return nil, err
+		}
+		f, err := e.run(ctx, b)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, f...)
 	}
 	return out, nil
+}
+
+// preprocess fills b.data with its images, in parallel.
+func (e *Extractor) preprocess(imgs []*imaging.Image, b *batch) error {
+	per := 3 * b.w * b.h
+	b.data = make([]float32, len(b.idx)*per)
+	workers := min(runtime.GOMAXPROCS(0), len(b.idx))
+	errs := make([]error, len(b.idx))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(b.idx) {
+					return
+				}
+				if err := e.cfg.Preprocess(imgs[b.idx[k]], b.data[k*per:(k+1)*per]); err != nil {
+					errs[k] = fmt.Errorf("image %d: %w", b.idx[k], err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // batch is a set of preprocessed images of one size.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -26,6 +27,7 @@ type benchPipelineCmd struct {
 	Concurrency []int    `default:"1" help:"Concurrent Recognize calls (repeatable, e.g. 1,2,4)."`
 	Threads     int      `default:"0" help:"Intra-op threads per model run (default: cores ÷ concurrency)."`
 	Warmup      int      `default:"3" help:"Untimed images first."`
+	CPUProfile  string   `name:"cpuprofile" type:"path" help:"Write a CPU profile of the timed runs (go tool pprof)."`
 }
 
 // timedSession adds up the time spent inside Run.
@@ -170,6 +172,17 @@ func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc 
 		errs  []error
 		wg    sync.WaitGroup
 	)
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return "", err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
