@@ -3,15 +3,13 @@ package models
 import (
 	"context"
 	"errors"
+	"github.com/shitu-go/shitu/internal/ortest"
 	"math"
-	"math/rand"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/shitu-go/shitu/infer"
-	"github.com/shitu-go/shitu/infer/ort"
 	"github.com/shitu-go/shitu/internal/testutil"
 	"github.com/shitu-go/shitu/tensor"
 )
@@ -21,29 +19,13 @@ func realModel(t *testing.T, rel string) string {
 	return filepath.Join(testutil.SharedDir(t), "testdata", "real-models", filepath.FromSlash(rel))
 }
 
-var (
-	ortOnce sync.Once
-	ortB    *ort.Backend
-	ortErr  error
-)
-
 func ortSession(t *testing.T, path string) infer.Session {
 	t.Helper()
-	lib := testutil.ORTLib(t)
-	ortOnce.Do(func() { ortB, ortErr = ort.New(ort.Config{LibPath: lib}) })
-	if ortErr != nil {
-		t.Skipf("ONNX Runtime unavailable: %v", ortErr)
-	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := ortB.Open(b, infer.Options{IntraOpThreads: 1, OptLevel: infer.OptDisable})
-	if err != nil {
-		t.Fatalf("ORT open %s: %v", path, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return ortest.Exact(t, b)
 }
 
 // TestResolveRealModels resolves the real Paddle folders of ../shared with
@@ -124,18 +106,7 @@ func TestResolveRealProgramWithoutWeights(t *testing.T) {
 	}
 }
 
-func randTensor(seed int64, shape ...int) *tensor.Tensor {
-	r := rand.New(rand.NewSource(seed))
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = r.Float32()*2 - 1
-	}
-	return tensor.Must(shape, v)
-}
+var randTensor = ortest.RandInput
 
 func TestReadInferCfg(t *testing.T) {
 	pre, labels := readInferCfg(realModel(t, "picodet_lcnet_x1_0_fgd_layout/paddle"))
