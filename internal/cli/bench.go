@@ -50,7 +50,7 @@ func (c *benchModelsCmd) Run(g *Globals) error {
 		{name: "rec", model: rec, input: arch.RecInput, shape: func(n int) []int { return []int{n, 3, 224, 224} }, macs: recMACs, batches: c.Batches},
 		{name: "det", model: det, input: arch.DetInput, shape: func(n int) []int { return []int{n, 3, 640, 640} }, macs: detMACs, batches: []int{1}},
 	}
-	return benchModels(g.ctx, g.stdout, b, bm, c.Threads, c.Duration)
+	return benchModels(g.ctx, g.stdout, g.stderr, b, bm, c.Threads, c.Duration)
 }
 
 func (c *benchModelsCmd) model(path string, build func() (*onnx.ModelProto, error)) ([]byte, error) {

@@ -40,13 +40,13 @@ func stats(d []time.Duration) latencyStats {
 // benchModels times each model through shitu's infer.Session and through a
 // bare onnxruntime_go AdvancedSession with pre-bound tensors, interleaving
 // the two in rounds so that machine noise hits both alike.
-func benchModels(ctx context.Context, w io.Writer, b *ort.Backend, models []benchModel, threadCounts []int, dur time.Duration) error {
+func benchModels(ctx context.Context, w, progress io.Writer, b *ort.Backend, models []benchModel, threadCounts []int, dur time.Duration) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "model\tbatch\tthreads\tshitu p50\tp90\tbare p50\tp90\toverhead\tGFLOP/s\truns\t")
 	for _, m := range models {
 		for _, batch := range m.batches {
 			for _, th := range threadCounts {
-				fmt.Fprintf(os.Stderr, "timing %s batch %d threads %d…\n", m.name, batch, th)
+				fmt.Fprintf(progress, "timing %s batch %d threads %d…\n", m.name, batch, th)
 				ours, bare, err := timeBoth(ctx, b, m, batch, th, dur)
 				if err != nil {
 					return fmt.Errorf("%s batch %d: %w", m.name, batch, err)
