@@ -127,20 +127,11 @@ func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc 
 		return t
 	}
 	defer func() { g.wrapSession = nil }()
-	p, err := g.buildPipeline(cfg, threads, true)
+	sys, p, err := g.openSystem(cfg, threads, nil)
 	if err != nil {
 		return "", err
 	}
 	defer p.Close()
-	gal, err := openIndexDir(cfg.IndexProcess.IndexDir, p.recModel)
-	if err != nil {
-		return "", err
-	}
-	defer gal.Close()
-	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(gal), p.recognition)
-	if err != nil {
-		return "", err
-	}
 	one := func(i int) (recognize.Timings, time.Duration, int, error) {
 		t0 := time.Now()
 		img, err := imaging.Decode(datas[i%len(datas)], imaging.DecodeOptions{})

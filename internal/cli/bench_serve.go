@@ -103,21 +103,12 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		return err
 	}
 	threads := max(c.Threads, 1)
-	p, err := g.buildPipeline(cfg, threads, true)
+	sys, p, err := g.openSystem(cfg, threads, nil)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	gal, err := openIndexDir(cfg.IndexProcess.IndexDir, p.recModel)
-	if err != nil {
-		return err
-	}
-	defer gal.Close()
-	opts := p.recognition
-	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(gal), opts)
-	if err != nil {
-		return err
-	}
+	gal, opts := p.gallery, p.recognition
 	workers := c.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)

@@ -102,28 +102,12 @@ func rootOf(root, list string) string {
 }
 
 // evalSystem loads the models and the gallery of a config into a system.
-func (g *Globals) evalSystem(c configFlags) (*recognize.System, recognize.Options, *pipeline, func(), error) {
+func (g *Globals) evalSystem(c configFlags) (*recognize.System, *pipeline, error) {
 	cfg, err := c.load()
 	if err != nil {
-		return nil, recognize.Options{}, nil, nil, err
+		return nil, nil, err
 	}
-	p, err := g.buildPipeline(cfg, c.threads(cfg), true)
-	if err != nil {
-		return nil, recognize.Options{}, nil, nil, err
-	}
-	gal, err := openIndexDir(cfg.IndexProcess.IndexDir, p.recModel)
-	if err != nil {
-		p.Close()
-		return nil, recognize.Options{}, nil, nil, err
-	}
-	p.gallery = gal
-	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(gal), p.recognition)
-	if err != nil {
-		gal.Close()
-		p.Close()
-		return nil, recognize.Options{}, nil, nil, err
-	}
-	return sys, p.recognition, p, func() { gal.Close(); p.Close() }, nil
+	return g.openSystem(cfg, c.threads(cfg), nil)
 }
 
 type evalPipelineCmd struct {
@@ -134,11 +118,12 @@ type evalPipelineCmd struct {
 }
 
 func (c *evalPipelineCmd) Run(g *Globals) error {
-	sys, opts, p, done, err := g.evalSystem(c.configFlags)
+	sys, p, err := g.evalSystem(c.configFlags)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer p.Close()
+	opts := p.recognition
 	q, err := eval.ReadList(c.Query)
 	if err != nil {
 		return err
@@ -176,11 +161,12 @@ func (c *evalCalibrateCmd) Run(g *Globals) error {
 	if (c.Query == "") == !c.LOO {
 		return fmt.Errorf("give either --query LIST or --leave-one-out")
 	}
-	sys, opts, p, done, err := g.evalSystem(c.configFlags)
+	sys, p, err := g.evalSystem(c.configFlags)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer p.Close()
+	opts := p.recognition
 	items, counts, err := eval.GalleryItems(p.gallery)
 	if err != nil {
 		return err

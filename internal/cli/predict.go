@@ -131,25 +131,16 @@ func (c *predictCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	p, err := g.buildPipeline(cfg, c.threads(cfg), true)
+	sys, p, err := g.openSystem(cfg, c.threads(cfg), func(o *recognize.Options) (err error) {
+		o.WholeImage, err = recognize.ParseWholeImage(c.Whole)
+		o.KeepUnknown = c.Format == "json"
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	gal, err := openIndexDir(cfg.IndexProcess.IndexDir, p.recModel)
-	if err != nil {
-		return err
-	}
-	defer gal.Close()
-	opts := p.recognition
-	if opts.WholeImage, err = recognize.ParseWholeImage(c.Whole); err != nil {
-		return err
-	}
-	opts.KeepUnknown = c.Format == "json"
-	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(gal), opts)
-	if err != nil {
-		return err
-	}
+	gal := p.gallery
 	outDir := cfg.Global.OutputDir
 	painter := recognize.NewPainter("")
 	failed := 0

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/shitu-go/shitu/gallery"
-	"github.com/shitu-go/shitu/recognize"
 	"github.com/shitu-go/shitu/server"
 )
 
@@ -70,17 +69,14 @@ func (c *serveCmd) Run(g *Globals) error {
 	if threads == 0 {
 		threads = 1 // many requests in parallel: one intra-op thread each
 	}
-	p, err := g.buildPipeline(cfg, threads, true)
+	sys, p, err := g.openSystem(cfg, threads, nil)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	def, err := openIndexDir(cfg.IndexProcess.IndexDir, p.recModel)
-	if err != nil {
-		return err
-	}
+	defer p.Close() // also closes the default gallery
+	def := p.gallery
 	gals := map[string]*gallery.Gallery{"default": def}
-	defer func() {
+	defer func() { // galleries are closed once: Close is idempotent
 		for _, gl := range gals {
 			gl.Close()
 		}
@@ -93,10 +89,6 @@ func (c *serveCmd) Run(g *Globals) error {
 		gals[name] = gl
 	}
 	opts := p.recognition
-	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(def), opts)
-	if err != nil {
-		return err
-	}
 	newRoot := c.NewGalleries
 	if newRoot == "" {
 		newRoot = filepath.Join(filepath.Dir(filepath.Clean(cfg.IndexProcess.IndexDir)), "galleries")

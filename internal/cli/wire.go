@@ -48,13 +48,42 @@ type pipeline struct {
 	binary      bool
 	sessions    []infer.Session
 	recognition recognize.Options
-	gallery     *gallery.Gallery // set by callers that open one
+	gallery     *gallery.Gallery // set by openSystem; Close closes it
 }
 
 func (p *pipeline) Close() {
+	if p.gallery != nil {
+		p.gallery.Close()
+	}
 	for _, s := range p.sessions {
 		s.Close()
 	}
+}
+
+// openSystem loads the models a config names and the gallery of its
+// IndexProcess.index_dir into a recognition system. edit, if set, adjusts
+// the config's recognition options first. p.Close releases everything.
+func (g *Globals) openSystem(cfg *config.Config, threads int, edit func(*recognize.Options) error) (*recognize.System, *pipeline, error) {
+	p, err := g.buildPipeline(cfg, threads, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.gallery, err = openIndexDir(cfg.IndexProcess.IndexDir, p.recModel); err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	if edit != nil {
+		if err := edit(&p.recognition); err != nil {
+			p.Close()
+			return nil, nil, err
+		}
+	}
+	sys, err := recognize.New(p.detector(), embedder{p.ext}, recognize.FromGallery(p.gallery), p.recognition)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return sys, p, nil
 }
 
 // resolveModel turns a config model folder (relative to the config file's
