@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
@@ -462,8 +463,8 @@ func TestQueueFull(t *testing.T) {
 			}
 		}()
 	}
-	for f.srv.load.Load() < 2 {
-		// wait until both are admitted
+	for f.srv.load.Load() < 2 { // wait until both are admitted
+		time.Sleep(time.Millisecond)
 	}
 	resp, err := http.Post(f.ts.URL+"/v1/recognize", "image/png", bytes.NewReader(img))
 	if err != nil {
