@@ -93,6 +93,10 @@ func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) 
 			probs = append(probs, Problem{Line: no, Reason: "empty path or label"})
 			continue
 		}
+		if err := CheckLabel(label); err != nil {
+			probs = append(probs, Problem{Line: no, Path: src, Reason: strings.TrimPrefix(err.Error(), "gallery: ")})
+			continue
+		}
 		l := Line{No: no, Source: src, Label: label, Doc: s, Path: src}
 		if !filepath.IsAbs(src) && imageRoot != "" {
 			l.Path = filepath.Join(imageRoot, src)

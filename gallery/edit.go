@@ -128,6 +128,9 @@ func (g *Gallery) read(f func(*bolt.Tx) error) error {
 
 // validate checks and normalises one item to add.
 func (g *Gallery) validate(it *Item) error {
+	if err := checkItemText(it); err != nil {
+		return err
+	}
 	if g.hdr.binary() {
 		if it.Code == nil && it.Vector != nil {
 			if len(it.Vector) != g.hdr.Dims {

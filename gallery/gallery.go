@@ -39,6 +39,7 @@ var (
 	ErrKind          = errors.New("gallery: operation does not match the gallery kind (float or binary)")
 	ErrUnsupported   = errors.New("gallery: unsupported")
 	ErrLocked        = errors.New("gallery: gallery is open in another process")
+	ErrLabel         = errors.New("gallery: label or metadata not allowed")
 )
 
 // File names inside a gallery directory (docs/format/gallery.md).
@@ -386,4 +387,39 @@ func openDB(path string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("gallery: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// Delete removes the gallery in dir: its store and index snapshot (and
+// leftover temp files), then dir itself if nothing else is left in it.
+// Other files — a PaddleClas vector.index and id_map.pkl exported or
+// adopted beside the gallery — are kept. It fails with ErrNoGallery when
+// dir holds no gallery and with ErrLocked while a process has it open.
+func Delete(dir string) error {
+	path := filepath.Join(dir, DBFile)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("%w: %s", ErrNoGallery, dir)
+	}
+	db, err := openDB(path) // takes the lock: nobody else has it open
+	if err != nil {
+		return err
+	}
+	tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp*"))
+	for _, f := range append([]string{filepath.Join(dir, SnapshotFile)}, tmps...) {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			db.Close()
+			return fmt.Errorf("gallery: delete: %w", err)
+		}
+	}
+	// The store goes last, while still locked, so a crash midway leaves a
+	// gallery that opens (and rebuilds its index) rather than half a one.
+	if err := os.Remove(path); err != nil {
+		db.Close()
+		return fmt.Errorf("gallery: delete: %w", err)
+	}
+	db.Close()
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	os.Remove(dir) // only when empty
+	return nil
 }

@@ -82,6 +82,7 @@ func (v View) Search(q []float32, k int, f Query) ([]Hit, error) {
 	if k <= 0 || st.n == 0 {
 		return nil, nil
 	}
+	k = min(k, st.n) // never allocate by a requested k beyond the gallery
 	res, err := st.index.Search(q, k, st.filter(f))
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
@@ -103,6 +104,7 @@ func (g *Gallery) SearchBatch(qs []float32, k int, f Query) ([][]Hit, error) {
 	if k <= 0 || st.n == 0 || n == 0 {
 		return out, nil
 	}
+	k = min(k, st.n) // never allocate by a requested k beyond the gallery
 	res, err := st.index.SearchBatch(qs, k, st.filter(f))
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
@@ -133,6 +135,7 @@ func (v View) SearchCode(code []byte, k int, f Query) ([]Hit, error) {
 	if k <= 0 || st.n == 0 {
 		return nil, nil
 	}
+	k = min(k, st.n) // never allocate by a requested k beyond the gallery
 	res, err := st.bindex.Search(code, k, st.filter(f))
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
