@@ -162,6 +162,18 @@ func (c *Client) DeleteLabel(ctx context.Context, gallery, label string) (*Remov
 	return &out, err
 }
 
+// CreateGallery creates an empty named gallery (kept across restarts).
+func (c *Client) CreateGallery(ctx context.Context, name string) (*GalleryInfo, error) {
+	var out GalleryInfo
+	err := c.postJSON(ctx, "/v1/galleries", nil, CreateGalleryRequest{Name: name}, &out)
+	return &out, err
+}
+
+// DeleteGallery deletes a gallery created through the API, with its files.
+func (c *Client) DeleteGallery(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/galleries/"+url.PathEscape(name), nil, "", nil, nil)
+}
+
 // Gallery returns a gallery's figures.
 func (c *Client) Gallery(ctx context.Context, gallery string) (*GalleryInfo, error) {
 	var out GalleryInfo
@@ -191,15 +203,15 @@ func (c *Client) PXBuild(ctx context.Context, req PXBuildRequest) (*PXEnvelope[P
 }
 
 // PXAdd calls PaddleX's /shitu-index-add.
-func (c *Client) PXAdd(ctx context.Context, req PXAddRequest) (*PXEnvelope[PXCountResult], error) {
-	var out PXEnvelope[PXCountResult]
+func (c *Client) PXAdd(ctx context.Context, req PXAddRequest) (*PXEnvelope[PXIDMapResult], error) {
+	var out PXEnvelope[PXIDMapResult]
 	err := c.postJSON(ctx, "/shitu-index-add", nil, req, &out)
 	return &out, err
 }
 
 // PXRemove calls PaddleX's /shitu-index-remove.
-func (c *Client) PXRemove(ctx context.Context, req PXRemoveRequest) (*PXEnvelope[PXCountResult], error) {
-	var out PXEnvelope[PXCountResult]
+func (c *Client) PXRemove(ctx context.Context, req PXRemoveRequest) (*PXEnvelope[PXIDMapResult], error) {
+	var out PXEnvelope[PXIDMapResult]
 	err := c.postJSON(ctx, "/shitu-index-remove", nil, req, &out)
 	return &out, err
 }

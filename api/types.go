@@ -171,27 +171,29 @@ type PXBuildRequest struct {
 	ImageLabelPairs []PXImageLabelPair `json:"imageLabelPairs"`
 }
 
-// PXBuildResult answers /shitu-index-build.
+// PXBuildResult answers /shitu-index-build: the new index's key and its
+// ids with their labels.
 type PXBuildResult struct {
-	IndexKey   string `json:"indexKey"`
-	ImageCount int    `json:"imageCount"`
+	IndexKey string           `json:"indexKey"`
+	IDMap    map[int64]string `json:"idMap"`
 }
 
-// PXAddRequest is POST /shitu-index-add.
+// PXAddRequest is POST /shitu-index-add (indexKey required).
 type PXAddRequest struct {
 	ImageLabelPairs []PXImageLabelPair `json:"imageLabelPairs"`
-	IndexKey        string             `json:"indexKey,omitempty"`
+	IndexKey        string             `json:"indexKey"`
 }
 
-// PXRemoveRequest is POST /shitu-index-remove.
+// PXRemoveRequest is POST /shitu-index-remove (ids and indexKey required).
 type PXRemoveRequest struct {
 	IDs      []int64 `json:"ids"`
-	IndexKey string  `json:"indexKey,omitempty"`
+	IndexKey string  `json:"indexKey"`
 }
 
-// PXCountResult answers /shitu-index-add and /shitu-index-remove.
-type PXCountResult struct {
-	ImageCount int `json:"imageCount"`
+// PXIDMapResult answers /shitu-index-add and /shitu-index-remove: every
+// id of the index after the change, with its label.
+type PXIDMapResult struct {
+	IDMap map[int64]string `json:"idMap"`
 }
 
 // PXInferRequest is POST /shitu-infer.
@@ -202,7 +204,9 @@ type PXInferRequest struct {
 	RecThreshold  *float32 `json:"recThreshold,omitempty"`
 	HammingRadius *float32 `json:"hammingRadius,omitempty"`
 	TopK          *int     `json:"topk,omitempty"`
-	Visualize     *bool    `json:"visualize,omitempty"`
+	// Visualize is shitu's own field: false leaves the image out, true
+	// returns it even when the server was started without it.
+	Visualize *bool `json:"visualize,omitempty"`
 }
 
 // PXRecResult is one label of a PaddleX detected object.
@@ -221,5 +225,15 @@ type PXObject struct {
 // PXInferResult answers /shitu-infer.
 type PXInferResult struct {
 	DetectedObjects []PXObject `json:"detectedObjects"`
-	Image           *string    `json:"image"`
+	Image           *string    `json:"image,omitempty"` // base64 JPEG; absent, not null, when off
+}
+
+// CreateGalleryRequest is POST /v1/galleries.
+type CreateGalleryRequest struct {
+	Name string `json:"name"`
+}
+
+// DeleteGalleryResponse answers DELETE /v1/galleries/{name}.
+type DeleteGalleryResponse struct {
+	Deleted string `json:"deleted"`
 }

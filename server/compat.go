@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/shitu-go/shitu/api"
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/recognize"
 )
 
@@ -21,11 +22,20 @@ func (s *Server) handleServing(w http.ResponseWriter, r *http.Request) {
 		if rec, ok := r.Context().Value(recorderKey{}).(*statusRecorder); ok {
 			rec.kind = kind
 		}
+		if code == http.StatusTooManyRequests {
+			// Serving's convention is HTTP 200 with err_no; the header
+			// still tells a client or proxy when to come back.
+			w.Header().Set("Retry-After", "1")
+		}
 		writeJSON(w, http.StatusOK, api.ServingResponse{ErrNo: code, ErrMsg: err.Error(), Key: []string{}, Value: []string{}, Tensors: []any{}})
 	}
 	var req api.ServingRequest
 	if err := decodeJSON(r, &req); err != nil {
 		fail(err)
+		return
+	}
+	if len(req.Key) > maxServingKeys || len(req.Key) != len(req.Value) {
+		fail(fmt.Errorf("%w: %d keys and %d values: they must pair up, at most %d", errBadRequest, len(req.Key), len(req.Value), maxServingKeys))
 		return
 	}
 	idx := -1
@@ -38,7 +48,7 @@ func (s *Server) handleServing(w http.ResponseWriter, r *http.Request) {
 		fail(fmt.Errorf("%w: request needs key [\"image\"] with a base64 value", errBadRequest))
 		return
 	}
-	data, err := decodeB64(req.Value[idx])
+	data, err := s.imageData(r.Context(), req.Value[idx])
 	if err != nil {
 		fail(err)
 		return
@@ -66,9 +76,14 @@ func logID() string {
 }
 
 // pxWrite answers in PaddleX's envelope; errorCode mirrors the HTTP status.
+// A request PaddleX's schema would refuse (a missing or out-of-range field)
+// is 422, as PaddleX's validation answers it.
 func pxWrite[T any](s *Server, w http.ResponseWriter, r *http.Request, res *T, err error) {
 	if err != nil {
 		code, kind := classify(err)
+		if code == http.StatusBadRequest {
+			code = http.StatusUnprocessableEntity
+		}
 		if rec, ok := r.Context().Value(recorderKey{}).(*statusRecorder); ok {
 			rec.kind = kind
 		}
@@ -94,36 +109,20 @@ func (s *Server) handlePXInfer(w http.ResponseWriter, r *http.Request) {
 		pxWrite[api.PXInferResult](s, w, r, nil, fmt.Errorf("%w: field \"image\" is required", errBadRequest))
 		return
 	}
-	data, err := decodeB64(req.Image)
-	if err != nil {
-		pxWrite[api.PXInferResult](s, w, r, nil, err)
-		return
-	}
 	e, err := s.gallery(req.IndexKey)
 	if err != nil {
 		pxWrite[api.PXInferResult](s, w, r, nil, err)
 		return
 	}
-	ro := s.cfg.Recognize
-	ro.WholeImage = recognize.WholeFallback
-	ro.DetThreshold = 0.5
-	ro.NMSThreshold = 1 // IoU ≤ 1 always holds: PaddleX runs no recognition NMS
-	ro.KeepUnknown = true
-	if req.DetThreshold != nil {
-		ro.DetThreshold = *req.DetThreshold
+	ro, err := s.pxInferOptions(&req, e)
+	if err != nil {
+		pxWrite[api.PXInferResult](s, w, r, nil, err)
+		return
 	}
-	if req.RecThreshold != nil {
-		ro.ScoreThreshold, ro.IgnoreStoredThresholds = *req.RecThreshold, true
-	}
-	if req.HammingRadius != nil {
-		ro.HammingRadius, ro.IgnoreStoredThresholds = *req.HammingRadius, true
-	}
-	if req.TopK != nil {
-		if *req.TopK < 1 {
-			pxWrite[api.PXInferResult](s, w, r, nil, fmt.Errorf("%w: topk must be positive", errBadRequest))
-			return
-		}
-		ro.TopK = *req.TopK
+	data, err := s.imageData(r.Context(), req.Image)
+	if err != nil {
+		pxWrite[api.PXInferResult](s, w, r, nil, err)
+		return
 	}
 	res, img, _, err := s.recognize(r, data, e, ro)
 	if err != nil {
@@ -144,7 +143,9 @@ func (s *Server) handlePXInfer(w http.ResponseWriter, r *http.Request) {
 		}
 		out.DetectedObjects = append(out.DetectedObjects, po)
 	}
-	if req.Visualize != nil && *req.Visualize {
+	// PaddleX returns the visualised image unless its serving config
+	// turns it off (AppConfig.visualize, default true).
+	if vis := !s.cfg.PXNoImage; (req.Visualize == nil && vis) || (req.Visualize != nil && *req.Visualize) {
 		jpg, err := recognize.VisualizeJPEG(img, res.Objects)
 		if err != nil {
 			pxWrite[api.PXInferResult](s, w, r, nil, err)
@@ -154,6 +155,67 @@ func (s *Server) handlePXInfer(w http.ResponseWriter, r *http.Request) {
 		out.Image = &b
 	}
 	pxWrite(s, w, r, out, nil)
+}
+
+// pxInferOptions checks /shitu-infer's fields and sets PaddleX's rules.
+func (s *Server) pxInferOptions(req *api.PXInferRequest, e *entry) (recognize.Options, error) {
+	ro := s.cfg.Recognize
+	ro.WholeImage = recognize.WholeFallback
+	ro.DetThreshold = 0.5
+	ro.NMSThreshold = 1 // IoU ≤ 1 always holds: PaddleX runs no recognition NMS
+	ro.KeepUnknown = true
+	if req.DetThreshold != nil {
+		if err := checkUnit("detThreshold", *req.DetThreshold); err != nil {
+			return ro, err
+		}
+		ro.DetThreshold = *req.DetThreshold
+	}
+	if req.RecThreshold != nil {
+		if err := checkScore("recThreshold", *req.RecThreshold, e.g); err != nil {
+			return ro, err
+		}
+		ro.ScoreThreshold, ro.IgnoreStoredThresholds = *req.RecThreshold, true
+	}
+	if req.HammingRadius != nil {
+		if err := checkRadius("hammingRadius", *req.HammingRadius, e.g); err != nil {
+			return ro, err
+		}
+		ro.HammingRadius, ro.IgnoreStoredThresholds = *req.HammingRadius, true
+	}
+	if req.TopK != nil {
+		if err := s.checkTopK("topk", *req.TopK); err != nil {
+			return ro, err
+		}
+		ro.TopK = *req.TopK
+	}
+	return ro, nil
+}
+
+// idMap is PaddleX's answer to index changes: every id with its label.
+func idMap(g *gallery.Gallery) (map[int64]string, error) {
+	m := map[int64]string{}
+	o := gallery.ListOptions{Limit: 10000}
+	for {
+		items, next, err := g.List(o)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			m[it.ID] = it.Label
+		}
+		if next < 0 {
+			return m, nil
+		}
+		o.Start = next
+	}
+}
+
+// pxIndexKey reads the indexKey that PaddleX requires on add and remove.
+func pxIndexKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: field \"indexKey\" is required", errBadRequest)
+	}
+	return nil
 }
 
 func pairsToItems(p []api.PXImageLabelPair) []api.NewItem {
@@ -170,60 +232,90 @@ func (s *Server) handlePXBuild(w http.ResponseWriter, r *http.Request) {
 		pxWrite[api.PXBuildResult](s, w, r, nil, err)
 		return
 	}
-	if s.cfg.NewGallery == nil {
-		pxWrite[api.PXBuildResult](s, w, r, nil, fmt.Errorf("%w: this server was started without a folder for new galleries", errUnsupported))
+	if req.ImageLabelPairs == nil {
+		pxWrite[api.PXBuildResult](s, w, r, nil, fmt.Errorf("%w: field \"imageLabelPairs\" is required", errBadRequest))
+		return
+	}
+	if err := s.checkBatch(len(req.ImageLabelPairs), true); err != nil {
+		pxWrite[api.PXBuildResult](s, w, r, nil, err)
 		return
 	}
 	key := logID()[:16]
-	g, err := s.cfg.NewGallery(key)
+	e, err := s.createGallery(key)
 	if err != nil {
 		pxWrite[api.PXBuildResult](s, w, r, nil, err)
 		return
 	}
-	e := &entry{name: key, g: g, sys: s.base.WithGallery(recognize.FromGallery(g))}
 	if len(req.ImageLabelPairs) > 0 {
 		if _, err := s.addImages(r, e, pairsToItems(req.ImageLabelPairs)); err != nil {
-			g.Close()
+			s.DeleteGallery(key) // nothing was acknowledged: leave no trace
 			pxWrite[api.PXBuildResult](s, w, r, nil, err)
 			return
 		}
 	}
-	s.AddGallery(key, g)
-	pxWrite(s, w, r, &api.PXBuildResult{IndexKey: key, ImageCount: g.Len()}, nil)
+	m, err := idMap(e.g)
+	if err != nil {
+		pxWrite[api.PXBuildResult](s, w, r, nil, err)
+		return
+	}
+	pxWrite(s, w, r, &api.PXBuildResult{IndexKey: key, IDMap: m}, nil)
 }
 
 func (s *Server) handlePXAdd(w http.ResponseWriter, r *http.Request) {
 	var req api.PXAddRequest
 	if err := decodeJSON(r, &req); err != nil {
-		pxWrite[api.PXCountResult](s, w, r, nil, err)
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
+		return
+	}
+	if err := pxIndexKey(req.IndexKey); err != nil {
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
 	e, err := s.gallery(req.IndexKey)
 	if err != nil {
-		pxWrite[api.PXCountResult](s, w, r, nil, err)
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
 	if _, err := s.addImages(r, e, pairsToItems(req.ImageLabelPairs)); err != nil {
-		pxWrite[api.PXCountResult](s, w, r, nil, err)
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
-	pxWrite(s, w, r, &api.PXCountResult{ImageCount: e.g.Len()}, nil)
+	m, err := idMap(e.g)
+	pxWrite(s, w, r, &api.PXIDMapResult{IDMap: m}, err)
 }
 
 func (s *Server) handlePXRemove(w http.ResponseWriter, r *http.Request) {
 	var req api.PXRemoveRequest
 	if err := decodeJSON(r, &req); err != nil {
-		pxWrite[api.PXCountResult](s, w, r, nil, err)
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
+		return
+	}
+	if req.IDs == nil {
+		pxWrite[api.PXIDMapResult](s, w, r, nil, fmt.Errorf("%w: field \"ids\" is required", errBadRequest))
+		return
+	}
+	if len(req.IDs) > s.cfg.MaxIDs {
+		pxWrite[api.PXIDMapResult](s, w, r, nil, fmt.Errorf("%w: %d ids in one request: allowed up to %d", errBadRequest, len(req.IDs), s.cfg.MaxIDs))
+		return
+	}
+	if err := pxIndexKey(req.IndexKey); err != nil {
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
 	e, err := s.gallery(req.IndexKey)
 	if err != nil {
-		pxWrite[api.PXCountResult](s, w, r, nil, err)
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
 	if _, err := e.g.Remove(req.IDs...); err != nil {
-		pxWrite[api.PXCountResult](s, w, r, nil, err)
+		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
-	pxWrite(s, w, r, &api.PXCountResult{ImageCount: e.g.Len()}, nil)
+	m, err := idMap(e.g)
+	pxWrite(s, w, r, &api.PXIDMapResult{IDMap: m}, err)
+}
+
+// handlePXHealth is PaddleX's GET /health: the envelope without a result.
+func (s *Server) handlePXHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, api.PXEnvelope[struct{}]{LogID: logID(), ErrorCode: 0, ErrorMsg: "Healthy"})
 }

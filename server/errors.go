@@ -21,6 +21,9 @@ var (
 	errAuth        = errors.New("a valid API key is required for this endpoint")
 	errBusy        = errors.New("server busy: the work queue is full, retry later")
 	errUnsupported = errors.New("not supported by this server")
+	errConflict    = errors.New("conflict")
+	errQuota       = errors.New("storage limit reached")
+	errFetch       = errors.New("image URL not fetched")
 )
 
 // classify maps an error to its HTTP status and a short machine-readable
@@ -37,14 +40,20 @@ func classify(err error) (int, string) {
 		return http.StatusUnsupportedMediaType, "unsupported_media_type"
 	case errors.Is(err, imaging.ErrFormat), errors.Is(err, imaging.ErrUnsupported), errors.Is(err, imaging.ErrSize):
 		return http.StatusUnprocessableEntity, "bad_image"
-	case errors.Is(err, errBadRequest), errors.Is(err, recognize.ErrOptions), errors.Is(err, gallery.ErrListLine):
+	case errors.Is(err, errBadRequest), errors.Is(err, recognize.ErrOptions), errors.Is(err, gallery.ErrListLine),
+		errors.Is(err, gallery.ErrLabel):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, errAuth):
 		return http.StatusUnauthorized, "unauthorized"
 	case errors.Is(err, gallery.ErrNotFound), errors.Is(err, errNoGallery), errors.Is(err, errNoRoute):
 		return http.StatusNotFound, "not_found"
-	case errors.Is(err, gallery.ErrDims), errors.Is(err, gallery.ErrKind):
+	case errors.Is(err, gallery.ErrDims), errors.Is(err, gallery.ErrKind), errors.Is(err, errConflict),
+		errors.Is(err, gallery.ErrClosed):
 		return http.StatusConflict, "conflict"
+	case errors.Is(err, errQuota):
+		return http.StatusInsufficientStorage, "quota"
+	case errors.Is(err, errFetch):
+		return http.StatusBadGateway, "fetch_failed"
 	case errors.Is(err, errBusy):
 		return http.StatusTooManyRequests, "busy"
 	case errors.Is(err, errUnsupported):

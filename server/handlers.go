@@ -51,7 +51,7 @@ func (s *Server) decode(b []byte) (*imaging.Image, error) {
 
 // readRecognizeRequest reads the image and options of POST /v1/recognize
 // from a JSON, multipart or raw-image body.
-func readRecognizeRequest(r *http.Request) ([]byte, api.RecognizeOptions, error) {
+func (s *Server) readRecognizeRequest(r *http.Request) ([]byte, api.RecognizeOptions, error) {
 	var opts api.RecognizeOptions
 	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
@@ -63,7 +63,7 @@ func readRecognizeRequest(r *http.Request) ([]byte, api.RecognizeOptions, error)
 		if req.Image == "" {
 			return nil, opts, fmt.Errorf("%w: field \"image\" (base64) is required", errBadRequest)
 		}
-		b, err := decodeB64(req.Image)
+		b, err := s.imageData(r.Context(), req.Image)
 		return b, req.RecognizeOptions, err
 	case ct == "multipart/form-data":
 		b, err := readMultipartFile(r, params["boundary"], "image")
@@ -171,24 +171,39 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// recognizeOptions merges a request's options into the server's base options.
-func (s *Server) recognizeOptions(o api.RecognizeOptions) (recognize.Options, error) {
+// recognizeOptions checks a request's options against their bounds and
+// merges them into the server's base options.
+func (s *Server) recognizeOptions(o api.RecognizeOptions, e *entry) (recognize.Options, error) {
 	ro := s.cfg.Recognize
-	if o.TopK > 0 {
+	if o.TopK != 0 {
+		if err := s.checkTopK("topk", o.TopK); err != nil {
+			return ro, err
+		}
 		ro.TopK = o.TopK
-	} else if o.TopK < 0 {
-		return ro, fmt.Errorf("%w: topk must be positive", errBadRequest)
 	}
 	if o.ScoreThreshold != nil {
+		if err := checkScore("score_threshold", *o.ScoreThreshold, e.g); err != nil {
+			return ro, err
+		}
 		ro.ScoreThreshold = *o.ScoreThreshold
 		ro.IgnoreStoredThresholds = true
 	}
 	if o.HammingRadius != nil {
+		if err := checkRadius("hamming_radius", *o.HammingRadius, e.g); err != nil {
+			return ro, err
+		}
 		ro.HammingRadius = *o.HammingRadius
 		ro.IgnoreStoredThresholds = true
 	}
 	if o.DetThreshold != nil {
+		if err := checkUnit("det_threshold", *o.DetThreshold); err != nil {
+			return ro, err
+		}
 		ro.DetThreshold = *o.DetThreshold
+	}
+	if len(o.Labels) > maxFilterLabels || len(o.Metadata) > maxFilterMeta {
+		return ro, fmt.Errorf("%w: a filter has %d labels and %d metadata conditions: allowed up to %d and %d",
+			errBadRequest, len(o.Labels), len(o.Metadata), maxFilterLabels, maxFilterMeta)
 	}
 	if o.WholeImage != "" {
 		m, err := recognize.ParseWholeImage(o.WholeImage)
@@ -210,6 +225,9 @@ func (s *Server) recognize(r *http.Request, data []byte, e *entry, ro recognize.
 		return nil, nil, 0, err
 	}
 	defer release()
+	if err := r.Context().Err(); err != nil { // waited past the request's time
+		return nil, nil, 0, err
+	}
 	t0 := time.Now()
 	img, err := s.decode(data)
 	if err != nil {
@@ -225,7 +243,7 @@ func (s *Server) recognize(r *http.Request, data []byte, e *entry, ro recognize.
 }
 
 func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
-	data, o, err := readRecognizeRequest(r)
+	data, o, err := s.readRecognizeRequest(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -235,7 +253,7 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ro, err := s.recognizeOptions(o)
+	ro, err := s.recognizeOptions(o, e)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -289,18 +307,32 @@ func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]ga
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: no items to add", errBadRequest)
 	}
-	imgs := make([]*imaging.Image, len(items))
+	if err := s.checkBatch(len(items), false); err != nil {
+		return nil, err
+	}
 	out := make([]gallery.Item, len(items))
+	for i, it := range items { // the cheap checks first, before any work
+		out[i] = gallery.Item{Label: it.Label, Source: it.Source, Meta: it.Metadata}
+		if strings.TrimSpace(it.Label) == "" {
+			return nil, fmt.Errorf("%w: item %d has no label", errBadRequest, i)
+		}
+		if err := gallery.CheckItem(out[i]); err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	if e.stored {
+		if err := s.checkQuota(false); err != nil {
+			return nil, err
+		}
+	}
+	imgs := make([]*imaging.Image, len(items))
 	release, err := s.acquire(r.Context())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	for i, it := range items {
-		if strings.TrimSpace(it.Label) == "" {
-			return nil, fmt.Errorf("%w: item %d has no label", errBadRequest, i)
-		}
-		b, err := decodeB64(it.Image)
+		b, err := s.imageData(r.Context(), it.Image)
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
@@ -308,7 +340,7 @@ func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]ga
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
 		sum := sha256.Sum256(b)
-		out[i] = gallery.Item{Label: it.Label, Source: it.Source, SHA256: hex.EncodeToString(sum[:]), Meta: it.Metadata}
+		out[i].SHA256 = hex.EncodeToString(sum[:])
 	}
 	feats, err := e.sys.Embed(r.Context(), imgs)
 	if err != nil {
@@ -418,7 +450,10 @@ func (s *Server) handleListItems(w http.ResponseWriter, r *http.Request) {
 	}
 	o := gallery.ListOptions{Label: q.Get("label")}
 	if v := q.Get("start"); v != "" {
-		if o.Start, err = parseID(v); err != nil {
+		if o.Start, err = parseID(v); err == nil && o.Start < 0 {
+			err = fmt.Errorf("%w: start=%d is out of range: allowed 0 and up", errBadRequest, o.Start)
+		}
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}

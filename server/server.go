@@ -23,26 +23,58 @@ import (
 )
 
 // Config configures a Server. Zero values mean the defaults in brackets.
+// Every number a request can set is bounded by one of these before any
+// work starts (DESIGN.md: safety by default).
 type Config struct {
 	// APIKey, when set, is required (header "Authorization: Bearer KEY" or
-	// "X-API-Key: KEY") on every endpoint that changes a gallery.
+	// "X-API-Key: KEY") on every endpoint that changes a gallery, and on
+	// every endpoint but the health checks when AuthReads is set.
 	APIKey string
+	// AuthReads requires the API key on reads too (recognition, listing,
+	// metrics); /healthz, /readyz and /health stay open.
+	AuthReads bool
 	// MaxBodyBytes caps request bodies [32 MiB].
 	MaxBodyBytes int64
 	// MaxPixels refuses larger images before decoding them [40 000 000].
 	MaxPixels int64
+	// MaxTopK bounds the gallery candidates a request may ask per box
+	// (/v1 topk, PaddleX topk) [100].
+	MaxTopK int
+	// MaxBatch bounds the images of one add or index-build request [64].
+	MaxBatch int
+	// MaxIDs bounds the ids of one remove request [10 000].
+	MaxIDs int
 	// Workers is how many recognitions or feature extractions run at once [GOMAXPROCS].
 	Workers int
 	// Queue is how many more may wait for a worker; beyond it requests get
 	// 429 with Retry-After [4 × Workers].
 	Queue int
-	// Timeout bounds one request's work [30 s].
+	// Timeout bounds one request's work: decoding, the model runs and the
+	// search observe it [30 s].
 	Timeout time.Duration
+	// ReadHeaderTimeout, ReadTimeout (headers and body), WriteTimeout and
+	// IdleTimeout (keep-alive) of HTTPServer [10 s, 30 s, Timeout + 15 s, 30 s].
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxConns bounds the open connections of Listen [512].
+	MaxConns int
 	// DefaultGallery names the gallery used when a request names none ["default"].
 	DefaultGallery string
-	// NewGallery creates an empty gallery for PaddleX's /shitu-index-build
-	// (nil: that endpoint answers 501).
-	NewGallery func(name string) (*gallery.Gallery, error)
+	// Store keeps galleries created through the API (PaddleX
+	// /shitu-index-build, POST /v1/galleries) and reopens them at start
+	// (nil: creating galleries answers 501).
+	Store *DirStore
+	// MaxGalleries bounds how many galleries Store holds [64].
+	MaxGalleries int
+	// MaxStoreBytes bounds the bytes on disk of Store's galleries; adds and
+	// creations past it answer 507 [8 GiB].
+	MaxStoreBytes int64
+	// FetchAllow lists the hosts whose http(s) image URLs are fetched (an
+	// entry "*.example.com" admits its subdomains). Empty: image URLs are
+	// refused, as they always were.
+	FetchAllow []string
+	// PXNoImage stops /shitu-infer from returning the visualised image,
+	// which PaddleX returns by default (a request's "visualize" still can).
+	PXNoImage bool
 	// Logger gets one structured line per request [slog.Default()].
 	Logger *slog.Logger
 	// Recognize are the base options of every recognition.
@@ -56,6 +88,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxPixels == 0 {
 		c.MaxPixels = 40_000_000
 	}
+	if c.MaxTopK <= 0 {
+		c.MaxTopK = 100
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 64
+	}
+	if c.MaxIDs <= 0 {
+		c.MaxIDs = 10_000
+	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -65,8 +106,29 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = c.Timeout + 15*time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 512
+	}
 	if c.DefaultGallery == "" {
 		c.DefaultGallery = "default"
+	}
+	if c.MaxGalleries <= 0 {
+		c.MaxGalleries = 64
+	}
+	if c.MaxStoreBytes <= 0 {
+		c.MaxStoreBytes = 8 << 30
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -76,9 +138,14 @@ func (c Config) withDefaults() Config {
 
 // entry is one named gallery with its recognition system.
 type entry struct {
-	name string
-	g    *gallery.Gallery
-	sys  *recognize.System
+	name   string
+	g      *gallery.Gallery
+	sys    *recognize.System
+	stored bool // created through the API, kept in Config.Store
+}
+
+func (s *Server) newEntry(name string, g *gallery.Gallery, stored bool) *entry {
+	return &entry{name: name, g: g, sys: s.base.WithGallery(recognize.FromGallery(g)), stored: stored}
 }
 
 // Server serves the HTTP API. Create it with New.
@@ -93,6 +160,7 @@ type Server struct {
 	ready atomic.Bool
 	m     *metrics
 	seq   atomic.Uint64
+	fetch *fetcher
 }
 
 // New builds a server around a recognition system (whose detector and
@@ -106,9 +174,11 @@ func New(sys *recognize.System, galleries map[string]*gallery.Gallery, cfg Confi
 	s.m = newMetrics(s)
 	m := map[string]*entry{}
 	for name, g := range galleries {
-		m[name] = &entry{name: name, g: g, sys: sys.WithGallery(recognize.FromGallery(g))}
+		m[name] = s.newEntry(name, g, false)
 	}
+	s.openStored(m)
 	s.gals.Store(&m)
+	s.fetch = newFetcher(cfg)
 	s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -124,12 +194,17 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 func (s *Server) AddGallery(name string, g *gallery.Gallery) {
 	s.galMu.Lock()
 	defer s.galMu.Unlock()
+	s.putLocked(name, s.newEntry(name, g, false))
+}
+
+// putLocked publishes the map with e under name; galMu is held.
+func (s *Server) putLocked(name string, e *entry) {
 	old := *s.gals.Load()
 	m := make(map[string]*entry, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	m[name] = &entry{name: name, g: g, sys: s.base.WithGallery(recognize.FromGallery(g))}
+	m[name] = e
 	s.gals.Store(&m)
 }
 
@@ -190,6 +265,8 @@ func (s *Server) routes() {
 	h("POST /v1/recognize", s.handleRecognize)
 	h("GET /v1/gallery", s.handleGalleryInfo)
 	h("GET /v1/galleries", s.handleGalleries)
+	h("POST /v1/galleries", s.mutating(s.handleCreateGallery))
+	h("DELETE /v1/galleries/{name}", s.mutating(s.handleDeleteGallery))
 	h("POST /v1/gallery/items", s.mutating(s.handleAddItems))
 	h("GET /v1/gallery/items", s.handleListItems)
 	h("GET /v1/gallery/items/{id}", s.handleGetItem)
@@ -202,6 +279,7 @@ func (s *Server) routes() {
 	h("POST /shitu-index-add", s.mutating(s.handlePXAdd))
 	h("POST /shitu-index-remove", s.mutating(s.handlePXRemove))
 	h("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok\n") })
+	h("GET /health", s.handlePXHealth)
 	h("GET /readyz", s.handleReady)
 	h("GET /metrics", s.m.handle)
 	h("/", func(w http.ResponseWriter, r *http.Request) {
@@ -258,6 +336,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(ctx, recorderKey{}, rec))
 		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		s.m.inflight.Add(1)
+		h := next
+		if s.cfg.AuthReads && !openPath(r.URL.Path) {
+			if err := s.authorized(r); err != nil {
+				h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, err) })
+			}
+		}
 		defer func() {
 			s.m.inflight.Add(-1)
 			if p := recover(); p != nil {
@@ -276,9 +360,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.cfg.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "route", route,
 				"status", rec.status, "ms", float64(d.Microseconds())/1e3, "bytes_in", r.ContentLength, "error", rec.kind)
 		}()
-		next.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r)
 	})
 }
+
+// openPath reports the endpoints that never need the API key: the health
+// and readiness checks of orchestrators.
+func openPath(p string) bool { return p == "/healthz" || p == "/readyz" || p == "/health" }
 
 type recorderKey struct{}
 

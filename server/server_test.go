@@ -109,7 +109,8 @@ type fixture struct {
 	c      *api.Client
 	g      *gallery.Gallery
 	emb    *paletteEmbedder
-	newDir string
+	sys    *recognize.System
+	dir    string
 }
 
 func newFixture(t testing.TB, cfg Config) *fixture {
@@ -129,22 +130,16 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg.Recognize.NoDetector = true
-	if cfg.NewGallery == nil {
-		cfg.NewGallery = func(name string) (*gallery.Gallery, error) {
-			ng, err := gallery.Create(dir+"/"+name, gallery.Options{Model: "fake", Dims: dims, Method: gallery.MethodFlat})
-			if err == nil {
-				t.Cleanup(func() { ng.Close() })
-			}
-			return ng, err
-		}
+	if cfg.Store == nil {
+		cfg.Store = &DirStore{Root: dir + "/created", Options: gallery.Options{Model: "fake", Dims: dims, Method: gallery.MethodFlat}}
 	}
 	s, err := New(sys, map[string]*gallery.Gallery{"default": g}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
-	return &fixture{srv: s, ts: ts, c: &api.Client{Base: ts.URL, APIKey: cfg.APIKey}, g: g, emb: emb}
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	return &fixture{srv: s, ts: ts, c: &api.Client{Base: ts.URL, APIKey: cfg.APIKey}, g: g, emb: emb, sys: sys, dir: dir}
 }
 
 func (f *fixture) addColours(t testing.TB, names ...string) []api.Item {
@@ -337,16 +332,17 @@ func TestPaddleXCompat(t *testing.T) {
 	ctx := context.Background()
 	b64 := func(c int) string { return base64.StdEncoding.EncodeToString(pngBytes(t, solid(palette[c], 16, 16))) }
 	build, err := f.c.PXBuild(ctx, api.PXBuildRequest{ImageLabelPairs: []api.PXImageLabelPair{{Image: b64(0), Label: "red"}, {Image: b64(2), Label: "blue"}}})
-	if err != nil || build.ErrorCode != 0 || build.ErrorMsg != "Success" || build.Result.ImageCount != 2 || build.Result.IndexKey == "" || build.LogID == "" {
+	if err != nil || build.ErrorCode != 0 || build.ErrorMsg != "Success" || len(build.Result.IDMap) != 2 || build.Result.IDMap[1] != "blue" || build.Result.IndexKey == "" || build.LogID == "" {
 		t.Fatalf("build: %v %+v", err, build)
 	}
 	key := build.Result.IndexKey
 	add, err := f.c.PXAdd(ctx, api.PXAddRequest{IndexKey: key, ImageLabelPairs: []api.PXImageLabelPair{{Image: b64(1), Label: "green"}}})
-	if err != nil || add.Result.ImageCount != 3 {
+	if err != nil || len(add.Result.IDMap) != 3 || add.Result.IDMap[2] != "green" {
 		t.Fatalf("add: %v %+v", err, add)
 	}
 	topk := 2
-	inf, err := f.c.PXInfer(ctx, api.PXInferRequest{Image: b64(1), IndexKey: key, TopK: &topk})
+	no := false
+	inf, err := f.c.PXInfer(ctx, api.PXInferRequest{Image: b64(1), IndexKey: key, TopK: &topk, Visualize: &no})
 	if err != nil || len(inf.Result.DetectedObjects) != 1 {
 		t.Fatalf("infer: %v %+v", err, inf)
 	}
@@ -359,7 +355,7 @@ func TestPaddleXCompat(t *testing.T) {
 		t.Fatalf("default gallery changed: %d", f.g.Len())
 	}
 	rm, err := f.c.PXRemove(ctx, api.PXRemoveRequest{IndexKey: key, IDs: []int64{0, 1}})
-	if err != nil || rm.Result.ImageCount != 1 {
+	if err != nil || len(rm.Result.IDMap) != 1 || rm.Result.IDMap[2] != "green" {
 		t.Fatalf("remove: %v %+v", err, rm)
 	}
 	// raw bytes of one answer: the envelope's fields and order
@@ -368,7 +364,7 @@ func TestPaddleXCompat(t *testing.T) {
 	resp.Body.Close()
 	var m map[string]json.RawMessage
 	json.Unmarshal(raw, &m)
-	if !strings.HasPrefix(string(raw), `{"logId":"`) || !strings.HasSuffix(string(raw), `,"errorCode":0,"errorMsg":"Success","result":{"imageCount":1}}`+"\n") || len(m) != 4 {
+	if !strings.HasPrefix(string(raw), `{"logId":"`) || !strings.HasSuffix(string(raw), `,"errorCode":0,"errorMsg":"Success","result":{"idMap":{"2":"green"}}}`+"\n") || len(m) != 4 {
 		t.Fatalf("envelope bytes: %s", raw)
 	}
 	// an unknown index key is an error envelope

@@ -16,28 +16,66 @@ import (
 
 type serveCmd struct {
 	configFlags
-	Addr          string            `default:":8080" help:"Listen address."`
-	APIKey        string            `name:"api-key" env:"SHITU_API_KEY" help:"Require this key (Bearer or X-API-Key) on gallery-changing endpoints."`
+	Addr          string            `default:"127.0.0.1:8080" help:"Listen address. Without --api-key only loopback addresses are allowed (see --public)."`
+	APIKey        string            `name:"api-key" env:"SHITU_API_KEY" help:"Require this key (Bearer or X-API-Key) on gallery-changing endpoints (and on reads with --auth-reads)."`
+	Public        bool              `help:"Allow listening on a non-loopback address without --api-key (anyone who reaches the port can then change galleries)."`
+	AuthReads     bool              `name:"auth-reads" help:"Require the API key on reads too (recognition, listing, metrics); health checks stay open."`
 	Galleries     map[string]string `name:"gallery" help:"Extra named galleries: NAME=DIR (repeatable). The default gallery is IndexProcess.index_dir."`
-	NewGalleries  string            `name:"new-galleries" type:"path" help:"Folder for galleries created by /shitu-index-build (default: next to index_dir)."`
+	NewGalleries  string            `name:"new-galleries" type:"path" help:"Folder for galleries created through the API (/shitu-index-build, POST /v1/galleries); they are reopened at start (default: 'galleries' next to index_dir)."`
+	MaxGalleries  int               `name:"max-galleries" default:"64" help:"Most galleries created through the API."`
+	MaxStoreBytes int64             `name:"max-galleries-size" default:"8589934592" help:"Most bytes on disk of the galleries created through the API (adds past it answer 507)."`
 	Workers       int               `help:"Recognitions at once (default: GOMAXPROCS)."`
 	Queue         int               `help:"Requests that may wait for a worker before 429 (default: 4 × workers)."`
 	MaxBody       int64             `default:"33554432" help:"Request body limit in bytes."`
 	MaxPixels     int64             `default:"40000000" help:"Image pixel limit, checked before decoding."`
-	Timeout       time.Duration     `default:"30s" help:"Per-request time limit."`
+	MaxTopK       int               `name:"max-topk" default:"100" help:"Largest topk a request may ask."`
+	MaxBatch      int               `name:"max-batch" default:"64" help:"Most images in one add or index-build request."`
+	MaxConns      int               `name:"max-conns" default:"512" help:"Most open connections; more wait to be accepted."`
+	Timeout       time.Duration     `default:"30s" help:"Per-request time limit (decoding, model runs and search observe it)."`
+	ReadTimeout   time.Duration     `name:"read-timeout" default:"30s" help:"Time limit for reading a request's headers and body."`
+	IdleTimeout   time.Duration     `name:"idle-timeout" default:"30s" help:"Idle keep-alive connections are closed after this."`
+	FetchAllow    []string          `name:"fetch-allow" help:"Hosts whose http(s) image URLs are fetched (repeatable; '*.example.com' admits subdomains). Default: image URLs are refused."`
+	PaddleXImage  bool              `name:"paddlex-image" default:"true" negatable:"" help:"Return the visualised image from /shitu-infer, as PaddleX does."`
 	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
 }
 
+// checkExposure refuses to listen beyond loopback without a key unless
+// --public says so; then it warns.
+func checkExposure(addr string, key string, public bool, warn func(string)) error {
+	if key != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("serve: --addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	where := host
+	if where == "" {
+		where = "all interfaces"
+	}
+	if !public {
+		return fmt.Errorf("serve: refusing to listen on %s without --api-key (anyone could change the galleries); set --api-key or SHITU_API_KEY, listen on 127.0.0.1, or pass --public to accept that", where)
+	}
+	warn(fmt.Sprintf("shitu: WARNING: listening on %s without an API key: anyone who reaches this port can add and remove gallery items", where))
+	return nil
+}
+
 // snapshots writes the index snapshot of every gallery that changed since
-// its last one. Changes are durable without it; the snapshot only makes
-// the next start fast. Galleries added later by /shitu-index-build are
-// snapshotted when they are closed.
-func snapshots(ctx context.Context, log *slog.Logger, gals map[string]*gallery.Gallery, every time.Duration) {
+// its last one (galleries created later through the API included).
+// Changes are durable without it; the snapshot only makes the next start
+// fast.
+func snapshots(ctx context.Context, log *slog.Logger, galleries func() map[string]*gallery.Gallery, every time.Duration) {
 	if every <= 0 {
 		return
 	}
 	last := map[string]uint64{}
-	for name, gl := range gals {
+	for name, gl := range galleries() {
 		last[name] = gl.Version()
 	}
 	t := time.NewTicker(every)
@@ -48,8 +86,9 @@ func snapshots(ctx context.Context, log *slog.Logger, gals map[string]*gallery.G
 			return
 		case <-t.C:
 		}
-		for name, gl := range gals {
-			if v := gl.Version(); v != last[name] {
+		for name, gl := range galleries() {
+			if v, ok := last[name]; !ok || gl.Version() != v {
+				v = gl.Version()
 				if err := gl.Snapshot(); err != nil {
 					log.Error("snapshot", "gallery", name, "error", err.Error())
 					continue
@@ -61,6 +100,9 @@ func snapshots(ctx context.Context, log *slog.Logger, gals map[string]*gallery.G
 }
 
 func (c *serveCmd) Run(g *Globals) error {
+	if err := checkExposure(c.Addr, c.APIKey, c.Public, func(m string) { fmt.Fprintln(g.stderr, m) }); err != nil {
+		return err
+	}
 	cfg, err := c.load()
 	if err != nil {
 		return err
@@ -94,30 +136,33 @@ func (c *serveCmd) Run(g *Globals) error {
 		newRoot = filepath.Join(filepath.Dir(filepath.Clean(cfg.IndexProcess.IndexDir)), "galleries")
 	}
 	ip := indexProcess(cfg)
+	newOpts, err := ip.Options(p.recModel)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
 	srv, err := server.New(sys, gals, server.Config{
-		APIKey: c.APIKey, MaxBodyBytes: c.MaxBody, MaxPixels: c.MaxPixels, Workers: c.Workers, Queue: c.Queue,
-		Timeout: c.Timeout, Logger: logger, Recognize: opts,
-		NewGallery: func(name string) (*gallery.Gallery, error) {
-			o, err := ip.Options(p.recModel)
-			if err != nil {
-				return nil, err
-			}
-			return gallery.Create(filepath.Join(newRoot, name), o)
-		},
+		APIKey: c.APIKey, AuthReads: c.AuthReads, MaxBodyBytes: c.MaxBody, MaxPixels: c.MaxPixels,
+		MaxTopK: c.MaxTopK, MaxBatch: c.MaxBatch, Workers: c.Workers, Queue: c.Queue,
+		Timeout: c.Timeout, ReadTimeout: c.ReadTimeout, IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConns,
+		Store:        &server.DirStore{Root: newRoot, Options: newOpts},
+		MaxGalleries: c.MaxGalleries, MaxStoreBytes: c.MaxStoreBytes,
+		FetchAllow: c.FetchAllow, PXNoImage: !c.PaddleXImage,
+		Logger: logger, Recognize: opts,
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", c.Addr)
+	defer srv.Close() // the galleries created through the API
+	ln, err := srv.Listen(c.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("serve: listen on %s: %w", c.Addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", def.Len())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	go snapshots(g.ctx, logger, gals, c.SnapshotEvery)
+	go snapshots(g.ctx, logger, srv.GalleryMap, c.SnapshotEvery)
 	select {
 	case err := <-errc:
 		return err
