@@ -96,3 +96,7 @@ func checkItemText(it *Item) error {
 	}
 	return nil
 }
+
+// CheckItem reports whether an item's label, source and metadata may be
+// stored (Add checks them too; callers use it to refuse early).
+func CheckItem(it Item) error { return checkItemText(&it) }

@@ -104,13 +104,13 @@ func jpegBytes(t testing.TB, img image.Image) []byte {
 }
 
 type fixture struct {
-	srv    *Server
-	ts     *httptest.Server
-	c      *api.Client
-	g      *gallery.Gallery
-	emb    *paletteEmbedder
-	sys    *recognize.System
-	dir    string
+	srv *Server
+	ts  *httptest.Server
+	c   *api.Client
+	g   *gallery.Gallery
+	emb *paletteEmbedder
+	sys *recognize.System
+	dir string
 }
 
 func newFixture(t testing.TB, cfg Config) *fixture {
