@@ -53,7 +53,9 @@ type Config struct {
 	// search observe it [30 s].
 	Timeout time.Duration
 	// ReadHeaderTimeout, ReadTimeout (headers and body), WriteTimeout and
-	// IdleTimeout (keep-alive) of HTTPServer [10 s, 30 s, Timeout + 15 s, 30 s].
+	// IdleTimeout (keep-alive) of HTTPServer [min(10 s, ReadTimeout), 30 s,
+	// Timeout + 15 s, 30 s]. A connection that sends no request is closed
+	// after ReadHeaderTimeout.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// MaxConns bounds the open connections of Listen [512].
 	MaxConns int
@@ -106,11 +108,11 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
-	if c.ReadHeaderTimeout <= 0 {
-		c.ReadHeaderTimeout = 10 * time.Second
-	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = 30 * time.Second
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = min(10*time.Second, c.ReadTimeout)
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = c.Timeout + 15*time.Second

@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -21,6 +22,7 @@ type galleryCmd struct {
 	Stats  galleryStatsCmd  `cmd:"" help:"Counts, model fingerprint, index method, version."`
 	Export galleryExportCmd `cmd:"" help:"Write vector.index + id_map.pkl (PaddleClas) or id_map.yaml (PaddleX)."`
 	Import galleryImportCmd `cmd:"" help:"Create a gallery from a PaddleClas or PaddleX index_dir."`
+	Delete galleryDeleteCmd `cmd:"" help:"Delete a gallery (its store and index snapshot; exported PaddleClas files beside it are kept)."`
 }
 
 // galleryDir is --dir, or IndexProcess.index_dir of -c.
@@ -305,5 +307,34 @@ func (c *galleryImportCmd) Run(g *Globals) error {
 	}
 	defer gal.Close()
 	fmt.Fprintf(g.stdout, "imported %d items from %s into %s\n", gal.Len(), c.Src, c.Dir)
+	return nil
+}
+
+type galleryDeleteCmd struct {
+	galleryDir
+	Yes bool `help:"Really delete (without it the command only says what it would delete)."`
+}
+
+func (c *galleryDeleteCmd) Run(g *Globals) error {
+	dir, err := c.dir()
+	if err != nil {
+		return err
+	}
+	gal, err := gallery.Open(dir, gallery.Options{})
+	if errors.Is(err, gallery.ErrLocked) {
+		return fmt.Errorf("%w: stop the server that serves it first (a gallery created through the API is deleted with DELETE /v1/galleries/NAME)", err)
+	}
+	if err != nil {
+		return err
+	}
+	st := gal.Stats()
+	gal.Close()
+	if !c.Yes {
+		return fmt.Errorf("gallery delete: %s holds %d items under %d labels; add --yes to delete it", dir, st.Items, st.Labels)
+	}
+	if err := gallery.Delete(dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "deleted %s (%d items)\n", dir, st.Items)
 	return nil
 }
