@@ -94,6 +94,9 @@ func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Opt
 		return nil, fmt.Errorf("recognize: embedder returned %d features for %d crops", len(feats), len(crops))
 	}
 	res.Timings.Rec = time.Since(t)
+	if err := ctx.Err(); err != nil { // the request's time ran out during the model runs
+		return nil, err
+	}
 
 	t = time.Now()
 	objs, view, err := s.search(kept, feats, opts)

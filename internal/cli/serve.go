@@ -66,6 +66,24 @@ func checkExposure(addr string, key string, public bool, warn func(string)) erro
 	return nil
 }
 
+// checkFlags bounds the numbers a flag sets, so that a typo cannot make
+// the server allocate by it.
+func (c *serveCmd) checkFlags() error {
+	for _, b := range []struct {
+		name   string
+		v, max int64
+	}{
+		{"--workers", int64(c.Workers), 4096}, {"--queue", int64(c.Queue), 1 << 20}, {"--max-topk", int64(c.MaxTopK), 100_000},
+		{"--max-batch", int64(c.MaxBatch), 4096}, {"--max-conns", int64(c.MaxConns), 1 << 20}, {"--max-galleries", int64(c.MaxGalleries), 1 << 20},
+		{"--max-body", c.MaxBody, 1 << 34}, {"--max-pixels", c.MaxPixels, 1 << 32},
+	} {
+		if b.v < 0 || b.v > b.max {
+			return fmt.Errorf("serve: %s %d is out of range: allowed 0..%d (0: the default)", b.name, b.v, b.max)
+		}
+	}
+	return nil
+}
+
 // snapshots writes the index snapshot of every gallery that changed since
 // its last one (galleries created later through the API included).
 // Changes are durable without it; the snapshot only makes the next start
@@ -101,6 +119,9 @@ func snapshots(ctx context.Context, log *slog.Logger, galleries func() map[strin
 
 func (c *serveCmd) Run(g *Globals) error {
 	if err := checkExposure(c.Addr, c.APIKey, c.Public, func(m string) { fmt.Fprintln(g.stderr, m) }); err != nil {
+		return err
+	}
+	if err := c.checkFlags(); err != nil {
 		return err
 	}
 	cfg, err := c.load()
