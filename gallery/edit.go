@@ -215,7 +215,9 @@ func (g *Gallery) applyLocked(c change) error {
 	if err != nil {
 		return fmt.Errorf("gallery: commit: %w", err)
 	}
-	// Durable from here on. Bring the in-memory index and view up to date.
+	// Durable from here on. Bring the in-memory index and view up to date;
+	// until that is done, searches filter their hits through their view.
+	g.exact.Store(nil)
 	g.nextID = next
 	g.dirty = true
 	st := &state{version: version, n: old.n, index: old.index, bindex: old.bindex}
@@ -246,8 +248,10 @@ func (g *Gallery) applyLocked(c change) error {
 		switch {
 		case c.index != nil:
 			st.index = c.index
+			useFaissSearch(st.index, nil)
 		case c.bindex != nil:
 			st.bindex = c.bindex
+			useFaissSearch(nil, st.bindex)
 		case st.bindex != nil:
 			ierr = st.bindex.Add(ids, codes)
 		default:
@@ -278,6 +282,8 @@ func (g *Gallery) applyLocked(c change) error {
 	if ierr != nil {
 		return fmt.Errorf("gallery: change committed but the index update failed (reopen rebuilds it): %w", ierr)
 	}
+	// The index now holds exactly st's items (removals done above).
+	g.exact.Store(st)
 	return nil
 }
 
