@@ -284,6 +284,13 @@ func (g *Gallery) applyLocked(c change) error {
 	}
 	// The index now holds exactly st's items (removals done above).
 	g.exact.Store(st)
+	if c.index != nil || c.bindex != nil {
+		// An imported faiss index: snapshot it now, so that a process that
+		// dies before Close does not reopen with an index rebuilt by shitu
+		// (another graph or other centroids than faiss'). On failure Close
+		// tries again.
+		_ = g.saveSnapshotLocked()
+	}
 	return nil
 }
 

@@ -167,6 +167,9 @@ func TestFaissPeer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if _, err := os.Stat(filepath.Join(dst, SnapshotFile)); err != nil {
+				t.Fatalf("no index snapshot right after the import (a crash would rebuild another index): %v", err)
+			}
 			comparePeer(t, name+": imported", peerQueries(t, g, qs, m), want, m.K)
 			batch, err := g.SearchBatch(qs, m.K, Query{})
 			if err != nil {
