@@ -129,7 +129,8 @@ func peerLabel(id int64) string { return "品牌 " + strconv.Itoa(int(id%97)) }
 // TestFaissPeer checks point 1 of issue 13 against python3-faiss on both
 // sides of a PaddleClas index_dir (testdata/faiss_peer.py):
 //   - faiss → shitu: index_dirs written as build_gallery.py writes them
-//     (HNSW32 with efSearch 16 and 48, IVF16,Flat with nprobe 4, Flat),
+//     (HNSW32 with efSearch 16 and 48, IVF16,Flat with nprobe 4, IVF250,Flat
+//     with nprobe 1, Flat; HNSW32 also with PaddleX's id_map.yaml),
 //     opened the way predict opens IndexProcess.index_dir (Import into a
 //     gallery, later runs reopen it from its snapshot), return faiss' own
 //     top-k, also after a removal that matches nothing and, for Flat and
@@ -156,7 +157,7 @@ func TestFaissPeer(t *testing.T) {
 	}
 
 	t.Run("faiss_to_shitu", func(t *testing.T) {
-		for _, name := range []string{"hnsw32", "hnsw32_ef48", "ivf16", "ivf250", "flat"} {
+		for _, name := range []string{"hnsw32", "paddlex_hnsw32", "hnsw32_ef48", "ivf16", "ivf250", "flat"} {
 			c, ok := m.Cases[name]
 			if !ok {
 				t.Fatalf("fixture lacks %s", name)

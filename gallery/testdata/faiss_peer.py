@@ -9,7 +9,8 @@
 #       for HNSW32 (efSearch 16 as PaddleClas leaves it, and 48), IVF16,Flat
 #       (nprobe 4), IVF250,Flat (nprobe 1, PaddleClas' N/8 lists) and
 #       Flat, and faiss' own top-K for every query, also after removing ids
-#       where faiss can remove (Flat, IVF).
+#       where faiss can remove (Flat, IVF); and the HNSW32 index as PaddleX
+#       saves it (id_map.yaml).
 #   faiss_peer.py search QUERIES K INDEX_DIR OUT [INDEX_DIR OUT ...]
 #       Loads each index_dir as predict_system.py does (faiss.read_index +
 #       pickle, ntotal == len(id_map)), searches QUERIES with the
@@ -71,6 +72,19 @@ def make(out):
     hnsw.train(base)
     hnsw.add_with_ids(base, ids)
     case("hnsw32", hnsw)
+    # The same index as PaddleX's IndexData.save writes it: id_map.yaml
+    # {id: label} beside vector.index (§17).
+    px = os.path.join(out, "paddlex_hnsw32")
+    os.makedirs(px, exist_ok=True)
+    faiss.write_index(hnsw, os.path.join(px, "vector.index"))
+    with open(os.path.join(px, "id_map.yaml"), "w", encoding="utf-8") as f:
+        f.write("id_map:\n")
+        for i in range(N):
+            f.write(f"  {i}: {label(i)}\n")
+        f.write("index_type: HNSW32\nmetric_type: IP\n")
+    s, i = hnsw.search(queries, K)
+    write_result(px, s, i)
+    cases["paddlex_hnsw32"] = {"removed": False}
     faiss.downcast_index(hnsw.index).hnsw.efSearch = 48
     case("hnsw32_ef48", hnsw)
 
