@@ -53,9 +53,14 @@ func (p Problem) String() string {
 
 // ParseList reads a PaddleClas data_file: each line is stripped of leading
 // and trailing whitespace and split on delim (default TAB); it needs at
-// least two parts (path, label). Extra columns of the form key=value become
-// metadata. Blank lines are skipped (PaddleClas aborts on them); malformed
-// lines are returned as problems with their line number and reason.
+// least two parts (path, label). The label is the whole second part, spaces
+// included (`path<TAB>安慕希 酸奶` → "安慕希 酸奶"). With delim " " (as in
+// evaluation_general.yaml) a line holding a TAB is split on TABs, so such a
+// label stays whole there too and eval's list reader agrees; PaddleClas
+// would take "path<TAB>安慕希" for the image path and fail (§11.1). Extra
+// columns of the form key=value become metadata. Blank lines are skipped
+// (PaddleClas aborts on them); malformed lines are returned as problems
+// with their line number and reason.
 func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) {
 	if delim == "" {
 		delim = "\t"
@@ -79,7 +84,11 @@ func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) 
 			probs = append(probs, Problem{Line: no, Reason: "not valid UTF-8"})
 			continue
 		}
-		parts := strings.Split(s, delim)
+		d := delim
+		if d == " " && strings.Contains(s, "\t") {
+			d = "\t"
+		}
+		parts := strings.Split(s, d)
 		if len(parts) < 2 {
 			reason := fmt.Sprintf("want <path>%s<label>, found no %q delimiter", delimName(delim), delim)
 			if delim == "\t" && strings.Contains(s, " ") {

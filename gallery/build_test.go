@@ -98,6 +98,29 @@ func TestParseList(t *testing.T) {
 	}
 }
 
+// TestParseListLabelWithSpaces: issue 13 point 2. A label is the whole
+// TAB column, spaces included, under the TAB delimiter and, for lines
+// holding a TAB, under a space delimiter too (eval's lists agree).
+func TestParseListLabelWithSpaces(t *testing.T) {
+	for _, delim := range []string{"", "\t", " "} {
+		lines, probs, err := ParseList(strings.NewReader("a.jpg\t安慕希 酸奶\nb c.jpg\t光明 纯牛奶\tshelf=2\n"), "", delim)
+		if err != nil || len(probs) != 0 || len(lines) != 2 {
+			t.Fatalf("delimiter %q: %+v %v %v", delim, lines, probs, err)
+		}
+		if l := lines[0]; l.Source != "a.jpg" || l.Label != "安慕希 酸奶" || l.Doc != "a.jpg\t安慕希 酸奶" {
+			t.Errorf("delimiter %q: line 1 %+v", delim, l)
+		}
+		if l := lines[1]; l.Source != "b c.jpg" || l.Label != "光明 纯牛奶" || l.Meta["shelf"] != "2" {
+			t.Errorf("delimiter %q: line 2 %+v", delim, l)
+		}
+	}
+	// Space-delimited lines without TABs keep PaddleClas' split.
+	lines, _, _ := ParseList(strings.NewReader("a.jpg 安慕希 酸奶\n"), "", " ")
+	if len(lines) != 1 || lines[0].Label != "安慕希" {
+		t.Errorf("space delimiter: %+v", lines)
+	}
+}
+
 func TestBuildIncrementalAndSync(t *testing.T) {
 	fx := newListFixture(t, map[string]string{"a.jpg": "A", "b.jpg": "B", "c.jpg": "C", "dup-of-a.jpg": "A"},
 		"a.jpg\tcola", "b.jpg\tfanta", "c.jpg\tsprite", "dup-of-a.jpg\tcola")

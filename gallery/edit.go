@@ -218,7 +218,9 @@ func (g *Gallery) applyLocked(c change) error {
 	if err != nil {
 		return fmt.Errorf("gallery: commit: %w", err)
 	}
-	// Durable from here on. Bring the in-memory index and view up to date.
+	// Durable from here on. Bring the in-memory index and view up to date;
+	// until that is done, searches filter their hits through their view.
+	g.exact.Store(nil)
 	g.nextID = next
 	g.dirty = true
 	st := &state{version: version, n: old.n, index: old.index, bindex: old.bindex}
@@ -249,8 +251,10 @@ func (g *Gallery) applyLocked(c change) error {
 		switch {
 		case c.index != nil:
 			st.index = c.index
+			useFaissSearch(st.index, nil)
 		case c.bindex != nil:
 			st.bindex = c.bindex
+			useFaissSearch(nil, st.bindex)
 		case st.bindex != nil:
 			ierr = st.bindex.Add(ids, codes)
 		default:
@@ -280,6 +284,15 @@ func (g *Gallery) applyLocked(c change) error {
 	}
 	if ierr != nil {
 		return fmt.Errorf("gallery: change committed but the index update failed (reopen rebuilds it): %w", ierr)
+	}
+	// The index now holds exactly st's items (removals done above).
+	g.exact.Store(st)
+	if c.index != nil || c.bindex != nil {
+		// An imported faiss index: snapshot it now, so that a process that
+		// dies before Close does not reopen with an index rebuilt by shitu
+		// (another graph or other centroids than faiss'). On failure Close
+		// tries again.
+		_ = g.saveSnapshotLocked()
 	}
 	return nil
 }

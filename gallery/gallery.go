@@ -165,8 +165,12 @@ type Gallery struct {
 	hdr  header
 	opts Options
 
-	mu       sync.Mutex // serialises writers
-	view     atomic.Pointer[state]
+	mu   sync.Mutex // serialises writers
+	view atomic.Pointer[state]
+	// exact is the published state whose items the shared index holds
+	// exactly (nil while a change is being applied, or after an index
+	// update failed): searches of that state need no filter (search.go).
+	exact    atomic.Pointer[state]
 	labels   map[string]int    // label → item count (writer-side)
 	interned map[string]string // one string per label, shared by entries
 	nextID   int64

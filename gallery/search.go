@@ -6,13 +6,23 @@ import (
 	"github.com/shitu-go/shitu/vecindex"
 )
 
-// Query restricts a search. The zero value searches every item.
+// Query restricts a search. The zero value searches every item and
+// returns what faiss returns for the same index (see View.Search).
 type Query struct {
 	// Labels, when non-empty, keeps only items with one of these labels.
 	Labels []string
 	// Meta keeps only items whose metadata has every key=value given.
 	Meta map[string]string
+	// OwnSearch uses shitu's own filtered search procedure even when
+	// nothing is filtered: HNSW runs its beam search (falling back to an
+	// exact scan when a filter rejects most nodes), IVF probes lists past
+	// nprobe until k items are found. Results may then differ from faiss'
+	// (usually better recall); Labels or Meta imply it.
+	OwnSearch bool
 }
+
+// filtered reports whether q needs shitu's own filtered search.
+func (q Query) filtered() bool { return len(q.Labels) > 0 || len(q.Meta) > 0 || q.OwnSearch }
 
 // Hit is one search result.
 type Hit struct {
@@ -61,8 +71,20 @@ func (v View) Len() int {
 }
 
 // Search returns up to k best items for a float query (unpadded: missing
-// slots are dropped, not returned as id -1). Label and metadata conditions
-// are applied inside the index search, so they do not cost recall.
+// slots are dropped, not returned as id -1).
+//
+// An unfiltered query (zero Query) follows faiss' own search procedure
+// with the parameters of the index (HNSW: HNSW::search with efSearch; IVF:
+// exactly nprobe lists; Flat: exact), so a gallery imported from a
+// PaddleClas/PaddleX index_dir returns the same top-k ids, in the same
+// order, with the same scores (within float rounding) as faiss on that
+// vector.index, and faiss on an exported gallery returns what the gallery
+// returns. Label and metadata conditions (and Query.OwnSearch) use
+// shitu's own search instead: conditions are applied inside the index
+// search, so they do not cost recall, but results can differ from faiss'.
+// While a change is being applied (between its commit and the end of the
+// index update) unfiltered searches also filter through their view, and
+// so use shitu's procedure for that moment.
 func (g *Gallery) Search(q []float32, k int, f Query) ([]Hit, error) {
 	return g.View().Search(q, k, f)
 }
@@ -83,7 +105,7 @@ func (v View) Search(q []float32, k int, f Query) ([]Hit, error) {
 		return nil, nil
 	}
 	k = min(k, st.n) // never allocate by a requested k beyond the gallery
-	res, err := st.index.Search(q, k, st.filter(f))
+	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([]vecindex.Result, error) { return st.index.Search(q, k, flt) })
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
@@ -105,7 +127,7 @@ func (g *Gallery) SearchBatch(qs []float32, k int, f Query) ([][]Hit, error) {
 		return out, nil
 	}
 	k = min(k, st.n) // never allocate by a requested k beyond the gallery
-	res, err := st.index.SearchBatch(qs, k, st.filter(f))
+	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([][]vecindex.Result, error) { return st.index.SearchBatch(qs, k, flt) })
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
@@ -136,11 +158,43 @@ func (v View) SearchCode(code []byte, k int, f Query) ([]Hit, error) {
 		return nil, nil
 	}
 	k = min(k, st.n) // never allocate by a requested k beyond the gallery
-	res, err := st.bindex.Search(code, k, st.filter(f))
+	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([]vecindex.Result, error) { return st.bindex.Search(code, k, flt) })
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
 	return st.hits(res), nil
+}
+
+// searchExact runs search without a filter when the query has no
+// conditions and the shared index holds exactly st's items, so the index
+// takes its faiss-exact path (see Gallery.Search); otherwise, or when a
+// change touched the index during the search, with st's filter.
+//
+// Why the recheck suffices: applyLocked clears g.exact before it changes
+// the index and sets it to the new state only after, and index writes and
+// searches exclude each other; so if g.exact is st both before and after
+// the search, the search saw the index holding exactly st's items.
+func searchExact[R any](g *Gallery, st *state, f Query, search func(vecindex.Filter) (R, error)) (R, error) {
+	if !f.filtered() && g.exact.Load() == st {
+		res, err := search(nil)
+		if err != nil || g.exact.Load() == st {
+			return res, err
+		}
+	}
+	return search(st.filter(f))
+}
+
+// useFaissSearch makes HNSW indexes answer unfiltered searches with faiss'
+// HNSW::search procedure (vecindex.HNSW.SetFaissSearch), whatever built
+// them: shitu's galleries then return what faiss returns on their export.
+func useFaissSearch(ix vecindex.Index, bx vecindex.BinaryIndex) {
+	type faissSearcher interface{ SetFaissSearch(bool) }
+	if f, ok := ix.(faissSearcher); ok {
+		f.SetFaissSearch(true)
+	}
+	if f, ok := bx.(faissSearcher); ok {
+		f.SetFaissSearch(true)
+	}
 }
 
 // filter admits ids that are live in this view and match the query.

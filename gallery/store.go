@@ -320,7 +320,9 @@ func (g *Gallery) load() error {
 		}
 		g.dirty = st.n > 0
 	}
+	useFaissSearch(st.index, st.bindex)
 	g.view.Store(st)
+	g.exact.Store(st)
 	g.releaseMapping()
 	return nil
 }

@@ -12,8 +12,12 @@ import (
 //
 //	[{'bbox': [437, 71, 660, 728], 'rec_docs': '元气森林', 'rec_scores': 0.7740249}]
 //
-// Unknown objects are left out, as PaddleClas never reports them. binary
-// prints Hamming distances as integers, as numpy prints the int32 distance.
+// rec_docs is the whole label: predict_system.py prints
+// id_map[id].split()[1], which cuts a label with spaces ("安慕希 酸奶") at
+// its first space (ppshitu-pipeline.md §7.2 item 4); shitu keeps what the
+// user labelled. Unknown objects are left out, as PaddleClas never reports
+// them. binary prints Hamming distances as integers, as numpy prints the
+// int32 distance.
 func FormatPaddleClas(objs []Object, binary bool) string {
 	var b strings.Builder
 	b.WriteByte('[')

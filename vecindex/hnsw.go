@@ -5,9 +5,12 @@ import "fmt"
 // HNSW is an approximate float32 index: a hierarchical navigable small
 // world graph with faiss' HNSW32 defaults and real deletion (Remove
 // unlinks the node and repairs its neighbours' links; the slot is reused).
-// Filtered searches walk through filtered-out nodes and fall back to an
-// exact scan when the filter passes too few of them. Concurrency: a
-// sync.RWMutex (parallel searches; writes are exclusive).
+// Unfiltered searches use shitu's beam search, or, after
+// SetFaissSearch(true), faiss' own HNSW::search procedure with the same
+// results as faiss on the same graph. Filtered searches always use the
+// beam search (shitu's own procedure): it walks through filtered-out nodes
+// and falls back to an exact scan when the filter passes too few of them.
+// Concurrency: a sync.RWMutex (parallel searches; writes are exclusive).
 type HNSW struct {
 	hnswCore[float32]
 	dims   int
@@ -128,10 +131,12 @@ func (h *HNSW) SearchBatch(qs []float32, k int, filter Filter) ([][]Result, erro
 	return out, nil
 }
 
-// SetFaissSearch makes searches follow faiss' HNSW::search procedure
-// exactly (vecindex/faiss turns it on for graphs read from faiss files, so
-// they return faiss' own results); off, the default, uses shitu's beam
-// search, which reaches a given recall with fewer distance computations.
+// SetFaissSearch makes unfiltered searches follow faiss' HNSW::search
+// procedure exactly (vecindex/faiss turns it on for graphs read from faiss
+// files, so they return faiss' own results, and package gallery for every
+// gallery index); off, the default, uses shitu's beam search, which
+// reaches a given recall with fewer distance computations. Filtered
+// searches use the beam search either way.
 func (h *HNSW) SetFaissSearch(on bool) {
 	h.mu.Lock()
 	h.faissMode = on

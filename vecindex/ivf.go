@@ -28,7 +28,9 @@ type ivfLoc struct{ list, off int32 }
 
 // IVF is an inverted-file index with exact vectors in the lists (faiss'
 // IndexIVFFlat): k-means centroids partition the space and a search scans
-// the NProbe lists whose centroids are nearest. A filtered search keeps
+// the NProbe lists whose centroids are nearest. An unfiltered search
+// scans exactly those lists, as faiss' IndexIVFFlat::search does, and so
+// returns faiss' results; a filtered search (shitu's own procedure) keeps
 // probing further lists until k hits pass the filter. Concurrency: a
 // sync.RWMutex, as Flat.
 type IVF struct {
@@ -241,8 +243,9 @@ func (v *IVF) Remove(ids ...int64) int {
 	return n
 }
 
-// Search scans the NProbe nearest lists (more with a filter, until k hits
-// pass it) and returns the k best hits.
+// Search scans the NProbe nearest lists and returns the k best hits. With
+// a non-nil filter it keeps scanning further lists until k hits pass the
+// filter, so the result can differ from faiss' (which stops at nprobe).
 func (v *IVF) Search(q []float32, k int, filter Filter) ([]Result, error) {
 	d := v.dims
 	if len(q) != d {

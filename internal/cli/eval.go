@@ -53,7 +53,7 @@ func (f fileExtractor) Extract(ctx context.Context, paths []string) ([][]float32
 type evalRetrievalCmd struct {
 	configFlags
 	evalOut
-	Query       string `required:"" type:"existingfile" help:"Query list: 'path label [unique_id]' per line (space-separated, PaddleClas format)."`
+	Query       string `required:"" type:"existingfile" help:"Query list: 'path label [unique_id]' per line (space-separated, PaddleClas format; a line with TABs is split on TABs, so labels may hold spaces)."`
 	Gallery     string `type:"existingfile" help:"Gallery list (default: the query list is also the gallery; a 3rd column then excludes self-matches)."`
 	Root        string `help:"Folder the query paths are relative to (default: the list's folder)."`
 	GalleryRoot string `help:"Folder the gallery paths are relative to (default: the list's folder)."`
@@ -113,7 +113,7 @@ func (g *Globals) evalSystem(c configFlags) (*recognize.System, *pipeline, error
 type evalPipelineCmd struct {
 	configFlags
 	evalOut
-	Query string `required:"" type:"existingfile" help:"Query list: 'path label' per line."`
+	Query string `required:"" type:"existingfile" help:"Query list: 'path label' per line (path<TAB>label: the label may hold spaces)."`
 	Root  string `help:"Folder the query paths are relative to (default: the list's folder)."`
 }
 
@@ -148,7 +148,7 @@ func (c *evalPipelineCmd) Run(g *Globals) error {
 type evalCalibrateCmd struct {
 	configFlags
 	evalOut
-	Query      string  `type:"existingfile" help:"Labelled query list ('path label'); queries whose label is not in the gallery count as unknowns."`
+	Query      string  `type:"existingfile" help:"Labelled query list ('path label', or path<TAB>label with spaces in the label); queries whose label is not in the gallery count as unknowns."`
 	Root       string  `help:"Folder the query paths are relative to (default: the list's folder)."`
 	LOO        bool    `name:"leave-one-out" help:"Calibrate on the gallery itself: each item queries the others (labels with one image act as unknowns)."`
 	Precision  float64 `default:"0.95" help:"Target precision of accepted answers."`

@@ -19,7 +19,7 @@ import (
 type predictCmd struct {
 	configFlags
 	Paths  []string `arg:"" optional:"" help:"Images or folders (default: Global.infer_imgs)."`
-	Format string   `enum:"json,paddleclas" default:"json" help:"Output: json (one line per image) or paddleclas (exactly what predict_system.py prints)."`
+	Format string   `enum:"json,paddleclas" default:"json" help:"Output: json (one line per image) or paddleclas (what predict_system.py prints, except that rec_docs is the whole label: predict_system.py prints id_map[id].split()[1], a label with spaces cut at the first one)."`
 	Draw   bool     `default:"true" negatable:"" help:"Write visualisations to Global.output_dir."`
 	Whole  string   `name:"whole-image" enum:"always,fallback,never" default:"always" help:"When the whole image joins the detections: always (PaddleClas), fallback (PaddleX: only when nothing is detected), never."`
 }
