@@ -108,6 +108,8 @@ type Config struct {
 	RecPreProcess  RecPreProcess
 	RecPostProcess RecPostProcess
 	IndexProcess   IndexProcess
+
+	warnings []string
 }
 
 // Has reports whether the file has a top-level section (e.g.

@@ -10,8 +10,9 @@ import (
 
 // decoder collects typed values and errors for one Config.
 type decoder struct {
-	file string
-	errs []error
+	file  string
+	errs  []error
+	asked map[string]bool // every key path the decoder looked up
 }
 
 func (d *decoder) fail(v *Value, line int, key, format string, a ...any) {
@@ -40,6 +41,10 @@ func (d *decoder) section(root *Value, name string) *Value {
 
 func (d *decoder) get(m *Value, path, key string) (*Value, string, bool) {
 	full := path + "." + key
+	if d.asked == nil {
+		d.asked = map[string]bool{}
+	}
+	d.asked[full] = true
 	if m == nil {
 		return nil, full, false
 	}
@@ -185,6 +190,9 @@ func (c *Config) decode() error {
 	if v, ok := c.Raw.Get("DetPostProcess"); ok && v.Kind != Null && v.Kind != Map {
 		d.fail(v, 0, "DetPostProcess", "want a mapping, got %s", describe(v))
 	}
+	if len(d.errs) == 0 {
+		c.warnings = d.warnings(c)
+	}
 	return errors.Join(d.errs...)
 }
 
@@ -322,6 +330,9 @@ var recOps = map[string]opDecoder{
 			d.str(m, p, "interpolation", &r.Interpolation)
 		}
 		d.str(m, p, "backend", &r.Backend)
+		// return_numpy only picks numpy vs PIL output in PaddleClas's
+		// Python; shitu always works on pixel arrays. Known, no effect.
+		d.get(m, p, "return_numpy")
 		return r
 	},
 	"CropImage": func(d *decoder, m *Value, p string) any {

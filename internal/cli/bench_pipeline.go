@@ -109,7 +109,7 @@ func (c *benchPipelineCmd) images(g *Globals) ([]string, error) {
 }
 
 func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc int) (string, error) {
-	cfg, err := configFlags{Config: cfgPath, Overrides: c.Overrides}.load()
+	cfg, err := configFlags{Config: cfgPath, Overrides: c.Overrides}.load(g)
 	if err != nil {
 		return "", err
 	}

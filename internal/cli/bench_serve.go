@@ -98,7 +98,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		}
 	}
 
-	cfg, err := configFlags{Config: cfgPath, Overrides: c.Overrides}.load()
+	cfg, err := configFlags{Config: cfgPath, Overrides: c.Overrides}.load(g)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,8 @@ type Globals struct {
 	ctx            context.Context
 	// wrapSession, when set, wraps every model session (bench pipeline times models with it).
 	wrapSession func(name string, s infer.Session) infer.Session
+	// warned holds the config warnings already printed.
+	warned map[string]bool
 }
 
 type root struct {

@@ -99,8 +99,13 @@ func TestDemoFromMirror(t *testing.T) {
 		t.Fatalf("product_02 must be accepted under the stored global threshold: %+v", o)
 	}
 
-	// -o overrides apply: return_k 2 gives two candidates per box.
-	out, _, code = run(t, "predict", "-c", cfg, "-o", "IndexProcess.return_k=2", "--no-draw", good)
+	// -o overrides apply: return_k 2 gives two candidates per box; a
+	// mistyped key is a warning with a suggestion, printed once per run.
+	out, errs, code = run(t, "predict", "-c", cfg, "-o", "IndexProcess.return_k=2", "-o", "Global.treshold=0.3", "--no-draw", good, other)
+	if w := "shitu: warning: -o Global.treshold=0.3: Global.treshold: unknown key, ignored (did you mean threshold?)"; strings.Count(errs, w) != 1 {
+		t.Fatalf("typo warning not printed once:\n%s", errs)
+	}
+	out, _, _ = run(t, "predict", "-c", cfg, "-o", "IndexProcess.return_k=2", "--no-draw", good)
 	var l3 predictLine
 	json.Unmarshal([]byte(out), &l3)
 	if code != 0 || len(l3.Objects) == 0 || len(whole(l3).Candidates) != 2 {
@@ -114,6 +119,16 @@ func TestDemoFromMirror(t *testing.T) {
 	out, _, code = run(t, "predict", "-c", cfg, "--format", "paddleclas", "--no-draw", good)
 	if code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("stored global threshold: exit %d, %q", code, out)
+	}
+
+	// Removing what is not there says so and exits 1; a real removal still works.
+	out, errs, code = run(t, "gallery", "remove", "-c", cfg, "--label", "no_such_product")
+	if code != 1 || !strings.Contains(errs, `nothing matched label "no_such_product"`) || !strings.Contains(out, "removed 0 items") {
+		t.Fatalf("remove of an absent label: exit %d\n%s\n%s", code, out, errs)
+	}
+	out, errs, code = run(t, "gallery", "remove", "-c", cfg, "--label", "product_11")
+	if code != 0 || !strings.Contains(out, "removed 3 items") {
+		t.Fatalf("remove of a label: exit %d\n%s\n%s", code, out, errs)
 	}
 }
 

@@ -61,7 +61,7 @@ type evalRetrievalCmd struct {
 }
 
 func (c *evalRetrievalCmd) Run(g *Globals) error {
-	cfg, err := c.load()
+	cfg, err := c.load(g)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func rootOf(root, list string) string {
 
 // evalSystem loads the models and the gallery of a config into a system.
 func (g *Globals) evalSystem(c configFlags) (*recognize.System, *pipeline, error) {
-	cfg, err := c.load()
+	cfg, err := c.load(g)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -32,14 +32,14 @@ type galleryDir struct {
 	Overrides []string `short:"o" help:"Override a config key (repeatable)."`
 }
 
-func (d galleryDir) dir() (string, error) {
+func (d galleryDir) dir(g *Globals) (string, error) {
 	if d.Dir != "" {
 		return d.Dir, nil
 	}
 	if d.Config == "" {
 		return "", fmt.Errorf("give --dir or -c CONFIG")
 	}
-	cfg, err := config.Load(d.Config, d.Overrides)
+	cfg, err := configFlags{Config: d.Config, Overrides: d.Overrides}.load(g)
 	if err != nil {
 		return "", err
 	}
@@ -49,8 +49,8 @@ func (d galleryDir) dir() (string, error) {
 	return cfg.IndexProcess.IndexDir, nil
 }
 
-func (d galleryDir) open() (*gallery.Gallery, error) {
-	dir, err := d.dir()
+func (d galleryDir) open(g *Globals) (*gallery.Gallery, error) {
+	dir, err := d.dir(g)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ type galleryBuildCmd struct {
 }
 
 func (c *galleryBuildCmd) Run(g *Globals) error {
-	cfg, err := c.load()
+	cfg, err := c.load(g)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ type galleryAddCmd struct {
 }
 
 func (c *galleryAddCmd) Run(g *Globals) error {
-	cfg, err := c.load()
+	cfg, err := c.load(g)
 	if err != nil {
 		return err
 	}
@@ -176,16 +176,20 @@ func (c *galleryRemoveCmd) Run(g *Globals) error {
 	if len(c.IDs)+len(c.Labels)+len(c.Sources) == 0 {
 		return fmt.Errorf("say what to remove: --id, --label or --source")
 	}
-	gal, err := c.open()
+	gal, err := c.open(g)
 	if err != nil {
 		return err
 	}
 	defer gal.Close()
 	total := 0
+	var missing []string // what matched nothing: said, and the exit code is 1
 	if len(c.IDs) > 0 {
 		n, err := gal.Remove(c.IDs...)
 		if err != nil {
 			return err
+		}
+		if n < len(c.IDs) {
+			missing = append(missing, fmt.Sprintf("%d of the %d ids", len(c.IDs)-n, len(c.IDs)))
 		}
 		total += n
 	}
@@ -194,6 +198,9 @@ func (c *galleryRemoveCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
+		if n == 0 {
+			missing = append(missing, fmt.Sprintf("label %q", l))
+		}
 		total += n
 	}
 	for _, s := range c.Sources {
@@ -201,9 +208,15 @@ func (c *galleryRemoveCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
+		if n == 0 {
+			missing = append(missing, fmt.Sprintf("source %q", s))
+		}
 		total += n
 	}
 	fmt.Fprintf(g.stdout, "removed %d items; gallery version %d, %d items\n", total, gal.Version(), gal.Len())
+	if len(missing) > 0 {
+		return exitError{code: 1, msg: "gallery remove: nothing matched " + strings.Join(missing, ", ")}
+	}
 	return nil
 }
 
@@ -215,7 +228,7 @@ type galleryListCmd struct {
 }
 
 func (c *galleryListCmd) Run(g *Globals) error {
-	gal, err := c.open()
+	gal, err := c.open(g)
 	if err != nil {
 		return err
 	}
@@ -245,7 +258,7 @@ type galleryStatsCmd struct {
 }
 
 func (c *galleryStatsCmd) Run(g *Globals) error {
-	gal, err := c.open()
+	gal, err := c.open(g)
 	if err != nil {
 		return err
 	}
@@ -266,7 +279,7 @@ type galleryExportCmd struct {
 }
 
 func (c *galleryExportCmd) Run(g *Globals) error {
-	gal, err := c.open()
+	gal, err := c.open(g)
 	if err != nil {
 		return err
 	}
@@ -293,7 +306,7 @@ type galleryImportCmd struct {
 }
 
 func (c *galleryImportCmd) Run(g *Globals) error {
-	cfg, err := c.load()
+	cfg, err := c.load(g)
 	if err != nil {
 		return err
 	}
@@ -316,7 +329,7 @@ type galleryDeleteCmd struct {
 }
 
 func (c *galleryDeleteCmd) Run(g *Globals) error {
-	dir, err := c.dir()
+	dir, err := c.dir(g)
 	if err != nil {
 		return err
 	}

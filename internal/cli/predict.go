@@ -116,7 +116,7 @@ type predictLine struct {
 }
 
 func (c *predictCmd) Run(g *Globals) error {
-	cfg, err := c.load()
+	cfg, err := c.load(g)
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func (c *serveCmd) Run(g *Globals) error {
 	if err := c.checkFlags(); err != nil {
 		return err
 	}
-	cfg, err := c.load()
+	cfg, err := c.load(g)
 	if err != nil {
 		return err
 	}

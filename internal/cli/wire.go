@@ -26,8 +26,28 @@ type configFlags struct {
 	Threads   int      `help:"Intra-op threads per model run (default: Global.cpu_num_threads, else all cores)."`
 }
 
-func (c configFlags) load() (*config.Config, error) {
-	return config.Load(c.Config, c.Overrides)
+// load reads the config and prints its warnings (unknown keys, options
+// shitu ignores) to stderr, once each per run.
+func (c configFlags) load(g *Globals) (*config.Config, error) {
+	cfg, err := config.Load(c.Config, c.Overrides)
+	if err != nil {
+		return nil, err
+	}
+	g.warnConfig(cfg)
+	return cfg, nil
+}
+
+// warnConfig prints a config's warnings that were not printed yet.
+func (g *Globals) warnConfig(cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		if g.warned == nil {
+			g.warned = map[string]bool{}
+		}
+		if !g.warned[w] {
+			g.warned[w] = true
+			fmt.Fprintln(g.stderr, "shitu: warning:", w)
+		}
+	}
 }
 
 func (c configFlags) threads(cfg *config.Config) int {
