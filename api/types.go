@@ -112,16 +112,18 @@ type RemoveResponse struct {
 
 // GalleryInfo answers GET /v1/gallery.
 type GalleryInfo struct {
-	Name    string         `json:"name"`
-	Items   int            `json:"items"`
-	Labels  int            `json:"labels"`
-	Dims    int            `json:"dims"`
-	Metric  string         `json:"metric"`
-	Method  string         `json:"method"`
-	Binary  bool           `json:"binary"`
-	Model   string         `json:"model"`
-	Version uint64         `json:"version"`
-	Counts  map[string]int `json:"label_counts,omitempty"`
+	Name    string `json:"name"`
+	Items   int    `json:"items"`
+	Labels  int    `json:"labels"`
+	Dims    int    `json:"dims"`
+	Metric  string `json:"metric"`
+	Method  string `json:"method"`
+	Binary  bool   `json:"binary"`
+	Model   string `json:"model"`
+	Version uint64 `json:"version"`
+	// DiskBytes is the gallery's store plus index snapshot on disk.
+	DiskBytes int64          `json:"disk_bytes"`
+	Counts    map[string]int `json:"label_counts,omitempty"`
 }
 
 // ErrorBody is every error answer: {"error": {"code": "...", "message": "..."}}.

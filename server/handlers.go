@@ -540,7 +540,7 @@ func (s *Server) handleDeleteLabel(w http.ResponseWriter, r *http.Request) {
 func (s *Server) galleryInfo(e *entry, counts bool) api.GalleryInfo {
 	st := e.g.Stats()
 	gi := api.GalleryInfo{Name: e.name, Items: st.Items, Labels: st.Labels, Dims: st.Dims, Metric: st.Metric,
-		Method: st.Method, Binary: st.Binary, Model: st.Model, Version: st.Version}
+		Method: st.Method, Binary: st.Binary, Model: st.Model, Version: st.Version, DiskBytes: st.DiskBytes}
 	if counts {
 		gi.Counts = e.g.Labels()
 	}

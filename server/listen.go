@@ -29,8 +29,11 @@ func (s *Server) Listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return LimitListener(ln, s.cfg.MaxConns), nil
+	return s.Limit(ln), nil
 }
+
+// Limit wraps a listener opened elsewhere with Config.MaxConns.
+func (s *Server) Limit(ln net.Listener) net.Listener { return LimitListener(ln, s.cfg.MaxConns) }
 
 // LimitListener returns a listener whose Accept waits while n of its
 // connections are open.

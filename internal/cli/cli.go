@@ -66,6 +66,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { code = c; panic(exitPanic{}) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.WithHyphenPrefixedParameters(true), // `--limit -1`, `--threshold -0.5`
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "shitu:", err)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
+	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
@@ -54,7 +56,24 @@ func (d galleryDir) open(g *Globals) (*gallery.Gallery, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gallery.Open(dir, gallery.Options{})
+	return openLocal(dir, gallery.Options{})
+}
+
+// openRead opens a gallery for a read-only command; when a running
+// `shitu serve` has it open, it returns a client of that server instead.
+func (d galleryDir) openRead(g *Globals) (*gallery.Gallery, *api.Client, string, error) {
+	dir, err := d.dir(g)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	gal, err := gallery.Open(dir, gallery.Options{})
+	if errors.Is(err, gallery.ErrLocked) {
+		if c, name := servedClient(dir); c != nil {
+			return nil, c, name, nil
+		}
+		return nil, nil, "", lockedError(dir, err)
+	}
+	return gal, nil, "", err
 }
 
 func indexProcess(cfg *config.Config) gallery.IndexProcess {
@@ -128,7 +147,7 @@ func (c *galleryAddCmd) Run(g *Globals) error {
 		return err
 	}
 	defer p.Close()
-	gal, err := gallery.Open(dir, gallery.Options{Model: p.recModel})
+	gal, err := openLocal(dir, gallery.Options{Model: p.recModel})
 	if err != nil {
 		return err
 	}
@@ -228,25 +247,54 @@ type galleryListCmd struct {
 }
 
 func (c *galleryListCmd) Run(g *Globals) error {
-	gal, err := c.open(g)
+	if c.Limit == 0 || c.Limit < -1 {
+		return fmt.Errorf("gallery list: --limit %d: give a positive number, or -1 for all", c.Limit)
+	}
+	gal, client, name, err := c.openRead(g)
 	if err != nil {
 		return err
 	}
-	defer gal.Close()
-	items, next, err := gal.List(gallery.ListOptions{Label: c.Label, Limit: c.Limit, Start: c.Start})
-	if err != nil {
-		return err
+	// Pages of at most 10 000 items, until --limit items or the end.
+	page := func(start int64, n int) ([]gallery.Item, int64, error) {
+		if client == nil {
+			return gal.List(gallery.ListOptions{Label: c.Label, Limit: n, Start: start})
+		}
+		r, err := client.ListItems(g.ctx, name, c.Label, start, n)
+		if err != nil {
+			return nil, 0, err
+		}
+		items := make([]gallery.Item, len(r.Items))
+		for i, it := range r.Items {
+			items[i] = gallery.Item{ID: it.ID, Label: it.Label, Source: it.Source, Meta: it.Metadata}
+		}
+		return items, r.Next, nil
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tLABEL\tSOURCE\tMETADATA")
+	if gal != nil {
+		defer gal.Close()
+	}
+	var items []gallery.Item
+	next := c.Start
+	for next >= 0 && (c.Limit < 0 || len(items) < c.Limit) {
+		n := 10000
+		if c.Limit > 0 {
+			n = min(n, c.Limit-len(items))
+		}
+		got, nx, err := page(next, n)
+		if err != nil {
+			return err
+		}
+		items, next = append(items, got...), nx
+	}
+	rows := [][]string{{"ID", "LABEL", "SOURCE", "METADATA"}}
 	for _, it := range items {
 		var meta []string
 		for k, v := range it.Meta {
 			meta = append(meta, k+"="+v)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", it.ID, it.Label, it.Source, strings.Join(meta, ","))
+		sort.Strings(meta)
+		rows = append(rows, []string{strconv.FormatInt(it.ID, 10), it.Label, it.Source, strings.Join(meta, ",")})
 	}
-	tw.Flush()
+	writeTable(g.stdout, rows)
 	if next >= 0 {
 		fmt.Fprintf(g.stdout, "… more from --start %d\n", next)
 	}
@@ -258,9 +306,18 @@ type galleryStatsCmd struct {
 }
 
 func (c *galleryStatsCmd) Run(g *Globals) error {
-	gal, err := c.open(g)
+	gal, client, name, err := c.openRead(g)
 	if err != nil {
 		return err
+	}
+	if client != nil {
+		s, err := client.Gallery(g.ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "items:   %d\nlabels:  %d\ndims:    %d\nmetric:  %s\nmethod:  %s\nbinary:  %v\nmodel:   %s\nversion: %d\ndisk:    %d bytes\nserved:  %s (gallery %q)\n",
+			s.Items, s.Labels, s.Dims, s.Metric, s.Method, s.Binary, s.Model, s.Version, s.DiskBytes, client.Base, s.Name)
+		return nil
 	}
 	defer gal.Close()
 	s := gal.Stats()
@@ -333,10 +390,7 @@ func (c *galleryDeleteCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	gal, err := gallery.Open(dir, gallery.Options{})
-	if errors.Is(err, gallery.ErrLocked) {
-		return fmt.Errorf("%w: stop the server that serves it first (a gallery created through the API is deleted with DELETE /v1/galleries/NAME)", err)
-	}
+	gal, err := openLocal(dir, gallery.Options{})
 	if err != nil {
 		return err
 	}

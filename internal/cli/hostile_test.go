@@ -220,6 +220,30 @@ func TestHostileServe(t *testing.T) {
 	if failed {
 		t.Fatalf("hostile run failed:\n%s", tb.String())
 	}
+	// While it serves: the read-only gallery commands ask the server, the
+	// changing ones say how to change the gallery through its API, and a
+	// second serve on the same port names the port.
+	out, errs, code := run(t, "gallery", "stats", "-c", cfgPath)
+	if code != 0 || !strings.Contains(out, "items:   36") || !strings.Contains(out, "served:  "+base) {
+		t.Errorf("gallery stats while serving: exit %d\n%s\n%s", code, out, errs)
+	}
+	out, errs, code = run(t, "gallery", "list", "-c", cfgPath, "--limit", "-1")
+	if code != 0 || strings.Count(out, "\n") != 37 {
+		t.Errorf("gallery list --limit -1 while serving: exit %d\n%s\n%s", code, out, errs)
+	}
+	_, errs, code = run(t, "gallery", "remove", "-c", cfgPath, "--label", "product_00")
+	if code == 0 || !strings.Contains(errs, fmt.Sprintf("served by shitu serve (pid %d at %s)", pid, base)) || !strings.Contains(errs, "POST "+base+"/v1/gallery/items") {
+		t.Errorf("gallery remove while serving: exit %d\n%s", code, errs)
+	}
+	_, errs, code = run(t, "serve", "-c", cfgPath, "--addr", host)
+	if code == 0 || !strings.Contains(errs, "cannot listen on "+host) {
+		t.Errorf("second serve on the same port: exit %d\n%s", code, errs)
+	}
+	served := filepath.Join(dir, "index", servedFile)
+	if _, err := os.Stat(served); err != nil {
+		t.Errorf("no %s while serving: %v", servedFile, err)
+	}
+
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -230,6 +254,9 @@ func TestHostileServe(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Error("serve did not stop after SIGTERM")
+	}
+	if _, err := os.Stat(served); !os.IsNotExist(err) {
+		t.Errorf("%s left after a clean stop: %v", servedFile, err)
 	}
 }
 

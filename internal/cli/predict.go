@@ -81,7 +81,7 @@ func openIndexDir(dir, model string) (*gallery.Gallery, error) {
 		return nil, fmt.Errorf("config: IndexProcess.index_dir is not set")
 	}
 	if _, err := os.Stat(filepath.Join(dir, gallery.DBFile)); err == nil {
-		return gallery.Open(dir, gallery.Options{Model: model})
+		return openLocal(dir, gallery.Options{Model: model})
 	}
 	if _, err := os.Stat(filepath.Join(dir, gallery.VectorIndexFile)); err != nil {
 		return nil, fmt.Errorf("%s holds no gallery (neither a shitu gallery nor vector.index + id_map.pkl): build one with `shitu gallery build -c CONFIG`", dir)
@@ -96,7 +96,7 @@ func openIndexDir(dir, model string) (*gallery.Gallery, error) {
 	cache, _ := os.UserCacheDir()
 	dst := filepath.Join(cache, "shitu", "imported", strings.TrimPrefix(fingerprint(append(sum, model...)), "sha256:")[:24])
 	if _, err := os.Stat(filepath.Join(dst, gallery.DBFile)); err == nil {
-		return gallery.Open(dst, gallery.Options{Model: model})
+		return openLocal(dst, gallery.Options{Model: model})
 	}
 	os.RemoveAll(dst)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

@@ -128,6 +128,13 @@ func (c *serveCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	// The port first: a second serve on a busy port says so at once,
+	// before loading models or waiting for a gallery another serve holds.
+	ln0, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: cannot listen on %s: %w", c.Addr, err)
+	}
+	defer ln0.Close()
 	threads := c.Threads
 	if threads == 0 {
 		threads = 1 // many requests in parallel: one intra-op thread each
@@ -145,7 +152,7 @@ func (c *serveCmd) Run(g *Globals) error {
 		}
 	}()
 	for name, dir := range c.Galleries {
-		gl, err := gallery.Open(dir, gallery.Options{Model: p.recModel})
+		gl, err := openLocal(dir, gallery.Options{Model: p.recModel})
 		if err != nil {
 			return fmt.Errorf("gallery %s: %w", name, err)
 		}
@@ -175,11 +182,14 @@ func (c *serveCmd) Run(g *Globals) error {
 		return err
 	}
 	defer srv.Close() // the galleries created through the API
-	ln, err := srv.Listen(c.Addr)
-	if err != nil {
-		return fmt.Errorf("serve: listen on %s: %w", c.Addr, err)
-	}
+	ln := srv.Limit(ln0)
 	hs := srv.HTTPServer()
+	url := localURL(ln.Addr())
+	for name, gl := range srv.GalleryMap() { // who has these galleries open, for the gallery commands
+		if err := writeServed(gl.Dir(), name, url); err == nil {
+			defer removeServed(gl.Dir())
+		}
+	}
 	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", def.Len())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
