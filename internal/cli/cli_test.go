@@ -60,9 +60,19 @@ func TestDemoFromMirror(t *testing.T) {
 	bad := filepath.Join(tmp, "broken.jpg")
 	os.WriteFile(bad, []byte("not a jpeg"), 0o644)
 	good := filepath.Join(work, "synthetic", "query", "query_1_product_01.jpg")
-	out, errs, code = run(t, "predict", "-c", cfg, "--no-draw", bad, good)
-	if code != 1 || !strings.Contains(errs, "broken.jpg") || !strings.Contains(out, `"label":"product_01"`) {
-		t.Fatalf("predict with a broken file: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	missing := filepath.Join(tmp, "missing.jpg")
+	out, errs, code = run(t, "predict", "-c", cfg, "--no-draw", bad, missing, good)
+	if code != 1 || !strings.Contains(errs, "broken.jpg") || !strings.Contains(out, `"label":"product_01"`) ||
+		!strings.Contains(errs, "2 of 3 images") {
+		t.Fatalf("predict with a broken and a missing file: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	for _, l := range strings.Split(errs, "\n") { // each error line names its file once
+		if strings.Contains(l, "missing.jpg") && (strings.Count(l, "missing.jpg") != 1 || !strings.Contains(l, "no such file")) {
+			t.Errorf("error line for the missing file: %q", l)
+		}
+		if strings.Contains(l, "broken.jpg") && strings.Count(l, "broken.jpg") != 1 {
+			t.Errorf("error line for the broken file: %q", l)
+		}
 	}
 	// A stored per-label threshold (as `eval calibrate --save` writes) makes
 	// predict answer unknown for that label only, candidates still listed.
@@ -129,6 +139,11 @@ func TestDemoFromMirror(t *testing.T) {
 	out, errs, code = run(t, "gallery", "remove", "-c", cfg, "--label", "product_11")
 	if code != 0 || !strings.Contains(out, "removed 3 items") {
 		t.Fatalf("remove of a label: exit %d\n%s\n%s", code, out, errs)
+	}
+	// gallery add takes a folder as predict does
+	out, errs, code = run(t, "gallery", "add", "-c", cfg, "--label", "product_11", filepath.Join(work, "synthetic", "gallery", "product_11"))
+	if code != 0 || strings.Count(out, "added ") != 3 || !strings.Contains(out, filepath.Join("product_11", "2.jpg")) {
+		t.Fatalf("gallery add of a folder: exit %d\n%s\n%s", code, out, errs)
 	}
 }
 

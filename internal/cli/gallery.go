@@ -130,7 +130,7 @@ type galleryAddCmd struct {
 	Dir    string            `help:"Gallery folder (default: IndexProcess.index_dir)."`
 	Label  string            `required:"" help:"Label of the images."`
 	Meta   map[string]string `help:"Metadata key=value (repeatable)."`
-	Images []string          `arg:"" help:"Image files."`
+	Images []string          `arg:"" help:"Image files or folders (searched recursively, as predict does)."`
 }
 
 func (c *galleryAddCmd) Run(g *Globals) error {
@@ -152,12 +152,16 @@ func (c *galleryAddCmd) Run(g *Globals) error {
 		return err
 	}
 	defer gal.Close()
+	files, err := imageList(c.Images) // folders as predict takes them
+	if err != nil {
+		return err
+	}
 	var items []gallery.Item
 	var imgs []*imaging.Image
-	for _, path := range c.Images {
+	for _, path := range files {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %s (nothing was added)", path, errWithoutPath(err, path))
 		}
 		img, err := imaging.Decode(b, imaging.DecodeOptions{})
 		if err != nil {
@@ -179,7 +183,7 @@ func (c *galleryAddCmd) Run(g *Globals) error {
 		return err
 	}
 	for i, id := range ids {
-		fmt.Fprintf(g.stdout, "added %d\t%s\t%s\n", id, c.Label, c.Images[i])
+		fmt.Fprintf(g.stdout, "added %d\t%s\t%s\n", id, c.Label, items[i].Source)
 	}
 	return nil
 }

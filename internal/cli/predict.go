@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -33,10 +34,9 @@ func imageList(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
+		if err != nil || !st.IsDir() {
+			// A missing or unreadable file is reported where it is read,
+			// like an undecodable one: an error line, the run goes on.
 			out = append(out, p)
 			continue
 		}
@@ -151,7 +151,7 @@ func (c *predictCmd) Run(g *Globals) error {
 		line, err := c.one(g, sys, painter, f, outDir, gal.Binary())
 		if err != nil {
 			failed++
-			fmt.Fprintf(g.stderr, "shitu: predict: %s: %v\n", f, err)
+			fmt.Fprintf(g.stderr, "shitu: predict: %s: %s\n", f, errWithoutPath(err, f))
 			continue
 		}
 		if c.Format == "paddleclas" {
@@ -233,4 +233,14 @@ func savePainted(p *recognize.Painter, img *imaging.Image, objs []recognize.Obje
 	}
 	out := filepath.Join(outDir, name)
 	return out, os.WriteFile(out, b.Bytes(), 0o644)
+}
+
+// errWithoutPath is err's message without the file name it repeats, for
+// lines that name the file once already.
+func errWithoutPath(err error, path string) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return pe.Err.Error()
+	}
+	return strings.ReplaceAll(err.Error(), path+": ", "")
 }
