@@ -42,13 +42,20 @@ type Problem struct {
 	Line   int
 	Path   string
 	Reason string
+	// Kept marks a note about a line that was used all the same (an
+	// extra column that was ignored); strict builds do not stop on it.
+	Kept bool
 }
 
 func (p Problem) String() string {
+	s := fmt.Sprintf("line %d: %s", p.Line, p.Reason)
 	if p.Path != "" {
-		return fmt.Sprintf("line %d: %s: %s", p.Line, p.Path, p.Reason)
+		s = fmt.Sprintf("line %d: %s: %s", p.Line, p.Path, p.Reason)
 	}
-	return fmt.Sprintf("line %d: %s", p.Line, p.Reason)
+	if p.Kept {
+		s += " (line used)"
+	}
+	return s
 }
 
 // ParseList reads a PaddleClas data_file: each line is stripped of leading
@@ -89,6 +96,16 @@ func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) 
 			d = "\t"
 		}
 		parts := strings.Split(s, d)
+		if lead := strings.TrimLeft(raw, " "); len(parts) < 2 && strings.Contains(lead, d) {
+			// The trimming took the delimiter: "<TAB>cola" has no path,
+			// "a.jpg<TAB>" no label.
+			if strings.HasPrefix(lead, d) {
+				probs = append(probs, Problem{Line: no, Reason: "empty path"})
+			} else {
+				probs = append(probs, Problem{Line: no, Path: s, Reason: "empty label (nothing after the delimiter)"})
+			}
+			continue
+		}
 		if len(parts) < 2 {
 			reason := fmt.Sprintf("want <path>%s<label>, found no %q delimiter", delimName(delim), delim)
 			if delim == "\t" && strings.Contains(s, " ") {
@@ -98,8 +115,12 @@ func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) 
 			continue
 		}
 		src, label := strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1])
-		if src == "" || label == "" {
-			probs = append(probs, Problem{Line: no, Reason: "empty path or label"})
+		if src == "" {
+			probs = append(probs, Problem{Line: no, Reason: "empty path"})
+			continue
+		}
+		if label == "" {
+			probs = append(probs, Problem{Line: no, Path: src, Reason: "empty label"})
 			continue
 		}
 		if err := CheckLabel(label); err != nil {
@@ -110,12 +131,15 @@ func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) 
 		if !filepath.IsAbs(src) && imageRoot != "" {
 			l.Path = filepath.Join(imageRoot, src)
 		}
-		for _, extra := range parts[2:] {
+		for i, extra := range parts[2:] {
 			if k, v, ok := strings.Cut(strings.TrimSpace(extra), "="); ok && k != "" {
 				if l.Meta == nil {
 					l.Meta = map[string]string{}
 				}
 				l.Meta[k] = v
+			} else if strings.TrimSpace(extra) != "" {
+				probs = append(probs, Problem{Line: no, Path: src, Kept: true,
+					Reason: fmt.Sprintf("column %d %q ignored (only key=value columns after the label become metadata)", i+3, extra)})
 			}
 		}
 		lines = append(lines, l)
@@ -124,6 +148,16 @@ func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) 
 		return nil, nil, fmt.Errorf("gallery: read list: %w", err)
 	}
 	return lines, probs, nil
+}
+
+// firstBad is the first problem that skipped its line, or nil.
+func firstBad(probs []Problem) *Problem {
+	for i := range probs {
+		if !probs[i].Kept {
+			return &probs[i]
+		}
+	}
+	return nil
 }
 
 func delimName(d string) string {
@@ -193,8 +227,8 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		return Summary{}, err
 	}
 	sum := Summary{Lines: len(lines), Problems: probs}
-	if o.Strict && len(probs) > 0 {
-		return sum, fmt.Errorf("%w: %s (strict: gallery unchanged)", ErrListLine, probs[0])
+	if bad := firstBad(probs); o.Strict && bad != nil {
+		return sum, fmt.Errorf("%w: %s (strict: gallery unchanged)", ErrListLine, bad)
 	}
 	if o.CommitEvery <= 0 {
 		o.CommitEvery = 1024

@@ -88,7 +88,9 @@ func TestParseList(t *testing.T) {
 	if l := lines[2]; l.Path != "/abs/x.jpg" {
 		t.Fatalf("absolute path %+v", l)
 	}
-	if len(probs) != 3 || probs[0].Line != 4 || probs[1].Line != 5 || !strings.Contains(probs[1].Reason, "spaces instead of a TAB") || probs[2].Line != 7 {
+	// line 2's "extra" column is reported (the line is still used)
+	if len(probs) != 4 || !probs[0].Kept || probs[0].Line != 2 || probs[1].Line != 4 || probs[2].Line != 5 ||
+		!strings.Contains(probs[2].Reason, "spaces instead of a TAB") || probs[3].Line != 7 || probs[3].Reason != "empty path" {
 		t.Fatalf("problems %v", probs)
 	}
 	// Space delimiter as in evaluation_general.yaml.

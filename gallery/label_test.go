@@ -108,3 +108,27 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("delete of a non-gallery: %v", err)
 	}
 }
+
+func TestParseListReportsEmptyLabelAndExtraColumns(t *testing.T) {
+	list := "a.jpg\t\nb.jpg\tcola\tshelf=3\tpromo\n\tcola\nc.jpg\t \n"
+	lines, probs, err := ParseList(strings.NewReader(list), "", "\t")
+	if err != nil || len(lines) != 1 || lines[0].Label != "cola" || lines[0].Meta["shelf"] != "3" {
+		t.Fatalf("lines: %v %+v", err, lines)
+	}
+	want := []string{
+		"line 1: a.jpg: empty label (nothing after the delimiter)",
+		`line 2: b.jpg: column 4 "promo" ignored (only key=value columns after the label become metadata) (line used)`,
+		"line 3: empty path",
+		"line 4: c.jpg: empty label (nothing after the delimiter)",
+	}
+	var got []string
+	for _, p := range probs {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if b := firstBad(probs[1:2]); b != nil {
+		t.Fatalf("a kept note counts as bad: %v", b)
+	}
+}

@@ -24,6 +24,7 @@ var (
 	errConflict    = errors.New("conflict")
 	errQuota       = errors.New("storage limit reached")
 	errFetch       = errors.New("image URL not fetched")
+	errMethod      = errors.New("method not allowed")
 )
 
 // classify maps an error to its HTTP status and a short machine-readable
@@ -50,6 +51,8 @@ func classify(err error) (int, string) {
 	case errors.Is(err, gallery.ErrDims), errors.Is(err, gallery.ErrKind), errors.Is(err, errConflict),
 		errors.Is(err, gallery.ErrClosed):
 		return http.StatusConflict, "conflict"
+	case errors.Is(err, errMethod):
+		return http.StatusMethodNotAllowed, "method_not_allowed"
 	case errors.Is(err, errQuota):
 		return http.StatusInsufficientStorage, "quota"
 	case errors.Is(err, errFetch):

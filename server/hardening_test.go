@@ -456,3 +456,56 @@ func TestConnectionTimeouts(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestMethodNotAllowed: a known path with another method is 405 with Allow.
+func TestMethodNotAllowed(t *testing.T) {
+	f := newFixture(t, Config{})
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", "/v1/recognize", "POST"},
+		{"PUT", "/v1/gallery/items", "GET, POST"},
+		{"GET", "/shitu-infer", "POST"},
+		{"POST", "/v1/gallery/items/3", "GET, DELETE"},
+	} {
+		req, _ := http.NewRequest(c.method, f.ts.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != c.allow || !strings.Contains(string(b), "method_not_allowed") {
+			t.Errorf("%s %s: %d Allow %q %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), b)
+		}
+	}
+	if code, _ := doReq(t, http.MethodGet, f.ts.URL+"/v1/nothing"); code != 404 {
+		t.Errorf("unknown path: %d", code)
+	}
+}
+
+// TestOpenAPIDescribed: every parameter of the OpenAPI document says what it is.
+func TestOpenAPIDescribed(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openapiJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			var op struct {
+				Parameters []struct{ Name, Description string } `json:"parameters"`
+			}
+			json.Unmarshal(raw, &op)
+			for _, p := range op.Parameters {
+				n++
+				if strings.TrimSpace(p.Description) == "" {
+					t.Errorf("%s %s: parameter %s has no description", method, path, p.Name)
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d parameters found", n)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -285,7 +286,12 @@ func (s *Server) routes() {
 	h("GET /readyz", s.handleReady)
 	h("GET /metrics", s.m.handle)
 	h("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, fmt.Errorf("%w: %s %s", errNoRoute, r.Method, r.URL.Path))
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, fmt.Errorf("%w: %s %s (allowed: %s)", errMethod, r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
+		s.fail(w, r, fmt.Errorf("%w: %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
 }
 
@@ -364,6 +370,20 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(rec, r)
 	})
+}
+
+// allowed lists the methods that have a route for r's path (the mux
+// sends a request with another method to the catch-all "/").
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pat := s.mux.Handler(r2); pat != "/" && pat != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // openPath reports the endpoints that never need the API key: the health

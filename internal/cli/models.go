@@ -172,7 +172,7 @@ func (c *modelsPullCmd) Run(g *Globals) error {
 			Force: c.Force, Progress: bar.set, Log: g.stderr, Converter: models.PaddleConverter})
 		bar.done()
 		if err != nil {
-			return fmt.Errorf("pull %s: %w", name, err)
+			return pullError(name, c.Mirror, err)
 		}
 		state := "already installed"
 		if in.Fresh {
@@ -203,4 +203,13 @@ func (c *modelsConvertCmd) Run(g *Globals) error {
 		fmt.Fprintf(g.stdout, "manifest: %s\n", filepath.Join(filepath.Dir(r.Path), "manifest.json"))
 	}
 	return nil
+}
+
+// pullError says how to pull offline when a download failed without a
+// mirror.
+func pullError(name, mirror string, err error) error {
+	if errors.Is(err, models.ErrDownload) && mirror == "" {
+		return fmt.Errorf("pull %s: %w\n(offline? put the official tarballs in a folder and set SHITU_MIRROR=/that/folder or pass --mirror; `shitu models mirror --out DIR` writes synthesized ones to try it)", name, err)
+	}
+	return fmt.Errorf("pull %s: %w", name, err)
 }

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/models"
 )
 
 func TestCheckExposure(t *testing.T) {
@@ -64,5 +67,15 @@ func TestGalleryDeleteCommand(t *testing.T) {
 	}
 	if _, errs, code := run(t, "gallery", "delete", "--dir", dir, "--yes"); code == 0 || !strings.Contains(errs, "no gallery") {
 		t.Fatalf("second delete: exit %d, %s", code, errs)
+	}
+}
+
+func TestPullErrorNamesMirror(t *testing.T) {
+	err := pullError("det", "", fmt.Errorf("%w: dial tcp: lookup models.example: no such host", models.ErrDownload))
+	if !strings.Contains(err.Error(), "SHITU_MIRROR") || !errors.Is(err, models.ErrDownload) {
+		t.Fatalf("offline error: %v", err)
+	}
+	if err := pullError("det", "/m", fmt.Errorf("%w: x", models.ErrDownload)); strings.Contains(err.Error(), "SHITU_MIRROR") {
+		t.Fatalf("with a mirror: %v", err)
 	}
 }
