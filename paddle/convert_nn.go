@@ -259,6 +259,15 @@ func convPool(c *conv, op *Op) error {
 	}
 	strides := op.Ints("strides", []int64{1, 1})
 	var attrs []*onnx.AttributeProto
+	if adaptive && c.dyn[op.Input("X")[0]] {
+		// The stored spatial size is the export-time one: pool for the
+		// runtime size instead.
+		if typ != "avg" {
+			return needsStatic("adaptive max pooling to %v", ks)
+		}
+		c.adaptiveAvgDynamic(x, out, ks[0], ks[1])
+		return nil
+	}
 	if adaptive {
 		// Adaptive pooling needs a static spatial size divisible by the output.
 		d := c.dims(op.Input("X")[0])
