@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,39 @@ func TestUsageErrors(t *testing.T) {
 	out, _, code := run(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "shitu ") {
 		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+// `models convert` gives an image feed stored as [-1,3,32,100] a dynamic
+// height and width; --pin-input-shape keeps the stored size.
+func TestModelsConvertPinInputShape(t *testing.T) {
+	testutil.ORTLib(t)
+	dir := filepath.Join(testutil.SharedDir(t), "testdata", "real-models", "ch_ppocr_mobile_v2.0_cls", "paddle-2020")
+	cache := t.TempDir()
+	steps := []struct {
+		flags []string
+		shape string
+	}{
+		{nil, "[-1 3 -1 -1]"},
+		{[]string{"--pin-input-shape"}, "[-1 3 32 100]"},
+		{nil, "[-1 3 32 100]"}, // the pinned conversion stays cached
+		{[]string{"--force"}, "[-1 3 -1 -1]"},
+	}
+	for i, st := range steps {
+		out, errs, code := run(t, append([]string{"models", "convert", dir, "--cache", cache}, st.flags...)...)
+		if code != 0 {
+			t.Fatalf("step %d: exit %d: %s", i, code, errs)
+		}
+		k := strings.Index(out, "→ ")
+		if k < 0 {
+			t.Fatalf("step %d: output %q", i, out)
+		}
+		m, err := models.ReadManifest(filepath.Dir(strings.TrimSpace(out[k+len("→ "):])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(m.Inputs[0].Shape); got != st.shape {
+			t.Errorf("step %d %v: input %s, want %s", i, st.flags, got, st.shape)
+		}
 	}
 }

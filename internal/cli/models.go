@@ -184,13 +184,18 @@ func (c *modelsPullCmd) Run(g *Globals) error {
 }
 
 type modelsConvertCmd struct {
-	Dir   string `arg:"" type:"existingdir" help:"Paddle inference model folder (inference.pdmodel + inference.pdiparams)."`
-	Force bool   `help:"Convert again even when a valid conversion is cached."`
-	Cache string `help:"Folder for conversions of read-only model folders."`
+	Dir           string `arg:"" type:"existingdir" help:"Paddle inference model folder (inference.pdmodel + inference.pdiparams)."`
+	Force         bool   `help:"Convert again even when a valid conversion is cached (conversions made before image sizes became dynamic keep their fixed size until then)."`
+	Cache         string `help:"Folder for conversions of read-only model folders."`
+	PinInputShape bool   `name:"pin-input-shape" help:"Keep the image input size stored in the program (e.g. 3x32x100) instead of a dynamic height and width; implies --force."`
 }
 
 func (c *modelsConvertCmd) Run(g *Globals) error {
-	r, err := models.Resolve(g.ctx, c.Dir, models.ResolveOptions{Converter: models.PaddleConverter, Force: c.Force, CacheDir: c.Cache})
+	conv := models.PaddleConverter
+	if c.PinInputShape {
+		conv = models.PaddleConverterPinned
+	}
+	r, err := models.Resolve(g.ctx, c.Dir, models.ResolveOptions{Converter: conv, Force: c.Force || c.PinInputShape, CacheDir: c.Cache})
 	if err != nil {
 		return err
 	}
