@@ -59,6 +59,10 @@ func init() {
 		"squeeze":              convSqueeze,
 		"unsqueeze":            convUnsqueeze,
 		"elementwise_floordiv": convFloorDiv,
+		"elementwise_mod":      convMod,
+		"unstack":              convUnstack,
+		"unbind":               convUnstack,
+		"cumsum":               convCumSum,
 	} {
 		handlers[k] = v
 	}
@@ -1131,5 +1135,91 @@ func convFloorDiv(c *conv, op *Op) error {
 	neg := c.g.op1("Xor", "fdiv", []string{c.g.op1("Less", "fdiv", []string{x, zero}), c.g.op1("Less", "fdiv", []string{y, zero})})
 	fix := c.g.op1("And", "fdiv", []string{neg, c.g.op1("Not", "fdiv", []string{c.g.op1("Equal", "fdiv", []string{rem, zero})})})
 	c.g.node("Sub", []string{q, c.g.op1("Cast", "fdiv", []string{fix}, aInt("to", int64(dt)))}, []string{out})
+	return nil
+}
+
+// convMod: Paddle's remainder takes the divisor's sign (Python %): ONNX
+// Mod with fmod=0 for integers, x − floor(x/y)·y for floats.
+func convMod(c *conv, op *Op) error {
+	x, err := c.input(op, "X")
+	if err != nil {
+		return err
+	}
+	y, err := c.input(op, "Y")
+	if err != nil {
+		return err
+	}
+	if axis := op.Int("axis", -1); axis != -1 && c.rank(op.Input("Y")[0]) != c.rank(op.Input("X")[0]) {
+		return fmt.Errorf("axis %d broadcasting", axis)
+	}
+	dt := c.dt[x]
+	if c.dt[y] != dt {
+		y = c.g.op1("Cast", "mod", []string{y}, aInt("to", int64(dt)))
+	}
+	out, err := c.output(op, "Out", dt)
+	if err != nil {
+		return err
+	}
+	switch dt {
+	case onnx.TensorProto_INT32, onnx.TensorProto_INT64:
+		c.g.node("Mod", []string{x, y}, []string{out}, aInt("fmod", 0))
+	default:
+		f := c.g.op1("Floor", "mod", []string{c.g.op1("Div", "mod", []string{x, y})})
+		c.g.node("Sub", []string{x, c.g.op1("Mul", "mod", []string{f, y})}, []string{out})
+	}
+	return nil
+}
+
+// convUnstack: unstack/unbind split axis into its slices, each without
+// that axis (Y for unstack, Out for unbind).
+func convUnstack(c *conv, op *Op) error {
+	x, err := c.input(op, "X")
+	if err != nil {
+		return err
+	}
+	slot := "Y"
+	if op.Type == "unbind" {
+		slot = "Out"
+	}
+	outs := op.Output(slot)
+	if len(outs) == 0 {
+		return fmt.Errorf("no outputs")
+	}
+	axis := op.Int("axis", 0)
+	var attrs []*onnx.AttributeProto
+	if c.opts.Opset >= 18 {
+		attrs = append(attrs, aInt("num_outputs", int64(len(outs))))
+	}
+	parts := make([]string, len(outs))
+	for i := range parts {
+		parts[i] = c.g.fresh("unstack")
+	}
+	c.g.node("Split", []string{x}, parts, append(attrs, aInt("axis", axis))...)
+	for i, o := range outs {
+		c.g.node("Squeeze", []string{parts[i], c.g.constI64("axes", []int64{1}, []int64{axis})}, []string{c.bind(o, c.dt[x])})
+	}
+	return nil
+}
+
+// convCumSum: running sums along axis (flatten: over everything), with
+// exclusive and reverse as in ONNX CumSum.
+func convCumSum(c *conv, op *Op) error {
+	x, out, err := c.x1(op)
+	if err != nil {
+		return err
+	}
+	axis := op.Int("axis", -1)
+	if op.Bool("flatten", false) {
+		x = c.like(c.g.op1("Reshape", "cumsum", []string{x, c.g.constI64("m1", []int64{1}, []int64{-1})}), x)
+		axis = 0
+	}
+	b2i := func(b bool) int64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	c.g.node("CumSum", []string{x, c.g.constI64("axis", nil, []int64{axis})}, []string{out},
+		aInt("exclusive", b2i(op.Bool("exclusive", false))), aInt("reverse", b2i(op.Bool("reverse", false))))
 	return nil
 }

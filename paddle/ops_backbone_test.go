@@ -156,8 +156,10 @@ func each(f func(float64) float64) func([]float32) []float32 {
 func unaryCase(name, op string, f func(float64) float64, attrs ...Attr) netCase {
 	d := []int64{2, 3, 5}
 	return netCase{name: name, in: d, out: ints(d),
-		build: func(b *ProgramBuilder, x string) string { return tmpOp(b, op, []Slot{SlotOf("X", x)}, "Out", FP32, d, attrs...) },
-		want:  each(f)}
+		build: func(b *ProgramBuilder, x string) string {
+			return tmpOp(b, op, []Slot{SlotOf("X", x)}, "Out", FP32, d, attrs...)
+		},
+		want: each(f)}
 }
 
 func softplusRef(beta, th float64) func(float64) float64 {
@@ -654,6 +656,49 @@ func TestConvertBackboneOps(t *testing.T) {
 			}
 			return o
 		}})
+
+	cases = append(cases, netCase{name: "elementwise_mod on floats takes the divisor's sign", in: []int64{2, 3}, out: []int{2, 3},
+		build: func(b *ProgramBuilder, x string) string {
+			y := b.Param("y.w_0", NewFloat32([]int64{3}, []float32{0.3, -0.3, 0.7}))
+			return tmpOp(b, "elementwise_mod", []Slot{SlotOf("X", x), SlotOf("Y", y)}, "Out", FP32, []int64{2, 3}, AInt("axis", -1))
+		},
+		want: func(x []float32) []float32 {
+			o := make([]float32, 6)
+			for i, v := range x {
+				y := float64([]float32{0.3, -0.3, 0.7}[i%3])
+				o[i] = float32(float64(v) - math.Floor(float64(v)/y)*y)
+			}
+			return o
+		}})
+	cases = append(cases, netCase{name: "cumsum axis 1 reverse", in: []int64{2, 3}, out: []int{2, 3},
+		build: func(b *ProgramBuilder, x string) string {
+			return tmpOp(b, "cumsum", []Slot{SlotOf("X", x)}, "Out", FP32, []int64{2, 3}, AInt("axis", 1), ABool("reverse", true))
+		},
+		want: func(x []float32) []float32 {
+			o := make([]float32, 6)
+			for r := 0; r < 2; r++ {
+				s := float32(0)
+				for c := 2; c >= 0; c-- {
+					s += x[r*3+c]
+					o[r*3+c] = s
+				}
+			}
+			return o
+		}})
+	for _, typ := range []string{"unstack", "unbind"} {
+		typ := typ
+		cases = append(cases, netCase{name: typ + " axis 1", in: []int64{2, 3}, out: []int{2},
+			build: func(b *ProgramBuilder, x string) string {
+				o := []string{b.Tmp(typ+".tmp_0", FP32, []int64{2}), b.Tmp(typ+".tmp_1", FP32, []int64{2}), b.Tmp(typ+".tmp_2", FP32, []int64{2})}
+				slot := "Y"
+				if typ == "unbind" {
+					slot = "Out"
+				}
+				b.Op(typ, []Slot{SlotOf("X", x)}, []Slot{SlotOf(slot, o...)}, AInt("axis", 1), AInt("num", 3))
+				return o[2]
+			},
+			want: func(x []float32) []float32 { return []float32{x[2], x[5]} }})
+	}
 
 	// Splits and stacks.
 	cases = append(cases, netCase{name: "split num 3 axis 2, opset 18", in: []int64{1, 2, 6}, out: []int{1, 2, 2}, opset: 18,
