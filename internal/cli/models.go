@@ -18,7 +18,7 @@ type modelsCmd struct {
 	Info    modelsInfoCmd    `cmd:"" help:"Count parameters and multiply-accumulates of an ONNX model."`
 	List    modelsListCmd    `cmd:"" help:"List the installed models."`
 	Pull    modelsPullCmd    `cmd:"" help:"Download, check, unpack and convert an official model."`
-	Convert modelsConvertCmd `cmd:"" help:"Convert a Paddle inference model folder to ONNX (cached next to it)."`
+	Convert modelsConvertCmd `cmd:"" help:"Convert a Paddle inference model folder to ONNX (cached next to it); the converted ops are listed in docs/paddle-ops.md."`
 	Mirror  modelsMirrorCmd  `cmd:"" help:"Write a mirror folder of official-layout tarballs of the synthesized networks (for offline pull and demo tests)."`
 }
 
