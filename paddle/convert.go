@@ -3,6 +3,7 @@ package paddle
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -251,6 +252,8 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 		}
 		dims := v.Dims
 		if d, ok := c.opts.InputShapes[f]; ok {
+			// Dims other than the stored ones make the VarDescs below stale.
+			c.dyn[f] = !slices.Equal(d, dims)
 			dims = d
 		} else if !c.opts.PinInputShapes && isImageFeed(dt, dims) {
 			dims = append([]int64(nil), dims...)

@@ -156,3 +156,24 @@ func TestRealModelDynamicFeed(t *testing.T) {
 		}
 	}
 }
+
+// InputShapes other than the stored dims are honoured the same way: the
+// stored export-time sizes are not used for the ops after the feed.
+func TestConvertInputShapesOverrideStoredSize(t *testing.T) {
+	model, err := ToONNX(dynModel(t, "avg"), ConvertOptions{InputShapes: map[string][]int64{"x": {1, 3, 48, 160}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ortOpen(t, model)
+	if got := fmt.Sprint(s.Inputs()[0].Shape); got != "[1 3 48 160]" {
+		t.Errorf("input %s", got)
+	}
+	x := randInput(8, 1, 3, 48, 160)
+	out := run(t, s, map[string]*tensor.Tensor{"x": x})
+	want := adaptiveAvgRef(x.Float32s(), 1, 3, 48, 160, 2, 5)
+	for i, g := range out[0].Float32s() {
+		if math.Abs(float64(g-want[i])) > 1e-5 {
+			t.Fatalf("pool value %d = %v, want %v", i, g, want[i])
+		}
+	}
+}
