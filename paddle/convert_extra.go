@@ -879,7 +879,13 @@ func convPNorm(c *conv, op *Op) error {
 	case math.IsInf(p, -1):
 		r = c.reduceAxes("ReduceMin", c.like(c.g.op1("Abs", "pnorm", []string{x}), x), axes, keep)
 	case p == 0:
-		return fmt.Errorf("porder 0 is not supported")
+		// The count of non-zero entries.
+		z, err := c.scalarLike("pnorm_0", x, 0)
+		if err != nil {
+			return err
+		}
+		nz := c.g.op1("Cast", "pnorm", []string{c.g.op1("Not", "pnorm", []string{c.g.op1("Equal", "pnorm", []string{x, z})})}, aInt("to", int64(c.dt[x])))
+		r = c.reduceAxes("ReduceSum", c.like(nz, x), axes, keep)
 	default:
 		pv, err := c.scalarLike("pnorm_p", x, p)
 		if err != nil {
@@ -891,6 +897,12 @@ func convPNorm(c *conv, op *Op) error {
 		}
 		s := c.reduceAxes("ReduceSum", c.like(c.g.op1("Pow", "pnorm", []string{c.g.op1("Abs", "pnorm", []string{x}), pv}), x), axes, keep)
 		r = c.g.op1("Pow", "pnorm", []string{s, ip})
+	}
+	// Paddle < 2.5 has no 0-D tensors: a reduction to a scalar is [1].
+	rin := c.rank(op.Input("X")[0])
+	if !keep && c.rank(op.Output("Out")[0]) == 1 && (axes == nil || rin == 1) {
+		c.g.node("Reshape", []string{r, c.g.constI64("one", []int64{1}, []int64{1})}, []string{out})
+		return nil
 	}
 	c.g.node("Identity", []string{r}, []string{out})
 	return nil

@@ -518,6 +518,20 @@ func TestConvertBackboneOps(t *testing.T) {
 				return o
 			}})
 	}
+	cases = append(cases, netCase{name: "p_norm 0 as a vector, [1] out", in: []int64{2, 3}, out: []int{1},
+		build: func(b *ProgramBuilder, x string) string {
+			r := tmpOp(b, "relu", []Slot{SlotOf("X", x)}, "Out", FP32, []int64{2, 3})
+			return tmpOp(b, "p_norm", []Slot{SlotOf("X", r)}, "Out", FP32, []int64{1}, AFloat("porder", 0), ABool("asvector", true))
+		},
+		want: func(x []float32) []float32 {
+			n := 0
+			for _, v := range x {
+				if v > 0 {
+					n++
+				}
+			}
+			return []float32{float32(n)}
+		}})
 	cases = append(cases, netCase{name: "norm (l2_normalize) axis 1", in: []int64{2, 3}, out: []int{2, 3},
 		build: func(b *ProgramBuilder, x string) string {
 			o := b.Tmp("norm_0.tmp_0", FP32, []int64{2, 3})
