@@ -177,3 +177,41 @@ func TestConvertInputShapesOverrideStoredSize(t *testing.T) {
 		}
 	}
 }
+
+// Adaptive average pooling to a size that does not divide the input
+// (7×5 → 2×3, bins overlap) converts at a pinned size too.
+func TestConvertAdaptiveAvgUneven(t *testing.T) {
+	b := NewProgramBuilder()
+	x := b.Feed("x", FP32, []int64{1, 2, 7, 5})
+	p := b.Tmp("pool2d_0.tmp_0", FP32, []int64{1, 2, 2, 3})
+	b.Op("pool2d", []Slot{SlotOf("X", x)}, []Slot{SlotOf("Out", p)}, AString("pooling_type", "avg"), AInts("ksize", 2, 3), ABool("adaptive", true))
+	r := b.Tmp("relu_0.tmp_0", FP32, []int64{1, 2, 2, 3})
+	b.Op("relu", []Slot{SlotOf("X", p)}, []Slot{SlotOf("Out", r)})
+	b.Fetch(r)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := ToONNX(m, ConvertOptions{PinInputShapes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := randInput(4, 1, 2, 7, 5)
+	got := run(t, ortOpen(t, model), map[string]*tensor.Tensor{"x": in})[0].Float32s()
+	// adaptiveAvgRef applies relu before pooling; here relu follows it.
+	v := in.Float32s()
+	for i, w := range []struct{ h0, h1, w0, w1 int }{{0, 4, 0, 2}, {0, 4, 1, 4}, {0, 4, 3, 5}, {3, 7, 0, 2}, {3, 7, 1, 4}, {3, 7, 3, 5}} {
+		for c := 0; c < 2; c++ {
+			s := 0.0
+			for y := w.h0; y < w.h1; y++ {
+				for z := w.w0; z < w.w1; z++ {
+					s += float64(v[(c*7+y)*5+z])
+				}
+			}
+			want := max(float32(s/float64((w.h1-w.h0)*(w.w1-w.w0))), 0)
+			if g := got[c*6+i]; math.Abs(float64(g-want)) > 1e-5 {
+				t.Errorf("channel %d bin %d: %v, want %v", c, i, g, want)
+			}
+		}
+	}
+}
