@@ -614,6 +614,23 @@ func convRoll(c *conv, op *Op) error {
 		return fmt.Errorf("%d shifts for %d axes", len(shifts), len(axes))
 	}
 	d := c.staticDims(op.Input("X")[0])
+	if flat {
+		n := int64(-1) // the element count, when static
+		if len(d) > 0 {
+			n = 1
+		}
+		for _, v := range d {
+			if v < 0 {
+				n = -1
+				break
+			}
+			n *= v
+		}
+		d = nil
+		if n > 0 && len(shifts) == 1 {
+			shifts = []int64{((shifts[0] % n) + n) % n}
+		}
+	}
 	for i, ax := range axes {
 		s := shifts[i]
 		if !flat && ax >= 0 && int(ax) < len(d) && d[ax] > 0 {

@@ -372,9 +372,9 @@ func TestConvertBackboneOps(t *testing.T) {
 		want: func(x []float32) []float32 { return rollRef(x, []int{1, 2, 3, 4}, map[int]int{2: 1, 3: -3}) }})
 	cases = append(cases, netCase{name: "roll flattened", in: []int64{2, 3}, out: []int{2, 3},
 		build: func(b *ProgramBuilder, x string) string {
-			return tmpOp(b, "roll", []Slot{SlotOf("X", x)}, "Out", FP32, []int64{2, 3}, Attr{Name: "shifts", Type: AttrLongs, Longs: []int64{4}})
+			return tmpOp(b, "roll", []Slot{SlotOf("X", x)}, "Out", FP32, []int64{2, 3}, Attr{Name: "shifts", Type: AttrLongs, Longs: []int64{-8}})
 		},
-		want: func(x []float32) []float32 { return rollRef(x, []int{6}, map[int]int{0: 4}) }})
+		want: func(x []float32) []float32 { return rollRef(x, []int{6}, map[int]int{0: -8}) }})
 
 	// Swin's relative position bias: index_select; gathers.
 	cases = append(cases, netCase{name: "index_select dim 1", in: []int64{2, 4}, out: []int{2, 3},
