@@ -553,10 +553,14 @@ func convPad2d(c *conv, op *Op) error {
 	if err != nil {
 		return err
 	}
-	if hasInput(op, "Paddings") {
-		return fmt.Errorf("the Paddings input is not supported")
-	}
 	p := op.Ints("paddings", nil)
+	if hasInput(op, "Paddings") {
+		v, ok := c.constInts(op.Input("Paddings")[0])
+		if !ok {
+			return fmt.Errorf("the Paddings input is not a constant")
+		}
+		p = v
+	}
 	if len(p) != 4 {
 		return fmt.Errorf("paddings %v: want 4 values", p)
 	}
