@@ -44,7 +44,8 @@ type ConvertOptions struct {
 	InputShapes map[string][]int64
 	// PinInputShapes keeps the feed dims exactly as the program stores
 	// them. By default the spatial dims (H, W) of image feeds — 4-D
-	// floating-point feeds, NCHW — become dynamic, because Paddle
+	// floating-point feeds, NCHW (NHWC when the last dim holds 1 or 3
+	// channels) — become dynamic, because Paddle
 	// Inference accepts any image size there while a program exported
 	// with [-1,3,32,100] would otherwise convert to an input that refuses
 	// 48×160. Dims derived from such feeds are then not taken from the
@@ -255,9 +256,9 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 			// Dims other than the stored ones make the VarDescs below stale.
 			c.dyn[f] = !slices.Equal(d, dims)
 			dims = d
-		} else if !c.opts.PinInputShapes && isImageFeed(dt, dims) {
+		} else if h, w, ok := imageAxes(dt, dims); ok && !c.opts.PinInputShapes {
 			dims = append([]int64(nil), dims...)
-			dims[2], dims[3] = -1, -1
+			dims[h], dims[w] = -1, -1
 			c.dyn[f] = true
 		}
 		inputs = append(inputs, valueInfo(f, dt, dims, sanitize(f)))

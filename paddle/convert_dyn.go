@@ -12,15 +12,23 @@ import (
 // of everything computed from it; Paddle Inference re-infers them for each
 // input, so the converter must not bake them in either.
 
-// isImageFeed reports whether a feed is an image: 4-D floating point with
-// a static spatial size to release.
-func isImageFeed(dt onnx.TensorProto_DataType, dims []int64) bool {
+// imageAxes returns the spatial axes of an image feed: 4-D floating point
+// with a static height or width to release; NCHW, or NHWC when the last
+// dim holds 1 or 3 channels and the second does not look like channels.
+func imageAxes(dt onnx.TensorProto_DataType, dims []int64) (h, w int, ok bool) {
 	switch dt {
 	case onnx.TensorProto_FLOAT, onnx.TensorProto_FLOAT16, onnx.TensorProto_DOUBLE, onnx.TensorProto_BFLOAT16:
 	default:
-		return false
+		return 0, 0, false
 	}
-	return len(dims) == 4 && (dims[2] > 0 || dims[3] > 0)
+	if len(dims) != 4 {
+		return 0, 0, false
+	}
+	h, w = 2, 3
+	if (dims[3] == 1 || dims[3] == 3) && dims[1] > 4 {
+		h, w = 1, 2
+	}
+	return h, w, dims[h] > 0 || dims[w] > 0
 }
 
 // propagateDyn marks the outputs of op dynamic when an input is.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shitu-go/shitu/onnx"
 	"github.com/shitu-go/shitu/tensor"
 )
 
@@ -212,6 +213,29 @@ func TestConvertAdaptiveAvgUneven(t *testing.T) {
 			if g := got[c*6+i]; math.Abs(float64(g-want)) > 1e-5 {
 				t.Errorf("channel %d bin %d: %v, want %v", c, i, g, want)
 			}
+		}
+	}
+}
+
+// Which feeds count as images, and which of their axes are released.
+func TestImageAxes(t *testing.T) {
+	f, i := onnx.TensorProto_FLOAT, onnx.TensorProto_INT64
+	for _, tc := range []struct {
+		dt   onnx.TensorProto_DataType
+		dims []int64
+		want string
+	}{
+		{f, []int64{-1, 3, 32, 100}, "2 3 true"},
+		{f, []int64{1, 3, 640, 640}, "2 3 true"},
+		{f, []int64{-1, 3, -1, -1}, "2 3 false"},
+		{f, []int64{-1, 224, 224, 3}, "1 2 true"},
+		{f, []int64{-1, 256, 20, 20}, "2 3 true"},
+		{f, []int64{-1, 2}, "0 0 false"},
+		{i, []int64{-1, 3, 32, 100}, "0 0 false"},
+	} {
+		h, w, ok := imageAxes(tc.dt, tc.dims)
+		if got := fmt.Sprint(h, w, ok); got != tc.want {
+			t.Errorf("%v %v: %s, want %s", tc.dt, tc.dims, got, tc.want)
 		}
 	}
 }
