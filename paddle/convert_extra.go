@@ -63,6 +63,11 @@ func init() {
 		"unstack":              convUnstack,
 		"unbind":               convUnstack,
 		"cumsum":               convCumSum,
+		"sync_batch_norm":      convBatchNorm,
+		"brelu":                convBRelu,
+		"selu":                 convSelu,
+		"softsign":             unary("Softsign"),
+		"logsigmoid":           convLogSigmoid,
 	} {
 		handlers[k] = v
 	}
@@ -1254,5 +1259,45 @@ func convCumSum(c *conv, op *Op) error {
 	}
 	c.g.node("CumSum", []string{x, c.g.constI64("axis", nil, []int64{axis})}, []string{out},
 		aInt("exclusive", b2i(op.Bool("exclusive", false))), aInt("reverse", b2i(op.Bool("reverse", false))))
+	return nil
+}
+
+// convBRelu: the fluid bounded relu, clip(x, t_min, t_max).
+func convBRelu(c *conv, op *Op) error {
+	x, out, err := c.x1(op)
+	if err != nil {
+		return err
+	}
+	lo, err := c.scalarLike("brelu_min", x, op.Float("t_min", 0))
+	if err != nil {
+		return err
+	}
+	hi, err := c.scalarLike("brelu_max", x, op.Float("t_max", 24))
+	if err != nil {
+		return err
+	}
+	c.g.node("Clip", []string{x, lo, hi}, []string{out})
+	return nil
+}
+
+func convSelu(c *conv, op *Op) error {
+	x, out, err := c.x1(op)
+	if err != nil {
+		return err
+	}
+	c.g.node("Selu", []string{x}, []string{out},
+		aFloat("alpha", float32(op.Float("alpha", 1.6732632423543772848170429916717))),
+		aFloat("gamma", float32(op.Float("scale", 1.0507009873554804934193349852946))))
+	return nil
+}
+
+// convLogSigmoid: log(sigmoid(x)) = −softplus(−x).
+func convLogSigmoid(c *conv, op *Op) error {
+	x, out, err := c.x1(op)
+	if err != nil {
+		return err
+	}
+	sp := c.g.op1("Softplus", "logsig", []string{c.g.op1("Neg", "logsig", []string{x})})
+	c.g.node("Neg", []string{sp}, []string{out})
 	return nil
 }

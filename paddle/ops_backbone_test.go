@@ -200,7 +200,36 @@ func TestConvertBackboneOps(t *testing.T) {
 		}),
 		unaryCase("square", "square", func(v float64) float64 { return v * v }),
 		unaryCase("round", "round", math.RoundToEven),
+		unaryCase("brelu", "brelu", func(v float64) float64 { return math.Min(math.Max(v, -0.5), 0.25) }, AFloat("t_min", -0.5), AFloat("t_max", 0.25)),
+		unaryCase("selu", "selu", func(v float64) float64 {
+			if v > 0 {
+				return 1.0507009873554805 * v
+			}
+			return 1.0507009873554805 * 1.6732632423543772 * (math.Exp(v) - 1)
+		}),
+		unaryCase("softsign", "softsign", func(v float64) float64 { return v / (1 + math.Abs(v)) }),
+		unaryCase("logsigmoid", "logsigmoid", func(v float64) float64 { return -math.Log1p(math.Exp(-v)) }),
 	)
+	var sbn []float32
+	cases = append(cases, netCase{name: "sync_batch_norm (inference = batch_norm)", in: []int64{1, 2, 2, 3}, out: []int{1, 2, 2, 3},
+		build: func(b *ProgramBuilder, x string) string {
+			s, _ := f32Param(b, []int64{2}, 51)
+			bi := b.Param("bn_b.w_0", NewFloat32([]int64{2}, []float32{0.5, -1}))
+			mean := b.Param("bn_m.w_0", NewFloat32([]int64{2}, []float32{0.1, -0.2}))
+			vr := b.Param("bn_v.w_0", NewFloat32([]int64{2}, []float32{2, 0.5}))
+			sbn = randInput(51, 2).Float32s()
+			return tmpOp(b, "sync_batch_norm", []Slot{SlotOf("X", x), SlotOf("Scale", s), SlotOf("Bias", bi), SlotOf("Mean", mean), SlotOf("Variance", vr)},
+				"Y", FP32, []int64{1, 2, 2, 3}, AFloat("epsilon", 1e-5))
+		},
+		want: func(x []float32) []float32 {
+			o := make([]float32, len(x))
+			for i, v := range x {
+				c := i / 6
+				m, vr, bb := []float64{0.1, -0.2}[c], []float64{2, 0.5}[c], []float64{0.5, -1}[c]
+				o[i] = float32((float64(v)-m)/math.Sqrt(vr+1e-5)*float64(sbn[c]) + bb)
+			}
+			return o
+		}})
 	// rsqrt on |x|.
 	cases = append(cases, netCase{name: "rsqrt", in: []int64{2, 5}, out: []int{2, 5},
 		build: func(b *ProgramBuilder, x string) string {
