@@ -25,8 +25,21 @@ var nmsOps = []string{"multiclass_nms3", "multiclass_nms2", "multiclass_nms", "m
 //     should that fail, they are cut at the head too;
 //   - everything else converts whole: form "plain".
 //
-// PIR programs are refused with the paddle package's message.
+// Image feeds keep dynamic spatial dims (paddle.ConvertOptions); see
+// PaddleConverterPinned to keep the stored ones. PIR programs are refused
+// with the paddle package's message.
 func PaddleConverter(ctx context.Context, l Layout) (*Converted, error) {
+	return paddleConvert(ctx, l, false)
+}
+
+// PaddleConverterPinned is PaddleConverter keeping the feed dims the
+// program stores (paddle.ConvertOptions.PinInputShapes): a model exported
+// at [-1,3,32,100] then refuses other image sizes.
+func PaddleConverterPinned(ctx context.Context, l Layout) (*Converted, error) {
+	return paddleConvert(ctx, l, true)
+}
+
+func paddleConvert(ctx context.Context, l Layout, pin bool) (*Converted, error) {
 	if l.Kind == KindPIR {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConvert, l.Model, paddle.ErrPIR)
 	}
@@ -47,25 +60,28 @@ func PaddleConverter(ctx context.Context, l Layout) (*Converted, error) {
 		return false
 	}
 	name := "shitu paddle"
+	if pin {
+		name = "shitu paddle (input dims pinned)"
+	}
 	switch {
 	case has(controlFlowOps):
-		b, err := paddle.ToONNX(m, paddle.ConvertOptions{DetectorHead: true})
+		b, err := paddle.ToONNX(m, paddle.ConvertOptions{DetectorHead: true, PinInputShapes: pin})
 		if err != nil {
 			return nil, err
 		}
 		return &Converted{ONNX: b, Form: "raw-head", Ops: inv, Converter: name}, nil
 	case has(nmsOps):
-		b, err := paddle.ToONNX(m, paddle.ConvertOptions{})
+		b, err := paddle.ToONNX(m, paddle.ConvertOptions{PinInputShapes: pin})
 		if err == nil {
 			return &Converted{ONNX: b, Form: "nms", Ops: inv, Converter: name}, nil
 		}
-		b, err2 := paddle.ToONNX(m, paddle.ConvertOptions{DetectorHead: true})
+		b, err2 := paddle.ToONNX(m, paddle.ConvertOptions{DetectorHead: true, PinInputShapes: pin})
 		if err2 != nil {
 			return nil, errors.Join(err, err2)
 		}
 		return &Converted{ONNX: b, Form: "raw-head", Ops: inv, Converter: name}, nil
 	default:
-		b, err := paddle.ToONNX(m, paddle.ConvertOptions{})
+		b, err := paddle.ToONNX(m, paddle.ConvertOptions{PinInputShapes: pin})
 		if err != nil {
 			return nil, err
 		}

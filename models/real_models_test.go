@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/shitu-go/shitu/internal/ortest"
 	"math"
 	"os"
@@ -122,5 +123,36 @@ func TestReadInferCfg(t *testing.T) {
 	}
 	if p, l := readInferCfg(t.TempDir()); p != nil || l != nil {
 		t.Errorf("absent file: %+v %v", p, l)
+	}
+}
+
+// Issue 13 point 4: the 2020 classifier stores its image feed as
+// [-1,3,32,100]; PaddleConverter gives a dynamic height and width, the
+// pinned converter keeps 32×100, and the manifests say which.
+func TestResolveDynamicImageFeed(t *testing.T) {
+	dir := realModel(t, "ch_ppocr_mobile_v2.0_cls/paddle-2020")
+	for _, tc := range []struct {
+		conv  Converter
+		shape string
+		name  string
+	}{
+		{PaddleConverter, "[-1 3 -1 -1]", "shitu paddle"},
+		{PaddleConverterPinned, "[-1 3 32 100]", "shitu paddle (input dims pinned)"},
+	} {
+		r, err := Resolve(context.Background(), dir, ResolveOptions{Converter: tc.conv, CacheDir: t.TempDir(), CacheOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := r.Manifest
+		if got := fmt.Sprint(m.Inputs[0].Shape); got != tc.shape || m.ONNX.Converter != tc.name {
+			t.Errorf("%s: manifest input %s by %q, want %s", tc.name, got, m.ONNX.Converter, tc.shape)
+		}
+		if got := fmt.Sprint(m.Outputs[0].Shape); got != "[-1 2]" {
+			t.Errorf("%s: manifest output %s", tc.name, got)
+		}
+		_, err = ortSession(t, r.Path).Run(context.Background(), map[string]*tensor.Tensor{"x": randTensor(1, 1, 3, 48, 160)})
+		if (err == nil) != (tc.shape == "[-1 3 -1 -1]") {
+			t.Errorf("%s: run at 48×160: %v", tc.name, err)
+		}
 	}
 }

@@ -115,3 +115,11 @@ func sliceBounds(start, end, n int64) (int64, int64, bool) {
 	end = min(max(end, 0), n)
 	return start, end, start <= end
 }
+
+// FoldInt is the folding Analyze does, for converters that propagate
+// shapes themselves: the int64 value of n's first output when the small
+// shape computations of exporters (Shape, Slice, Gather, Cast, Concat,
+// Unsqueeze, ...) make it static, else nil.
+func FoldInt(n *NodeProto, in [][]int64, opset int64, consts ConstLookup) []int64 {
+	return foldInt(n, in, opset, consts)
+}

@@ -3,6 +3,7 @@ package paddle
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,6 +42,19 @@ type ConvertOptions struct {
 	AutoCut bool
 	// InputShapes overrides the dims of graph inputs (-1 = dynamic).
 	InputShapes map[string][]int64
+	// PinInputShapes keeps the feed dims exactly as the program stores
+	// them. By default the spatial dims (H, W) of image feeds — 4-D
+	// floating-point feeds, NCHW (NHWC when the last dim holds 1 or 3
+	// channels) — become dynamic, because Paddle
+	// Inference accepts any image size there while a program exported
+	// with [-1,3,32,100] would otherwise convert to an input that refuses
+	// 48×160. Dims derived from such feeds are then not taken from the
+	// program's VarDescs (they hold the export-time size): ops that need
+	// them are converted with runtime shapes, and when one cannot be (an
+	// adaptive max pooling to more than 1×1, for instance) the model is
+	// converted pinned and its doc string says why. Feeds listed in
+	// InputShapes take those dims either way.
+	PinInputShapes bool
 }
 
 // ToONNX converts the model to a serialized ONNX model.
@@ -63,13 +77,38 @@ func ConvertModel(m *Model, opts ConvertOptions) (*onnx.ModelProto, error) {
 	if opts.Opset < 13 {
 		return nil, fmt.Errorf("%w: opset %d is below the minimum 13", ErrConvert, opts.Opset)
 	}
-	c := &conv{m: m, p: m.Program, opts: opts, g: newGraph(),
-		val: map[string]string{}, dt: map[string]onnx.TensorProto_DataType{}}
-	mp, err := c.run()
+	mp, err := convertOnce(m, opts)
+	if err != nil && !opts.PinInputShapes && errors.Is(err, errNeedsStatic) {
+		// A dynamic image size cannot be converted faithfully: convert at
+		// the stored size rather than give a model that is wrong at others.
+		opts.PinInputShapes = true
+		if mp, err2 := convertOnce(m, opts); err2 == nil {
+			note := fmt.Sprintf("input dims pinned as stored (%v)", err)
+			if d := mp.GetDocString(); d != "" {
+				note = d + "; " + note
+			}
+			mp.DocString = proto.String(note)
+			return mp, nil
+		}
+	}
+	return mp, err
+}
+
+// errNeedsStatic marks an op that cannot be converted for a dynamic
+// input size (ConvertOptions.PinInputShapes).
+var errNeedsStatic = errors.New("needs a static input size")
+
+func newConv(m *Model, opts ConvertOptions) *conv {
+	return &conv{m: m, p: m.Program, opts: opts, g: newGraph(),
+		val: map[string]string{}, dt: map[string]onnx.TensorProto_DataType{},
+		dyn: map[string]bool{}, consts: map[string][]int64{}}
+}
+
+func convertOnce(m *Model, opts ConvertOptions) (*onnx.ModelProto, error) {
+	mp, err := newConv(m, opts).run()
 	if err != nil && opts.AutoCut && !opts.DetectorHead && errors.Is(err, ErrUnsupported) {
 		opts.DetectorHead = true
-		c := &conv{m: m, p: m.Program, opts: opts, g: newGraph(),
-			val: map[string]string{}, dt: map[string]onnx.TensorProto_DataType{}}
+		c := newConv(m, opts)
 		if _, herr := c.findHeadSplits(); herr == nil {
 			return c.run()
 		}
@@ -85,6 +124,12 @@ type conv struct {
 	g    *graph
 	val  map[string]string                    // Paddle var → ONNX value
 	dt   map[string]onnx.TensorProto_DataType // ONNX value → element type
+	// dyn holds the Paddle vars computed from a feed whose dims were made
+	// dynamic: their VarDesc dims are the export-time ones, not facts.
+	dyn map[string]bool
+	// consts holds the values of integer Paddle vars known at conversion
+	// time (fill_constant, assign_value, integer parameters).
+	consts map[string][]int64
 }
 
 // headSplit is one PicoDet level: the split of the head conv into class
@@ -208,7 +253,13 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 		}
 		dims := v.Dims
 		if d, ok := c.opts.InputShapes[f]; ok {
+			// Dims other than the stored ones make the VarDescs below stale.
+			c.dyn[f] = !slices.Equal(d, dims)
 			dims = d
+		} else if h, w, ok := imageAxes(dt, dims); ok && !c.opts.PinInputShapes {
+			dims = append([]int64(nil), dims...)
+			dims[h], dims[w] = -1, -1
+			c.dyn[f] = true
 		}
 		inputs = append(inputs, valueInfo(f, dt, dims, sanitize(f)))
 		c.val[f] = f
@@ -216,11 +267,16 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 		c.g.names[f] = true
 	}
 	for i, op := range blk.Ops {
+		if keep[i] {
+			c.propagateDyn(op)
+		}
+	}
+	for i, op := range blk.Ops {
 		if !keep[i] {
 			continue
 		}
 		if err := handlers[op.Type](c, op); err != nil {
-			return nil, fmt.Errorf("%w: op %d %s: %v", ErrConvert, i, op.Type, err)
+			return nil, fmt.Errorf("%w: op %d %s: %w", ErrConvert, i, op.Type, err)
 		}
 	}
 	var outputs []*onnx.ValueInfoProto
@@ -230,7 +286,11 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 			return nil, err
 		}
 	} else {
+		var shapes map[string][]int64
 		for _, t := range targets {
+			if c.dyn[t] && shapes == nil {
+				shapes = c.inferShapes(inputs)
+			}
 			name, ok := c.val[t]
 			if !ok {
 				return nil, fmt.Errorf("%w: output %q is not produced by the converted ops", ErrConvert, t)
@@ -238,6 +298,9 @@ func (c *conv) run() (*onnx.ModelProto, error) {
 			var dims []int64
 			if v := c.v(t); v != nil && len(v.Dims) > 0 {
 				dims = v.Dims
+				if c.dyn[t] {
+					dims = dynDims(v.Dims, shapes[name])
+				}
 			}
 			if name != t && !c.g.names[t] {
 				c.g.node("Identity", []string{name}, []string{t})

@@ -270,7 +270,17 @@ func convExpand(c *conv, op *Op) error {
 		}
 		shape = c.asShape1D(s)
 	case hasInput(op, "expand_shapes_tensor"):
-		return fmt.Errorf("expand_shapes_tensor is not supported")
+		// One scalar per dim (e.g. [B, −1, −1] with B from shape): −1
+		// keeps the dim, which Expand does for 1, and |−1| = 1.
+		var parts []string
+		for _, a := range op.Input("expand_shapes_tensor") {
+			v, err := c.in(a)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, c.asShape1D(v))
+		}
+		shape = c.g.op1("Abs", "expand", []string{c.g.op1("Concat", "expand", parts, aInt("axis", 0))})
 	default:
 		s := op.Ints("shape", nil)
 		s2 := make([]int64, len(s))
@@ -358,7 +368,11 @@ func convIncrement(c *conv, op *Op) error {
 	return nil
 }
 
-func convArgMax(c *conv, op *Op) error {
+func convArgMax(c *conv, op *Op) error { return convArg(c, op, "ArgMax") }
+
+// convArg: arg_max/arg_min over axis (flatten: over everything), int64 or
+// int32 (dtype) indices.
+func convArg(c *conv, op *Op, onnxOp string) error {
 	x, err := c.input(op, "X")
 	if err != nil {
 		return err
@@ -380,7 +394,7 @@ func convArgMax(c *conv, op *Op) error {
 	if op.Bool("keepdims", false) {
 		keep = 1
 	}
-	am := c.g.op1("ArgMax", "argmax", []string{x}, aInt("axis", axis), aInt("keepdims", keep))
+	am := c.g.op1(onnxOp, "argmax", []string{x}, aInt("axis", axis), aInt("keepdims", keep))
 	if dt == onnx.TensorProto_INT32 {
 		c.g.node("Cast", []string{am}, []string{out}, aInt("to", int64(dt)))
 	} else {

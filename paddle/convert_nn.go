@@ -260,10 +260,19 @@ func convPool(c *conv, op *Op) error {
 	strides := op.Ints("strides", []int64{1, 1})
 	var attrs []*onnx.AttributeProto
 	if adaptive {
-		// Adaptive pooling needs a static spatial size divisible by the output.
-		d := c.dims(op.Input("X")[0])
+		// A static size divisible by the output is a plain pooling; other
+		// sizes (the stored export-time size of a dynamic feed included)
+		// need the runtime bins, which average pooling has.
+		d := c.staticDims(op.Input("X")[0])
 		if len(d) != 4 || d[2] <= 0 || d[3] <= 0 || d[2]%ks[0] != 0 || d[3]%ks[1] != 0 {
-			return fmt.Errorf("adaptive pooling to %v needs a static input size divisible by it (have %v)", ks, d)
+			if typ == "avg" {
+				c.adaptiveAvgDynamic(x, out, ks[0], ks[1])
+				return nil
+			}
+			if c.dyn[op.Input("X")[0]] {
+				return needsStatic("adaptive max pooling to %v", ks)
+			}
+			return fmt.Errorf("adaptive max pooling to %v needs a static input size divisible by it (have %v)", ks, d)
 		}
 		k := []int64{d[2] / ks[0], d[3] / ks[1]}
 		ks, strides = k, k

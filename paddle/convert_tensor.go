@@ -78,10 +78,17 @@ func convFlattenRange(c *conv, op *Op) error {
 		shape = append(shape, 0) // 0 copies the input dim (Reshape without allowzero)
 	}
 	shape = append(shape, -1)
-	d := c.dims(xn)
+	d := c.staticDims(xn)
 	for i := stop + 1; i < r; i++ {
 		if len(d) != r || d[i] < 0 {
-			return fmt.Errorf("flatten of middle dims needs static trailing dims (have %v)", d)
+			// Trailing dims known only at run time: copy them from the input.
+			sh := c.g.op1("Shape", "flatten", []string{x})
+			tail := c.g.op1("Slice", "flatten", []string{sh, c.g.constI64("s", []int64{1}, []int64{int64(stop + 1)}),
+				c.g.constI64("e", []int64{1}, []int64{int64(r)})})
+			head := c.g.constI64("flatten_shape", []int64{int64(len(shape))}, shape)
+			s := c.g.op1("Concat", "flatten", []string{head, tail}, aInt("axis", 0))
+			c.g.node("Reshape", []string{x, s}, []string{out})
+			return nil
 		}
 		shape = append(shape, d[i])
 	}
@@ -177,18 +184,36 @@ func convConcat(c *conv, op *Op) error {
 	return nil
 }
 
+// convSplit: sections (a −1 entry takes the rest) or num equal pieces
+// (the op's outputs), along axis; AxisTensor and SectionsTensorList must be
+// conversion-time constants (fill_constant, assign_value).
 func convSplit(c *conv, op *Op) error {
-	if hasInput(op, "AxisTensor") || hasInput(op, "SectionsTensorList") {
-		return fmt.Errorf("tensor axis/sections are not supported")
-	}
 	x, err := c.input(op, "X")
 	if err != nil {
 		return err
 	}
 	axis := op.Int("axis", 0)
+	if hasInput(op, "AxisTensor") {
+		v, ok := c.constInts(op.Input("AxisTensor")[0])
+		if !ok || len(v) != 1 {
+			return fmt.Errorf("AxisTensor is not a constant")
+		}
+		axis = v[0]
+	}
 	outs := op.Output("Out")
 	secs := op.Ints("sections", nil)
+	if hasInput(op, "SectionsTensorList") {
+		secs = nil
+		for _, a := range op.Input("SectionsTensorList") {
+			v, ok := c.constInts(a)
+			if !ok || len(v) != 1 {
+				return fmt.Errorf("SectionsTensorList holds a value that is not a constant")
+			}
+			secs = append(secs, v[0])
+		}
+	}
 	ins := []string{x}
+	var attrs []*onnx.AttributeProto
 	if len(secs) > 0 {
 		if len(secs) != len(outs) {
 			return fmt.Errorf("%d sections for %d outputs", len(secs), len(outs))
@@ -196,30 +221,57 @@ func convSplit(c *conv, op *Op) error {
 		unknown, sum := -1, int64(0)
 		for i, s := range secs {
 			if s < 0 {
+				if unknown >= 0 {
+					return fmt.Errorf("sections %v hold two −1", secs)
+				}
 				unknown = i
 			} else {
 				sum += s
 			}
 		}
+		secs = append([]int64(nil), secs...)
+		var split string
 		if unknown >= 0 {
-			d := c.dims(op.Input("X")[0])
+			d := c.staticDims(op.Input("X")[0])
 			ax := int(axis)
 			if ax < 0 {
 				ax += len(d)
 			}
-			if ax < 0 || ax >= len(d) || d[ax] < 0 {
-				return fmt.Errorf("section −1 needs a static split dim")
+			if ax >= 0 && ax < len(d) && d[ax] >= 0 {
+				secs[unknown] = d[ax] - sum
+			} else {
+				// The rest is known at run time only: size − sum of the others.
+				if axis < 0 && c.rank(op.Input("X")[0]) < 0 {
+					return fmt.Errorf("a −1 section on axis %d needs the input rank", axis)
+				}
+				if axis < 0 {
+					axis += int64(c.rank(op.Input("X")[0]))
+				}
+				rest := c.g.op1("Sub", "split", []string{c.dimOf(x, axis), c.g.constI64("sum", []int64{1}, []int64{sum})})
+				parts := make([]string, len(secs))
+				for i, s := range secs {
+					if i == unknown {
+						parts[i] = rest
+					} else {
+						parts[i] = c.g.constI64("sec", []int64{1}, []int64{s})
+					}
+				}
+				split = c.g.op1("Concat", "split", parts, aInt("axis", 0))
 			}
-			secs = append([]int64(nil), secs...)
-			secs[unknown] = d[ax] - sum
 		}
-		ins = append(ins, c.g.constI64("split", []int64{int64(len(secs))}, secs))
+		if split == "" {
+			split = c.g.constI64("split", []int64{int64(len(secs))}, secs)
+		}
+		ins = append(ins, split)
+	} else if c.opts.Opset >= 18 {
+		attrs = append(attrs, aInt("num_outputs", int64(len(outs))))
 	}
 	var names []string
 	for _, o := range outs {
 		names = append(names, c.bind(o, c.dt[x]))
 	}
-	c.g.node("Split", ins, names, aInt("axis", axis))
+	attrs = append(attrs, aInt("axis", axis))
+	c.g.node("Split", ins, names, attrs...)
 	return nil
 }
 
@@ -342,8 +394,11 @@ func convMatmul(c *conv, op *Op) error {
 	}
 	tr := func(v, name string) (string, error) {
 		r := c.rank(name)
+		if r == 1 {
+			return v, nil // transposing a vector changes nothing in Paddle
+		}
 		if r < 2 {
-			return "", fmt.Errorf("transposing %q of rank %d", name, r)
+			return "", fmt.Errorf("transposing %q of unknown rank", name)
 		}
 		perm := make([]int64, r)
 		for i := range perm {
@@ -394,26 +449,32 @@ func convShape(c *conv, op *Op) error {
 	return nil
 }
 
+// convSlice: starts/ends from StartsTensor/EndsTensor, the
+// *TensorList inputs (conversion-time constants or runtime scalars) or the
+// attributes; decrease_axis squeezes when the output rank says so.
 func convSlice(c *conv, op *Op) error {
-	for _, s := range []string{"StartsTensor", "EndsTensor", "StartsTensorList", "EndsTensorList"} {
-		if hasInput(op, s) {
-			return fmt.Errorf("%s inputs are not supported", s)
-		}
-	}
 	x, err := c.input(op, "Input")
 	if err != nil {
 		return err
 	}
-	axes, starts, ends := op.Ints("axes", nil), op.Ints("starts", nil), op.Ints("ends", nil)
-	if len(axes) != len(starts) || len(axes) != len(ends) {
-		return fmt.Errorf("axes/starts/ends lengths %d/%d/%d", len(axes), len(starts), len(ends))
+	axes := op.Ints("axes", nil)
+	starts, ns, err := c.intList(op, "starts", "StartsTensor", "StartsTensorList")
+	if err != nil {
+		return err
+	}
+	ends, ne, err := c.intList(op, "ends", "EndsTensor", "EndsTensorList")
+	if err != nil {
+		return err
+	}
+	if (ns >= 0 && ns != len(axes)) || (ne >= 0 && ne != len(axes)) {
+		return fmt.Errorf("axes/starts/ends lengths %d/%d/%d", len(axes), ns, ne)
 	}
 	out, err := c.output(op, "Out", c.dt[x])
 	if err != nil {
 		return err
 	}
 	n := []int64{int64(len(axes))}
-	ins := []string{x, c.g.constI64("starts", n, starts), c.g.constI64("ends", n, ends), c.g.constI64("axes", n, axes)}
+	ins := []string{x, starts, ends, c.g.constI64("axes", n, axes)}
 	dec := op.Ints("decrease_axis", nil)
 	rin, rout := c.rank(op.Input("Input")[0]), c.rank(op.Output("Out")[0])
 	if len(dec) > 0 && rin >= 0 && rout >= 0 && rout < rin {
@@ -463,6 +524,13 @@ func convFillConstant(c *conv, op *Op) error {
 	out, err := c.output(op, "Out", dt)
 	if err != nil {
 		return err
+	}
+	if (dt == onnx.TensorProto_INT32 || dt == onnx.TensorProto_INT64) && n <= 16 {
+		vals := make([]int64, n)
+		for i := range vals {
+			vals[i] = int64(v)
+		}
+		c.consts[outs[0]] = vals
 	}
 	sc, err := c.g.constScalar("fill", dt, v)
 	if err != nil {

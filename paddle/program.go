@@ -14,6 +14,9 @@
 // each op type with its count. ConvertOptions.DetectorHead cuts a PicoDet
 // at its head outputs (the released PP-ShiTuV2 detector's post-processing
 // is control flow), AutoCut does so only when needed, Outputs cuts anywhere.
+// Image feeds (4-D float, NCHW) keep a dynamic height and width unless
+// ConvertOptions.PinInputShapes keeps the stored ones. The converted ops
+// and their ONNX forms are listed in docs/paddle-ops.md.
 //
 // Writing: FromONNX rewrites an ONNX graph (package arch's networks) in
 // Paddle's legacy op forms, AppendPicoDetPost adds a detector's

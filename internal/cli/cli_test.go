@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +160,63 @@ func TestUsageErrors(t *testing.T) {
 	out, _, code := run(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "shitu ") {
 		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+// `models convert` gives an image feed stored as [-1,3,32,100] a dynamic
+// height and width; --pin-input-shape keeps the stored size.
+func TestModelsConvertPinInputShape(t *testing.T) {
+	testutil.ORTLib(t)
+	src := filepath.Join(testutil.SharedDir(t), "testdata", "real-models", "ch_ppocr_mobile_v2.0_cls", "paddle-2020")
+	// A private copy: convert caches next to the model when it can write there.
+	dir := t.TempDir()
+	for _, f := range []string{"inference.pdmodel", "inference.pdiparams"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := t.TempDir()
+	steps := []struct {
+		flags []string
+		shape string
+	}{
+		{nil, "[-1 3 -1 -1]"},
+		{[]string{"--pin-input-shape"}, "[-1 3 32 100]"},
+		{nil, "[-1 3 32 100]"}, // the pinned conversion stays cached
+		{[]string{"--force"}, "[-1 3 -1 -1]"},
+	}
+	for i, st := range steps {
+		out, errs, code := run(t, append([]string{"models", "convert", dir, "--cache", cache}, st.flags...)...)
+		if code != 0 {
+			t.Fatalf("step %d: exit %d: %s", i, code, errs)
+		}
+		k := strings.Index(out, "→ ")
+		if k < 0 {
+			t.Fatalf("step %d: output %q", i, out)
+		}
+		m, err := models.ReadManifest(filepath.Dir(strings.TrimSpace(out[k+len("→ "):])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(m.Inputs[0].Shape); got != st.shape {
+			t.Errorf("step %d %v: input %s, want %s", i, st.flags, got, st.shape)
+		}
+	}
+	// models info counts MACs of a dynamic image input at a given size.
+	onnxFile := filepath.Join(dir, models.ConvertedFile)
+	out, _, code := run(t, "models", "info", onnxFile)
+	if code != 0 || !strings.Contains(out, "dynamic height and width") {
+		t.Errorf("models info (exit %d):\n%s", code, out)
+	}
+	out, _, code = run(t, "models", "info", "--input-size", "48x192", onnxFile)
+	if code != 0 || !strings.Contains(out, "MACs:       16314976 ") || strings.Contains(out, "dynamic height and width") {
+		t.Errorf("models info --input-size 48x192 (exit %d):\n%s", code, out)
+	}
+	if _, errs, code := run(t, "models", "info", "--input-size", "48", onnxFile); code == 0 || !strings.Contains(errs, "want HxW") {
+		t.Errorf("--input-size 48: exit %d, %s", code, errs)
 	}
 }

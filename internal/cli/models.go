@@ -18,7 +18,7 @@ type modelsCmd struct {
 	Info    modelsInfoCmd    `cmd:"" help:"Count parameters and multiply-accumulates of an ONNX model."`
 	List    modelsListCmd    `cmd:"" help:"List the installed models."`
 	Pull    modelsPullCmd    `cmd:"" help:"Download, check, unpack and convert an official model."`
-	Convert modelsConvertCmd `cmd:"" help:"Convert a Paddle inference model folder to ONNX (cached next to it)."`
+	Convert modelsConvertCmd `cmd:"" help:"Convert a Paddle inference model folder to ONNX (cached next to it); the converted ops are listed in docs/paddle-ops.md."`
 	Mirror  modelsMirrorCmd  `cmd:"" help:"Write a mirror folder of official-layout tarballs of the synthesized networks (for offline pull and demo tests)."`
 }
 
@@ -69,8 +69,9 @@ func (c *modelsSynthCmd) Run(g *Globals) error {
 }
 
 type modelsInfoCmd struct {
-	File string `arg:"" type:"existingfile" help:"ONNX model file."`
-	ByOp bool   `help:"Break parameters and MACs down by op type."`
+	File      string `arg:"" type:"existingfile" help:"ONNX model file."`
+	ByOp      bool   `help:"Break parameters and MACs down by op type."`
+	InputSize string `name:"input-size" placeholder:"HxW" help:"Count MACs at this image size for image inputs with a dynamic height and width (converted models have them), e.g. 224x224."`
 }
 
 func (c *modelsInfoCmd) Run(g *Globals) error {
@@ -78,7 +79,25 @@ func (c *modelsInfoCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	info, err := onnx.Analyze(m)
+	shapes := map[string][]int64{}
+	dynImage := false
+	for _, vi := range m.GetGraph().GetInput() {
+		if s := onnx.ShapeOf(vi); len(s) == 4 && (s[2] < 0 || s[3] < 0) {
+			dynImage = true
+		}
+	}
+	if c.InputSize != "" {
+		var h, w int64
+		if _, err := fmt.Sscanf(c.InputSize, "%dx%d", &h, &w); err != nil || h <= 0 || w <= 0 {
+			return fmt.Errorf("--input-size %q: want HxW, e.g. 224x224", c.InputSize)
+		}
+		for _, vi := range m.GetGraph().GetInput() {
+			if s := onnx.ShapeOf(vi); len(s) == 4 && (s[2] < 0 || s[3] < 0) {
+				shapes[vi.GetName()] = []int64{s[0], s[1], h, w}
+			}
+		}
+	}
+	info, err := onnx.AnalyzeShapes(m, shapes)
 	if err != nil {
 		return err
 	}
@@ -92,6 +111,9 @@ func (c *modelsInfoCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(w, "parameters: %d values in %d tensors (%.2f M)\n", info.Params, info.ParamTensors, float64(info.Params)/1e6)
 	fmt.Fprintf(w, "MACs:       %d (%.3f G, batch 1)\n", info.MACs, float64(info.MACs)/1e9)
+	if dynImage && c.InputSize == "" {
+		fmt.Fprintf(w, "warning:    the image input has a dynamic height and width: only nodes whose size does not depend on it are counted (--input-size HxW counts at that size)\n")
+	}
 	var ops []string
 	for op, n := range info.Nodes {
 		ops = append(ops, fmt.Sprintf("%s×%d", op, n))
@@ -184,13 +206,18 @@ func (c *modelsPullCmd) Run(g *Globals) error {
 }
 
 type modelsConvertCmd struct {
-	Dir   string `arg:"" type:"existingdir" help:"Paddle inference model folder (inference.pdmodel + inference.pdiparams)."`
-	Force bool   `help:"Convert again even when a valid conversion is cached."`
-	Cache string `help:"Folder for conversions of read-only model folders."`
+	Dir           string `arg:"" type:"existingdir" help:"Paddle inference model folder (inference.pdmodel + inference.pdiparams)."`
+	Force         bool   `help:"Convert again even when a valid conversion is cached (conversions made before image sizes became dynamic keep their fixed size until then)."`
+	Cache         string `help:"Folder for conversions of read-only model folders."`
+	PinInputShape bool   `name:"pin-input-shape" help:"Keep the image input size stored in the program (e.g. 3x32x100) instead of a dynamic height and width; implies --force."`
 }
 
 func (c *modelsConvertCmd) Run(g *Globals) error {
-	r, err := models.Resolve(g.ctx, c.Dir, models.ResolveOptions{Converter: models.PaddleConverter, Force: c.Force, CacheDir: c.Cache})
+	conv := models.PaddleConverter
+	if c.PinInputShape {
+		conv = models.PaddleConverterPinned
+	}
+	r, err := models.Resolve(g.ctx, c.Dir, models.ResolveOptions{Converter: conv, Force: c.Force || c.PinInputShape, CacheDir: c.Cache})
 	if err != nil {
 		return err
 	}

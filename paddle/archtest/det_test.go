@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -74,6 +75,19 @@ func TestDetReleasedHeadCut(t *testing.T) {
 		t.Errorf("inputs %v, want [image]", s.Inputs())
 	}
 	compareModels(t, ours, ref, "image", []int{1, 3, int(size), int(size)})
+	// The image size stays dynamic (issue 13 point 4): the detector runs at
+	// another size too, each level at its stride.
+	if got := fmt.Sprint(s.Inputs()[0].Shape[1:]); got != "[3 -1 -1]" {
+		t.Errorf("image input %v, want [N 3 -1 -1]", s.Inputs()[0].Shape)
+	}
+	h, w := int(size)+64, int(size)+128
+	out := run(t, s, map[string]*tensor.Tensor{"image": randInput(2, 1, 3, h, w)})
+	for i, o := range out {
+		stride := []int{8, 16, 32, 64}[i%4]
+		if sh := o.Shape(); len(sh) != 4 || sh[2] != h/stride || sh[3] != w/stride {
+			t.Errorf("output %d at %dx%d: shape %v", i, h, w, sh)
+		}
+	}
 }
 
 // The default head form (sigmoid scores [N,HW,1], distances [N,HW,32])

@@ -1,11 +1,13 @@
 package archtest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/shitu-go/shitu/arch"
 	"github.com/shitu-go/shitu/onnx"
 	"github.com/shitu-go/shitu/paddle"
+	"github.com/shitu-go/shitu/tensor"
 )
 
 // The rec fixture: arch's seeded PPLCNetV2 network written as an official
@@ -45,4 +47,14 @@ func TestRecRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareModels(t, ours, refBytes, "x", []int{2, 3, 224, 224})
+	// The image size is dynamic (issue 13 point 4); the feature size stays
+	// declared, as feature.New reads it.
+	s := ortOpen(t, ours)
+	if got := fmt.Sprint(s.Inputs()[0].Shape, s.Outputs()[0].Shape); got != "[-1 3 -1 -1] [-1 512]" {
+		t.Errorf("input/output shapes %s, want [-1 3 -1 -1] [-1 512]", got)
+	}
+	out := run(t, s, map[string]*tensor.Tensor{"x": randInput(5, 1, 3, 256, 192)})
+	if sh := out[0].Shape(); !tensor.EqualShape(sh, []int{1, 512}) {
+		t.Errorf("output at 256×192: %v", sh)
+	}
 }
