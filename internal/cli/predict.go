@@ -143,12 +143,13 @@ func (c *predictCmd) Run(g *Globals) error {
 	gal := p.gallery
 	outDir := cfg.Global.OutputDir
 	painter := recognize.NewPainter("")
+	names := outputNames(files)
 	failed := 0
 	for _, f := range files {
 		if err := g.ctx.Err(); err != nil {
 			return err
 		}
-		line, err := c.one(g, sys, painter, f, outDir, gal.Binary())
+		line, err := c.one(g, sys, painter, f, filepath.Join(outDir, names[f]), gal.Binary())
 		if err != nil {
 			failed++
 			fmt.Fprintf(g.stderr, "shitu: predict: %s: %s\n", f, errWithoutPath(err, f))
@@ -167,7 +168,7 @@ func (c *predictCmd) Run(g *Globals) error {
 	return nil
 }
 
-func (c *predictCmd) one(g *Globals, sys *recognize.System, painter *recognize.Painter, path, outDir string, binary bool) (*predictLine, error) {
+func (c *predictCmd) one(g *Globals, sys *recognize.System, painter *recognize.Painter, path, outPath string, binary bool) (*predictLine, error) {
 	t0 := time.Now()
 	img, err := imaging.DecodeFile(path, imaging.DecodeOptions{})
 	if err != nil {
@@ -187,8 +188,8 @@ func (c *predictCmd) one(g *Globals, sys *recognize.System, painter *recognize.P
 		fmt.Fprintf(g.stderr, "%s: decode %.1fms detect %.1fms crop %.1fms rec %.1fms search %.2fms nms %.2fms\n",
 			path, ms(dec), ms(t.Detect), ms(t.Crop), ms(t.Rec), ms(t.Search), ms(t.NMS))
 	}
-	if c.Draw && outDir != "" {
-		out, err := savePainted(painter, img, res.Objects, path, outDir, c.Format == "paddleclas")
+	if c.Draw && outPath != "" {
+		out, err := savePainted(painter, img, res.Objects, outPath, c.Format == "paddleclas")
 		if err != nil {
 			return nil, err
 		}
@@ -197,10 +198,44 @@ func (c *predictCmd) one(g *Globals, sys *recognize.System, painter *recognize.P
 	return line, nil
 }
 
-// savePainted writes the visualisation to outDir/<basename> as PaddleClas
-// does (§9.2): JPEG quality 95 for .jpg/.jpeg, PNG for .png, else JPEG
-// with ".jpg" appended. Only accepted boxes are drawn in paddleclas mode.
-func savePainted(p *recognize.Painter, img *imaging.Image, objs []recognize.Object, path, outDir string, knownOnly bool) (string, error) {
+// outputNames names each input's visualisation: its path relative to the
+// folder all inputs share, so that one folder's files keep their base
+// names, as PaddleClas names them (§9.2), and a/1.jpg and b/1.jpg do not
+// overwrite each other.
+func outputNames(files []string) map[string]string {
+	out := make(map[string]string, len(files))
+	if len(files) == 0 {
+		return out
+	}
+	abs := make([]string, len(files))
+	for i, f := range files {
+		a, err := filepath.Abs(f)
+		if err != nil {
+			a = filepath.Clean(f)
+		}
+		abs[i] = a
+	}
+	common := filepath.Dir(abs[0])
+	for _, a := range abs[1:] {
+		for !strings.HasPrefix(a, common+string(filepath.Separator)) && common != filepath.Dir(common) {
+			common = filepath.Dir(common)
+		}
+	}
+	for i, f := range files {
+		rel, err := filepath.Rel(common, abs[i])
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = filepath.Base(f)
+		}
+		out[f] = rel
+	}
+	return out
+}
+
+// savePainted writes the visualisation to outPath (the folder is made) as
+// PaddleClas does (§9.2): JPEG quality 95 for .jpg/.jpeg, PNG for .png,
+// else JPEG with ".jpg" appended. Only accepted boxes are drawn in
+// paddleclas mode.
+func savePainted(p *recognize.Painter, img *imaging.Image, objs []recognize.Object, outPath string, knownOnly bool) (string, error) {
 	if knownOnly {
 		var k []recognize.Object
 		for _, o := range objs {
@@ -214,10 +249,12 @@ func savePainted(p *recognize.Painter, img *imaging.Image, objs []recognize.Obje
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", err
+	outDir, name := filepath.Split(outPath)
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return "", err
+		}
 	}
-	name := filepath.Base(path)
 	var b bytes.Buffer
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".jpg", ".jpeg":

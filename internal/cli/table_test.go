@@ -22,3 +22,22 @@ func TestWriteTableCJK(t *testing.T) {
 		t.Fatal("display widths")
 	}
 }
+
+func TestOutputNames(t *testing.T) {
+	for _, c := range []struct {
+		files []string
+		want  []string
+	}{
+		{[]string{"/d/a.jpg"}, []string{"a.jpg"}},
+		{[]string{"/d/a.jpg", "/d/b.jpg"}, []string{"a.jpg", "b.jpg"}},
+		{[]string{"/d/x/1.jpg", "/d/y/1.jpg", "/d/y/z/2.png"}, []string{"x/1.jpg", "y/1.jpg", "y/z/2.png"}},
+		{[]string{"/a/1.jpg", "/b/c/1.jpg"}, []string{"a/1.jpg", "b/c/1.jpg"}},
+	} {
+		got := outputNames(c.files)
+		for i, f := range c.files {
+			if got[f] != c.want[i] {
+				t.Errorf("%v: %s → %q, want %q", c.files, f, got[f], c.want[i])
+			}
+		}
+	}
+}

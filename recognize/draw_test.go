@@ -1,0 +1,63 @@
+package recognize
+
+import (
+	"os"
+	"testing"
+
+	"github.com/shitu-go/shitu/imaging"
+)
+
+func TestPlaceLabel(t *testing.T) {
+	// at the right edge the label moves left; at the top it goes inside
+	if x, y := placeLabel([4]int{90, 0, 100, 50}, 40, 18, 100, 100, nil); x != 60 || y != 2 {
+		t.Fatalf("corner label at %d,%d", x, y)
+	}
+	// two boxes with the same top: the second label does not cover the first
+	first := rect{11, 22, 71, 40}
+	x, y := placeLabel([4]int{10, 40, 200, 200}, 60, 18, 300, 300, []rect{first})
+	if (rect{x, y, x + 60, y + 18}).overlaps(first) || y < 0 || y+18 > 300 {
+		t.Fatalf("second label at %d,%d overlaps %v", x, y, first)
+	}
+	// no free place: above the box, clamped into the image
+	if _, y := placeLabel([4]int{0, 5, 10, 10}, 10, 18, 10, 20, []rect{{0, 0, 10, 20}}); y != 0 {
+		t.Fatalf("fallback y %d", y)
+	}
+}
+
+// TestDrawKeepsLabelsInside: long labels at the right edge, a box at the
+// top and two boxes with the same top all get readable labels inside the
+// image, none covering another.
+func TestDrawKeepsLabelsInside(t *testing.T) {
+	if _, err := os.Stat(imaging.DefaultFontPath); err != nil {
+		t.Skip("CJK font not installed (make setup installs fonts-noto-cjk)")
+	}
+	p := NewPainter("")
+	img := &imaging.Image{W: 200, H: 120, C: 3, Pix: make([]uint8, 200*120*3)}
+	objs := []Object{
+		{Box: [4]int{150, 0, 200, 60}, Label: "元气森林 very long label that is wider than the image", Score: 0.77},
+		{Box: [4]int{10, 60, 100, 110}, Label: "cola", Score: 0.9},
+		{Box: [4]int{12, 60, 120, 115}, Label: "安慕希", Score: 0.8},
+	}
+	if _, err := p.Draw(img, objs); err != nil {
+		t.Fatal(err)
+	}
+	// recompute the layout Draw used and check it
+	var placed []rect
+	for _, o := range objs {
+		text, tw := p.fit(o.Label+", 0.00", img.W-2)
+		if tw > img.W-2 || text == "" {
+			t.Fatalf("label %q is %d px wide", text, tw)
+		}
+		x, y := placeLabel(o.Box, tw+1, imaging.DefaultFontSize, img.W, img.H, placed)
+		r := rect{x, y, x + tw + 1, y + imaging.DefaultFontSize}
+		if x < 0 || y < 0 || r.x1 > img.W || r.y1 > img.H {
+			t.Fatalf("label %q outside the image: %v", text, r)
+		}
+		for _, q := range placed {
+			if r.overlaps(q) {
+				t.Fatalf("label %q at %v covers %v", text, r, q)
+			}
+		}
+		placed = append(placed, r)
+	}
+}
