@@ -43,8 +43,8 @@ func SynthMirror(dir string, seed int64) ([]string, error) {
 		model *onnx.ModelProto
 		extra map[string][]byte
 	}{
-		{detName, det, map[string][]byte{"infer_cfg.yml": []byte(synthInferCfg)}},
-		{recName, rec, nil},
+		{detName, det, map[string][]byte{"infer_cfg.yml": []byte(synthInferCfg), SynthMarker: synthMarker(seed)}},
+		{recName, rec, map[string][]byte{SynthMarker: synthMarker(seed)}},
 	} {
 		pm, err := paddle.FromONNX(n.model)
 		if err != nil {
@@ -216,4 +216,27 @@ func sortedKeys(m map[string][]byte) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// SynthMarker is a file that SynthMirror puts into its tarballs, so that
+// models installed from such a mirror stay marked as synthesized (manifest
+// Synthetic, `models list`, results) although they have the official
+// layout and names.
+const SynthMarker = "SHITU_SYNTHETIC"
+
+func synthMarker(seed int64) []byte {
+	return fmt.Appendf(nil, "seed %d\n%s\n", seed, SynthNote)
+}
+
+// markSynthetic sets m.Synthetic (and Note, Seed) when dir holds SynthMarker.
+func markSynthetic(m *Manifest, dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, SynthMarker))
+	if err != nil {
+		return
+	}
+	m.Synthetic, m.Note = true, SynthNote
+	var seed int64
+	if _, err := fmt.Sscanf(string(b), "seed %d", &seed); err == nil {
+		m.Seed = &seed
+	}
 }

@@ -321,3 +321,30 @@ func TestPullKeepsTarballWhenConversionFails(t *testing.T) {
 	}
 	assertClean(t, root)
 }
+
+// TestSynthMirrorStaysSynthetic: models pulled from a SynthMirror folder
+// have the official names and layout, and their manifests (and so `models
+// list`) still say they are synthesized.
+func TestSynthMirrorStaysSynthetic(t *testing.T) {
+	mirror := t.TempDir()
+	if _, err := SynthMirror(mirror, 7); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	got, err := Pull(context.Background(), "rec", PullOptions{Root: root, Mirror: mirror})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := got.Manifest; !m.Synthetic || m.Note != SynthNote || m.Seed == nil || *m.Seed != 7 {
+		t.Fatalf("pulled manifest %+v", m)
+	}
+	list, err := List(root)
+	if err != nil || len(list) != 1 || !list[0].Manifest.Synthetic || list[0].Manifest.Note != SynthNote {
+		t.Fatalf("list: %v %+v", err, list)
+	}
+	// converted later (Resolve), the manifest keeps saying so
+	r, err := Resolve(context.Background(), got.Dir, ResolveOptions{Converter: PaddleConverter, Force: true})
+	if err != nil || !r.Manifest.Synthetic {
+		t.Fatalf("resolved: %v %+v", err, r)
+	}
+}

@@ -219,6 +219,7 @@ func resolveONNX(l Layout) (*Resolved, error) {
 // catalogue (known names) and from dir/infer_cfg.yml.
 func describe(m *Manifest, dir string) {
 	fillFromCatalogue(m)
+	markSynthetic(m, dir)
 	pre, labels := readInferCfg(dir)
 	if m.Preprocess == nil {
 		m.Preprocess = pre
