@@ -180,7 +180,7 @@ func (s *Server) handlePXBuild(w http.ResponseWriter, r *http.Request) {
 		pxWrite[api.PXBuildResult](s, w, r, nil, err)
 		return
 	}
-	e := &entry{name: key, g: g, sys: s.base.WithGallery(recognize.FromGallery(g))}
+	e := &entry{name: key, g: g, sys: s.sys.RecognizerFor(g)}
 	if len(req.ImageLabelPairs) > 0 {
 		if _, err := s.addImages(r, e, pairsToItems(req.ImageLabelPairs)); err != nil {
 			g.Close()

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/recognize"
 )
@@ -84,7 +85,7 @@ type entry struct {
 // Server serves the HTTP API. Create it with New.
 type Server struct {
 	cfg   Config
-	base  *recognize.System
+	sys   *shitu.System
 	gals  atomic.Pointer[map[string]*entry] // copy-on-write: lock-free lookups
 	galMu sync.Mutex                        // serialises changes to the map
 	mux   *http.ServeMux
@@ -95,18 +96,22 @@ type Server struct {
 	seq   atomic.Uint64
 }
 
-// New builds a server around a recognition system (whose detector and
-// embedder are shared by all galleries) and its named galleries.
-func New(sys *recognize.System, galleries map[string]*gallery.Gallery, cfg Config) (*Server, error) {
+// New builds a server around a recognition system: its models are shared
+// by all its named galleries. The system stays the caller's to close.
+func New(sys *shitu.System, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if sys == nil {
 		return nil, errors.New("server: a recognition system is required")
 	}
-	s := &Server{cfg: cfg, base: sys, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.Workers)}
+	s := &Server{cfg: cfg, sys: sys, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.Workers)}
 	s.m = newMetrics(s)
 	m := map[string]*entry{}
-	for name, g := range galleries {
-		m[name] = &entry{name: name, g: g, sys: sys.WithGallery(recognize.FromGallery(g))}
+	for _, name := range sys.Galleries() {
+		g, err := sys.Gallery(name)
+		if err != nil {
+			return nil, err
+		}
+		m[name] = &entry{name: name, g: g, sys: sys.RecognizerFor(g)}
 	}
 	s.gals.Store(&m)
 	s.routes()
@@ -129,7 +134,7 @@ func (s *Server) AddGallery(name string, g *gallery.Gallery) {
 	for k, v := range old {
 		m[k] = v
 	}
-	m[name] = &entry{name: name, g: g, sys: s.base.WithGallery(recognize.FromGallery(g))}
+	m[name] = &entry{name: name, g: g, sys: s.sys.RecognizerFor(g)}
 	s.gals.Store(&m)
 }
 

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
@@ -121,10 +122,12 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	}
 	t.Cleanup(func() { g.Close() })
 	emb := &paletteEmbedder{}
-	sys, err := recognize.New(nil, emb, recognize.FromGallery(g), recognize.Options{NoDetector: true})
+	sys, err := shitu.New(shitu.Parts{Extractor: emb, Model: "fake", Recognize: recognize.Options{NoDetector: true},
+		Galleries: map[string]*gallery.Gallery{"default": g}}, shitu.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { sys.Close() })
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -138,7 +141,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 			return ng, err
 		}
 	}
-	s, err := New(sys, map[string]*gallery.Gallery{"default": g}, cfg)
+	s, err := New(sys, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

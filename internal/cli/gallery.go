@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
@@ -55,14 +56,6 @@ func (d galleryDir) open() (*gallery.Gallery, error) {
 	return gallery.Open(dir, gallery.Options{})
 }
 
-func indexProcess(cfg *config.Config) gallery.IndexProcess {
-	ip := cfg.IndexProcess
-	return gallery.IndexProcess{IndexMethod: ip.IndexMethod, ImageRoot: ip.ImageRoot, IndexDir: ip.IndexDir,
-		DataFile: ip.DataFile, IndexOperation: ip.IndexOperation, Delimiter: ip.Delimiter, DistType: ip.DistType,
-		EmbeddingSize: ip.EmbeddingSize, BatchSize: ip.BatchSize, ReturnK: ip.ReturnK,
-		ScoreThres: float32(ip.ScoreThres), HammingRadius: ip.HammingRadius}
-}
-
 type galleryBuildCmd struct {
 	configFlags
 	Strict   bool `help:"Stop at the first bad line or unreadable image and leave the gallery unchanged."`
@@ -75,17 +68,17 @@ func (c *galleryBuildCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	p, err := g.buildPipeline(cfg, c.threads(cfg), false)
+	sys, err := g.openModels(cfg, c.Threads)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	ip := indexProcess(cfg)
+	defer sys.Close()
+	ip := sys.IndexProcess()
 	if c.Sync {
 		ip.IndexOperation = "new"
 	}
 	bar := newCounter(g.stderr, "extracting")
-	res, err := gallery.RunIndexProcess(g.ctx, ip, gallery.IndexRun{Model: p.recModel, Extractor: p.ext,
+	res, err := gallery.RunIndexProcess(g.ctx, ip, gallery.IndexRun{Model: sys.Model(), Extractor: sys.Extractor(),
 		Strict: c.Strict, Progress: bar.setInt, NoExport: c.NoExport})
 	bar.done()
 	for _, pr := range res.Problems {
@@ -121,16 +114,15 @@ func (c *galleryAddCmd) Run(g *Globals) error {
 	if dir == "" {
 		dir = cfg.IndexProcess.IndexDir
 	}
-	p, err := g.buildPipeline(cfg, c.threads(cfg), false)
+	sys, err := g.openModels(cfg, c.Threads)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	gal, err := gallery.Open(dir, gallery.Options{Model: p.recModel})
+	defer sys.Close()
+	gal, err := sys.OpenGallery(shitu.DefaultGallery, dir)
 	if err != nil {
 		return err
 	}
-	defer gal.Close()
 	var items []gallery.Item
 	var imgs []*imaging.Image
 	for _, path := range c.Images {
@@ -146,7 +138,7 @@ func (c *galleryAddCmd) Run(g *Globals) error {
 		imgs = append(imgs, img)
 		items = append(items, gallery.Item{Label: c.Label, Source: path, SHA256: hex.EncodeToString(sum[:]), Meta: c.Meta})
 	}
-	feats, err := p.ext.Extract(g.ctx, imgs)
+	feats, err := sys.Embed(g.ctx, imgs)
 	if err != nil {
 		return err
 	}
@@ -269,12 +261,7 @@ func (c *galleryExportCmd) Run(g *Globals) error {
 		return err
 	}
 	defer gal.Close()
-	var files []string
-	if c.Format == "paddlex" {
-		files, err = gal.ExportPaddleX(c.Out)
-	} else {
-		files, err = gal.ExportPaddleClas(c.Out)
-	}
+	files, err := shitu.Export(gal, c.Format, c.Out)
 	if err != nil {
 		return err
 	}
@@ -295,15 +282,15 @@ func (c *galleryImportCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	_, recBytes, err := resolveModel(g.ctx, cfg.Path, cfg.Global.RecInferenceModelDir)
+	sys, err := g.openModels(cfg, c.Threads)
 	if err != nil {
 		return err
 	}
-	gal, err := gallery.Import(c.Src, c.Dir, fingerprint(recBytes))
+	defer sys.Close()
+	gal, err := sys.Import(shitu.DefaultGallery, c.Src, c.Dir)
 	if err != nil {
 		return err
 	}
-	defer gal.Close()
 	fmt.Fprintf(g.stdout, "imported %d items from %s into %s\n", gal.Len(), c.Src, c.Dir)
 	return nil
 }

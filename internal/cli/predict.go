@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/recognize"
 )
@@ -73,38 +73,6 @@ func sniffFile(path string) bool {
 	return imaging.Sniff(head[:n]) != ""
 }
 
-// openIndexDir opens the gallery of IndexProcess.index_dir: a shitu
-// gallery as is, or a PaddleClas/PaddleX index_dir (vector.index +
-// id_map.pkl/yaml) imported once into a cache folder keyed by its content.
-func openIndexDir(dir, model string) (*gallery.Gallery, error) {
-	if dir == "" {
-		return nil, fmt.Errorf("config: IndexProcess.index_dir is not set")
-	}
-	if _, err := os.Stat(filepath.Join(dir, gallery.DBFile)); err == nil {
-		return gallery.Open(dir, gallery.Options{Model: model})
-	}
-	if _, err := os.Stat(filepath.Join(dir, gallery.VectorIndexFile)); err != nil {
-		return nil, fmt.Errorf("%s holds no gallery (neither a shitu gallery nor vector.index + id_map.pkl): build one with `shitu gallery build -c CONFIG`", dir)
-	}
-	var sum []byte
-	for _, f := range []string{gallery.VectorIndexFile, gallery.IDMapPickle, gallery.IDMapYAML} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err == nil {
-			sum = append(sum, []byte(fingerprint(b))...)
-		}
-	}
-	cache, _ := os.UserCacheDir()
-	dst := filepath.Join(cache, "shitu", "imported", strings.TrimPrefix(fingerprint(append(sum, model...)), "sha256:")[:24])
-	if _, err := os.Stat(filepath.Join(dst, gallery.DBFile)); err == nil {
-		return gallery.Open(dst, gallery.Options{Model: model})
-	}
-	os.RemoveAll(dst)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return nil, err
-	}
-	return gallery.Import(dir, dst, model)
-}
-
 type predictLine struct {
 	Image   string             `json:"image"`
 	Width   int                `json:"width"`
@@ -131,16 +99,19 @@ func (c *predictCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	sys, p, err := g.openSystem(cfg, c.threads(cfg), func(o *recognize.Options) (err error) {
+	sys, err := g.open(cfg, c.Threads, shitu.Options{Recognize: func(o *recognize.Options) (err error) {
 		o.WholeImage, err = recognize.ParseWholeImage(c.Whole)
 		o.KeepUnknown = c.Format == "json"
 		return err
-	})
+	}})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	gal := p.gallery
+	defer sys.Close()
+	gal, err := sys.Gallery(shitu.DefaultGallery)
+	if err != nil {
+		return err
+	}
 	outDir := cfg.Global.OutputDir
 	painter := recognize.NewPainter("")
 	failed := 0
@@ -167,7 +138,7 @@ func (c *predictCmd) Run(g *Globals) error {
 	return nil
 }
 
-func (c *predictCmd) one(g *Globals, sys *recognize.System, painter *recognize.Painter, path, outDir string, binary bool) (*predictLine, error) {
+func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Painter, path, outDir string, binary bool) (*predictLine, error) {
 	t0 := time.Now()
 	img, err := imaging.DecodeFile(path, imaging.DecodeOptions{})
 	if err != nil {

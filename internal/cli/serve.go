@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/server"
 )
@@ -28,38 +29,6 @@ type serveCmd struct {
 	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
 }
 
-// snapshots writes the index snapshot of every gallery that changed since
-// its last one. Changes are durable without it; the snapshot only makes
-// the next start fast. Galleries added later by /shitu-index-build are
-// snapshotted when they are closed.
-func snapshots(ctx context.Context, log *slog.Logger, gals map[string]*gallery.Gallery, every time.Duration) {
-	if every <= 0 {
-		return
-	}
-	last := map[string]uint64{}
-	for name, gl := range gals {
-		last[name] = gl.Version()
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for name, gl := range gals {
-			if v := gl.Version(); v != last[name] {
-				if err := gl.Snapshot(); err != nil {
-					log.Error("snapshot", "gallery", name, "error", err.Error())
-					continue
-				}
-				last[name] = v
-			}
-		}
-	}
-}
-
 func (c *serveCmd) Run(g *Globals) error {
 	cfg, err := c.load()
 	if err != nil {
@@ -69,41 +38,30 @@ func (c *serveCmd) Run(g *Globals) error {
 	if threads == 0 {
 		threads = 1 // many requests in parallel: one intra-op thread each
 	}
-	sys, p, err := g.openSystem(cfg, threads, nil)
+	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	sys, err := g.open(cfg, threads, shitu.Options{SnapshotEvery: c.SnapshotEvery, Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer p.Close() // also closes the default gallery
-	def := p.gallery
-	gals := map[string]*gallery.Gallery{"default": def}
-	defer func() { // galleries are closed once: Close is idempotent
-		for _, gl := range gals {
-			gl.Close()
-		}
-	}()
+	defer sys.Close() // also closes every gallery
 	for name, dir := range c.Galleries {
-		gl, err := gallery.Open(dir, gallery.Options{Model: p.recModel})
-		if err != nil {
+		if _, err := sys.OpenGallery(name, dir); err != nil {
 			return fmt.Errorf("gallery %s: %w", name, err)
 		}
-		gals[name] = gl
 	}
-	opts := p.recognition
+	def, err := sys.Gallery(shitu.DefaultGallery)
+	if err != nil {
+		return err
+	}
 	newRoot := c.NewGalleries
 	if newRoot == "" {
 		newRoot = filepath.Join(filepath.Dir(filepath.Clean(cfg.IndexProcess.IndexDir)), "galleries")
 	}
-	ip := indexProcess(cfg)
-	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
-	srv, err := server.New(sys, gals, server.Config{
+	srv, err := server.New(sys, server.Config{
 		APIKey: c.APIKey, MaxBodyBytes: c.MaxBody, MaxPixels: c.MaxPixels, Workers: c.Workers, Queue: c.Queue,
-		Timeout: c.Timeout, Logger: logger, Recognize: opts,
+		Timeout: c.Timeout, Logger: logger, Recognize: sys.Options(),
 		NewGallery: func(name string) (*gallery.Gallery, error) {
-			o, err := ip.Options(p.recModel)
-			if err != nil {
-				return nil, err
-			}
-			return gallery.Create(filepath.Join(newRoot, name), o)
+			return sys.CreateGallery(name, filepath.Join(newRoot, name))
 		},
 	})
 	if err != nil {
@@ -117,7 +75,6 @@ func (c *serveCmd) Run(g *Globals) error {
 	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", def.Len())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	go snapshots(g.ctx, logger, gals, c.SnapshotEvery)
 	select {
 	case err := <-errc:
 		return err
