@@ -179,7 +179,7 @@ func (s *System) loadModels(ctx context.Context, b infer.Backend) error {
 	if err != nil {
 		return err
 	}
-	s.ext = ext
+	s.ext = ext // *feature.Extractor: its pipelined ExtractFiles serves gallery builds
 	if s.o.NoDetector || cfg.Global.DetInferenceModelDir == "" {
 		return nil
 	}
@@ -213,7 +213,7 @@ func (s *System) loadModels(ctx context.Context, b infer.Backend) error {
 // backend, tests): New wraps them without loading anything.
 type Parts struct {
 	// Extractor embeds crops (required).
-	Extractor recognize.Embedder
+	Extractor gallery.Extractor
 	// Detector finds the objects (nil: whole-image recognition only).
 	Detector recognize.Detector
 	// Model is the fingerprint galleries created by the system are bound to.
@@ -234,7 +234,7 @@ func New(p Parts, o Options) (*System, error) {
 		return nil, fmt.Errorf("%w: an extractor is required", ErrConfig)
 	}
 	s := newSystem(nil, o)
-	s.emb, s.model, s.opts, s.ip = p.Extractor, p.Model, p.Recognize, p.IndexProcess
+	s.ext, s.model, s.opts, s.ip = p.Extractor, p.Model, p.Recognize, p.IndexProcess
 	if p.Detector != nil {
 		s.detector = p.Detector
 	}

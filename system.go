@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shitu-go/shitu/config"
-	"github.com/shitu-go/shitu/feature"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/infer"
@@ -27,8 +26,7 @@ type System struct {
 	ip       gallery.IndexProcess
 	opts     recognize.Options
 	detector recognize.Detector // nil: whole image only
-	emb      recognize.Embedder
-	ext      *feature.Extractor // set by Open; nil for New
+	ext      gallery.Extractor
 	base     *recognize.System
 	sessions []infer.Session
 
@@ -53,10 +51,7 @@ func newSystem(cfg *config.Config, o Options) *System {
 
 // start assembles the recognition system and starts the snapshot loop.
 func (s *System) start() error {
-	if s.emb == nil && s.ext != nil {
-		s.emb = embedder{s.ext}
-	}
-	base, err := recognize.New(s.detector, s.emb, recognize.FromGallery(nil), s.opts)
+	base, err := recognize.New(s.detector, s.ext, recognize.FromGallery(nil), s.opts)
 	if err != nil {
 		return err
 	}
@@ -119,8 +114,9 @@ func (s *System) Options() recognize.Options { return s.opts }
 // IndexProcess is the config's IndexProcess block (how new galleries are laid out).
 func (s *System) IndexProcess() gallery.IndexProcess { return s.ip }
 
-// Extractor is the feature extractor of a system made by Open (nil for New).
-func (s *System) Extractor() *feature.Extractor { return s.ext }
+// Extractor is the system's feature extractor (a *feature.Extractor for
+// systems made by Open).
+func (s *System) Extractor() gallery.Extractor { return s.ext }
 
 // Gallery returns a named gallery; "" is DefaultGallery.
 func (s *System) Gallery(name string) (*gallery.Gallery, error) {
@@ -243,7 +239,19 @@ func (s *System) RecognizeFile(ctx context.Context, path string) (*recognize.Res
 // Embed returns the L2-normalised features of whole images, as a gallery
 // build makes them.
 func (s *System) Embed(ctx context.Context, imgs []*imaging.Image) ([][]float32, error) {
-	return s.base.Embed(ctx, imgs)
+	return s.ext.Extract(ctx, imgs)
+}
+
+// Add is the one path from image bytes to stored items
+// (gallery.Gallery.AddImages): decode (dec bounds the pixels), hash,
+// embed in one batch, add to the named gallery as one durable change. It
+// returns the stored items with their ids.
+func (s *System) Add(ctx context.Context, name string, imgs []gallery.NewImage, dec imaging.DecodeOptions) ([]gallery.Item, error) {
+	g, err := s.Gallery(name)
+	if err != nil {
+		return nil, err
+	}
+	return g.AddImages(ctx, s.ext, imgs, dec)
 }
 
 // Search looks a feature up in the named gallery: up to k hits, best first.
@@ -364,11 +372,4 @@ func (s *System) snapshots(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
-}
-
-// embedder adapts the feature extractor to recognize.Embedder.
-type embedder struct{ e *feature.Extractor }
-
-func (e embedder) Embed(ctx context.Context, crops []*imaging.Image) ([][]float32, error) {
-	return e.e.Extract(ctx, crops)
 }

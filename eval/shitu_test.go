@@ -28,7 +28,7 @@ func (halfDetector) Detect(_ context.Context, img *imaging.Image) ([]detect.Box,
 // so image and box sizes decide what each box "looks like".
 type angleEmbedder struct{}
 
-func (angleEmbedder) Embed(_ context.Context, crops []*imaging.Image) ([][]float32, error) {
+func (angleEmbedder) Extract(_ context.Context, crops []*imaging.Image) ([][]float32, error) {
 	out := make([][]float32, len(crops))
 	for i, c := range crops {
 		out[i] = unitAt(float64(c.W))

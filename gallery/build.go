@@ -17,15 +17,6 @@ import (
 	"unicode/utf8"
 )
 
-// Extractor turns image files into L2-normalised features, in batches.
-// feature.Extractor implements it.
-type Extractor interface {
-	// ExtractFiles calls each exactly once per path, in path order, with the
-	// feature or the error of that one image (decode failures are per image,
-	// not fatal). A non-nil error from each stops the run and is returned.
-	ExtractFiles(ctx context.Context, paths []string, each func(i int, vec []float32, err error) error) error
-}
-
 // Line is one parsed list line (ppshitu-pipeline.md §11.1).
 type Line struct {
 	No     int    // 1-based line number
@@ -345,7 +336,7 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		if o.Extractor == nil {
 			return sum, fmt.Errorf("%w: %d images need features but no extractor is configured", ErrConfig, len(paths))
 		}
-		err := o.Extractor.ExtractFiles(ctx, paths, func(i int, vec []float32, err error) error {
+		err := ExtractFiles(ctx, o.Extractor, paths, func(i int, vec []float32, err error) error {
 			ji := slot[i]
 			if err != nil {
 				p := Problem{Line: jobs[ji].line.No, Path: jobs[ji].line.Path, Reason: err.Error()}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shitu-go/shitu/imaging"
 )
 
 // fakeExtractor derives a unit vector from the file's bytes; files whose
@@ -18,6 +20,11 @@ import (
 type fakeExtractor struct {
 	dims  int
 	calls int // images extracted
+}
+
+// Extract is not used: builds go through ExtractFiles.
+func (f *fakeExtractor) Extract(context.Context, []*imaging.Image) ([][]float32, error) {
+	return nil, errors.New("fakeExtractor: Extract is not used")
 }
 
 func (f *fakeExtractor) ExtractFiles(ctx context.Context, paths []string, each func(int, []float32, error) error) error {

@@ -24,12 +24,6 @@ import (
 	"github.com/shitu-go/shitu/tensor"
 )
 
-type embedder struct{ e *feature.Extractor }
-
-func (e embedder) Embed(ctx context.Context, c []*imaging.Image) ([][]float32, error) {
-	return e.e.Extract(ctx, c)
-}
-
 // jpegImage re-encodes a rendering as JPEG (quality 90) and decodes it as
 // shitu decodes any input.
 func jpegImage(t testing.TB, img image.Image) *imaging.Image {
@@ -182,7 +176,7 @@ func TestEndToEndSynthetic(t *testing.T) {
 		t.Fatal("calibration could not reach precision 0.95")
 	}
 
-	sys, err := recognize.New(nil, embedder{ext}, recognize.FromGallery(g), recognize.Options{NoDetector: true, KeepUnknown: true})
+	sys, err := recognize.New(nil, ext, recognize.FromGallery(g), recognize.Options{NoDetector: true, KeepUnknown: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +218,7 @@ func TestEndToEndSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dsys, err := recognize.New(det, embedder{ext}, recognize.FromGallery(g), recognize.Options{KeepUnknown: true, WholeImage: recognize.WholeNever})
+	dsys, err := recognize.New(det, ext, recognize.FromGallery(g), recognize.Options{KeepUnknown: true, WholeImage: recognize.WholeNever})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,11 +171,6 @@ type Detector interface {
 	Detect(ctx context.Context, img *imaging.Image) ([]detect.Box, error)
 }
 
-// Embedder turns crops into L2-normalised features, in one batched run.
-type Embedder interface {
-	Embed(ctx context.Context, crops []*imaging.Image) ([][]float32, error)
-}
-
 // Gallery gives consistent read views of a labelled gallery.
 type Gallery interface {
 	View() GalleryView

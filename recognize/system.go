@@ -6,27 +6,30 @@ import (
 	"time"
 
 	"github.com/shitu-go/shitu/detect"
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
 )
 
 // System is the recognition pipeline. It is safe for concurrent Recognize
-// calls when its Detector, Embedder and Gallery are.
+// calls when its Detector, Extractor and Gallery are.
 type System struct {
 	det  Detector // nil: no detector, whole image only
-	emb  Embedder
+	emb  gallery.Extractor
 	gal  Gallery
 	opts Options
 }
 
-// New assembles a system. det may be nil (whole-image recognition only).
-func New(det Detector, emb Embedder, gal Gallery, opts Options) (*System, error) {
-	if emb == nil || gal == nil {
-		return nil, fmt.Errorf("%w: an embedder and a gallery are required", ErrOptions)
+// New assembles a system around a feature extractor (feature.Extractor
+// implements gallery.Extractor). det may be nil (whole-image recognition
+// only).
+func New(det Detector, ext gallery.Extractor, gal Gallery, opts Options) (*System, error) {
+	if ext == nil || gal == nil {
+		return nil, fmt.Errorf("%w: an extractor and a gallery are required", ErrOptions)
 	}
 	if opts.TopK < 0 || opts.NMSThreshold < 0 {
 		return nil, fmt.Errorf("%w: negative count or threshold", ErrOptions)
 	}
-	return &System{det: det, emb: emb, gal: gal, opts: opts}, nil
+	return &System{det: det, emb: ext, gal: gal, opts: opts}, nil
 }
 
 // Options returns the system's options (defaults not applied).
@@ -86,12 +89,12 @@ func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Opt
 	}
 
 	t = time.Now()
-	feats, err := s.emb.Embed(ctx, crops)
+	feats, err := s.emb.Extract(ctx, crops)
 	if err != nil {
 		return nil, err
 	}
 	if len(feats) != len(crops) {
-		return nil, fmt.Errorf("recognize: embedder returned %d features for %d crops", len(feats), len(crops))
+		return nil, fmt.Errorf("recognize: extractor returned %d features for %d crops", len(feats), len(crops))
 	}
 	res.Timings.Rec = time.Since(t)
 

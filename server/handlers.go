@@ -1,9 +1,7 @@
 package server
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -284,13 +282,12 @@ func toAPIItem(it gallery.Item) api.Item {
 }
 
 // addImages decodes, embeds (in one batch, under the work queue) and adds
-// images to a gallery as one durable change.
+// images to a gallery as one durable change (gallery.Gallery.AddImages).
 func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]gallery.Item, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: no items to add", errBadRequest)
 	}
-	imgs := make([]*imaging.Image, len(items))
-	out := make([]gallery.Item, len(items))
+	imgs := make([]gallery.NewImage, len(items))
 	release, err := s.acquire(r.Context())
 	if err != nil {
 		return nil, err
@@ -304,27 +301,9 @@ func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]ga
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
-		if imgs[i], err = s.decode(b); err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
-		}
-		sum := sha256.Sum256(b)
-		out[i] = gallery.Item{Label: it.Label, Source: it.Source, SHA256: hex.EncodeToString(sum[:]), Meta: it.Metadata}
+		imgs[i] = gallery.NewImage{Data: b, Label: it.Label, Source: it.Source, Meta: it.Metadata}
 	}
-	feats, err := e.sys.Embed(r.Context(), imgs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].Vector = feats[i]
-	}
-	ids, err := e.g.Add(out...)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].ID = ids[i]
-	}
-	return out, nil
+	return e.g.AddImages(r.Context(), s.sys.Extractor(), imgs, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels})
 }
 
 func (s *Server) handleAddItems(w http.ResponseWriter, r *http.Request) {

@@ -43,7 +43,7 @@ type paletteEmbedder struct {
 	block chan struct{} // when set, Embed waits on it
 }
 
-func (e *paletteEmbedder) Embed(ctx context.Context, crops []*imaging.Image) ([][]float32, error) {
+func (e *paletteEmbedder) Extract(ctx context.Context, crops []*imaging.Image) ([][]float32, error) {
 	e.mu.Lock()
 	b := e.block
 	e.mu.Unlock()

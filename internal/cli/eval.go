@@ -71,7 +71,7 @@ func (c *evalRetrievalCmd) Run(g *Globals) error {
 	}
 	bar := newCounter(g.stderr, "extracting")
 	le.Progress = bar.setInt
-	r, err := eval.EvaluateLists(g.ctx, eval.FromFeature(sys.Extractor()), le)
+	r, err := eval.EvaluateLists(g.ctx, sys.Extractor(), le)
 	bar.done()
 	if err != nil {
 		return err

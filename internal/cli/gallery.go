@@ -1,17 +1,13 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/gallery"
-	"github.com/shitu-go/shitu/imaging"
 )
 
 type galleryCmd struct {
@@ -123,34 +119,12 @@ func (c *galleryAddCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	var items []gallery.Item
-	var imgs []*imaging.Image
-	for _, path := range c.Images {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		img, err := imaging.Decode(b, imaging.DecodeOptions{})
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		sum := sha256.Sum256(b)
-		imgs = append(imgs, img)
-		items = append(items, gallery.Item{Label: c.Label, Source: path, SHA256: hex.EncodeToString(sum[:]), Meta: c.Meta})
-	}
-	feats, err := sys.Embed(g.ctx, imgs)
+	items, err := gal.AddFiles(g.ctx, sys.Extractor(), c.Label, c.Meta, c.Images...)
 	if err != nil {
 		return err
 	}
-	for i := range items {
-		items[i].Vector = feats[i]
-	}
-	ids, err := gal.Add(items...)
-	if err != nil {
-		return err
-	}
-	for i, id := range ids {
-		fmt.Fprintf(g.stdout, "added %d\t%s\t%s\n", id, c.Label, c.Images[i])
+	for i, it := range items {
+		fmt.Fprintf(g.stdout, "added %d\t%s\t%s\n", it.ID, c.Label, c.Images[i])
 	}
 	return nil
 }
