@@ -199,9 +199,9 @@ func (s *System) loadModels(ctx context.Context, b infer.Backend) error {
 	if err != nil {
 		return err
 	}
-	// The detector keeps everything its NMS keeps; recognize applies
+	// The detector returns everything its NMS keeps; recognize applies
 	// max_det_results and threshold, so a request may change them.
-	d, err := detect.New(ds, detect.Options{Pre: pre, MaxDetResults: 1000, Threshold: -1})
+	d, err := detect.New(ds, detect.Options{Pre: pre})
 	if err != nil {
 		return err
 	}

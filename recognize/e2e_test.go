@@ -214,7 +214,7 @@ func TestEndToEndSynthetic(t *testing.T) {
 		wantBoxes[[4]int{int(x1), int(y1), int(x2), int(y2)}] = pl.Label
 	}
 	rows = append(rows, [6]float32{0, 0.1, 10, 10, 200, 200}) // below Global.threshold 0.2
-	det, err := detect.New(nmsSession{rows: rows}, detect.Options{MaxDetResults: 1000, Threshold: -1})
+	det, err := detect.New(nmsSession{rows: rows}, detect.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
