@@ -58,8 +58,10 @@ const (
 // Options describe a new gallery. Zero values mean: 512 dims, metric IP,
 // float vectors, index method HNSW32.
 type Options struct {
-	// Model is the fingerprint of the recognition model (e.g. the sha256 of
-	// its bytes). Required by Create; Open refuses a different non-empty value.
+	// Model is the fingerprint of the recognition model and of the
+	// preprocessing that feeds it: feature.Fingerprint computes it, and
+	// shitu.System.Model returns it for a config. Required by Create; Open
+	// refuses a different non-empty value.
 	Model string
 	// Dims is the vector dimension, in bits for binary galleries (default 512).
 	Dims int

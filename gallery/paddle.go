@@ -390,8 +390,9 @@ func readPaddleXMap(b []byte) (map[int64]string, error) {
 }
 
 // Import creates a gallery in dst from a PaddleClas or PaddleX index_dir,
-// keeping ids, labels, doc lines and vectors; model is the fingerprint of
-// the model that made the vectors (the caller vouches for it).
+// keeping ids, labels, doc lines and vectors; model is the fingerprint
+// (feature.Fingerprint, see Options.Model) of the model that made the
+// vectors: the caller vouches for it.
 func Import(src, dst, model string) (*Gallery, error) {
 	d, err := ReadIndexDir(src)
 	if err != nil {
