@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
@@ -372,4 +373,31 @@ func (s *System) snapshots(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// Response converts a recognition result into the JSON answer shared by
+// predict's JSON lines and POST /v1/recognize (api.RecognizeResponse):
+// gallery names the gallery searched, w×h is the image size and decode
+// the time its decoding took (added to the timings). An unknown box has a
+// null label.
+func Response(gallery string, w, h int, res *recognize.Result, decode time.Duration) api.RecognizeResponse {
+	out := api.RecognizeResponse{Gallery: gallery, GalleryVersion: res.GalleryVersion, Width: w, Height: h,
+		Objects: make([]api.Object, 0, len(res.Objects))}
+	for _, o := range res.Objects {
+		a := api.Object{BBox: api.Box(o.Box), DetScore: o.DetScore, WholeImage: o.WholeImage, Score: o.Score,
+			Threshold: o.Threshold, Candidates: make([]api.Candidate, len(o.Candidates))}
+		if o.Known() {
+			l := o.Label
+			a.Label = &l
+		}
+		for i, c := range o.Candidates {
+			a.Candidates[i] = api.Candidate(c)
+		}
+		out.Objects = append(out.Objects, a)
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+	t := res.Timings
+	out.TimingsMS = api.Timings{Decode: ms(decode), Detect: ms(t.Detect), Crop: ms(t.Crop), Rec: ms(t.Rec),
+		Search: ms(t.Search), NMS: ms(t.NMS), Total: ms(decode + t.Total)}
+	return out
 }

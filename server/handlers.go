@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
@@ -244,15 +245,7 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := api.RecognizeResponse{Gallery: e.name, GalleryVersion: res.GalleryVersion, Width: img.W, Height: img.H,
-		Objects: make([]api.Object, 0, len(res.Objects))}
-	for _, ob := range res.Objects {
-		out.Objects = append(out.Objects, toAPIObject(ob))
-	}
-	msf := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
-	t := res.Timings
-	out.TimingsMS = api.Timings{Decode: msf(dec), Detect: msf(t.Detect), Crop: msf(t.Crop), Rec: msf(t.Rec),
-		Search: msf(t.Search), NMS: msf(t.NMS), Total: msf(dec + t.Total)}
+	out := shitu.Response(e.name, img.W, img.H, res, dec)
 	if o.Visualize {
 		jpg, err := recognize.VisualizeJPEG(img, res.Objects)
 		if err != nil {
@@ -262,19 +255,6 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		out.Image = base64.StdEncoding.EncodeToString(jpg)
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func toAPIObject(o recognize.Object) api.Object {
-	a := api.Object{BBox: api.Box(o.Box), DetScore: o.DetScore, WholeImage: o.WholeImage, Score: o.Score,
-		Threshold: o.Threshold, Candidates: make([]api.Candidate, len(o.Candidates))}
-	if o.Known() {
-		l := o.Label
-		a.Label = &l
-	}
-	for i, c := range o.Candidates {
-		a.Candidates[i] = api.Candidate(c)
-	}
-	return a
 }
 
 func toAPIItem(it gallery.Item) api.Item {

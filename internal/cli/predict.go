@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shitu-go/shitu"
+	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/recognize"
 )
@@ -73,16 +74,6 @@ func sniffFile(path string) bool {
 	return imaging.Sniff(head[:n]) != ""
 }
 
-type predictLine struct {
-	Image   string             `json:"image"`
-	Width   int                `json:"width"`
-	Height  int                `json:"height"`
-	Objects []recognize.Object `json:"objects"`
-	Version uint64             `json:"gallery_version"`
-	Timings map[string]float64 `json:"timings_ms,omitempty"`
-	Output  string             `json:"visualization,omitempty"`
-}
-
 func (c *predictCmd) Run(g *Globals) error {
 	cfg, err := c.load()
 	if err != nil {
@@ -119,14 +110,14 @@ func (c *predictCmd) Run(g *Globals) error {
 		if err := g.ctx.Err(); err != nil {
 			return err
 		}
-		line, err := c.one(g, sys, painter, f, outDir, gal.Binary())
+		res, line, err := c.one(g, sys, painter, f, outDir)
 		if err != nil {
 			failed++
 			fmt.Fprintf(g.stderr, "shitu: predict: %s: %v\n", f, err)
 			continue
 		}
 		if c.Format == "paddleclas" {
-			fmt.Fprintln(g.stdout, recognize.FormatPaddleClas(line.Objects, gal.Binary()))
+			fmt.Fprintln(g.stdout, recognize.FormatPaddleClas(res.Objects, gal.Binary()))
 		} else {
 			b, _ := json.Marshal(line)
 			fmt.Fprintln(g.stdout, string(b))
@@ -138,34 +129,33 @@ func (c *predictCmd) Run(g *Globals) error {
 	return nil
 }
 
-func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Painter, path, outDir string, binary bool) (*predictLine, error) {
+// one recognises one file; line is its JSON answer (the type of /v1/recognize).
+func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Painter, path, outDir string) (*recognize.Result, *api.RecognizeResponse, error) {
 	t0 := time.Now()
 	img, err := imaging.DecodeFile(path, imaging.DecodeOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dec := time.Since(t0)
 	res, err := sys.Recognize(g.ctx, img)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	line := &predictLine{Image: path, Width: img.W, Height: img.H, Objects: res.Objects, Version: res.GalleryVersion}
+	line := shitu.Response(shitu.DefaultGallery, img.W, img.H, res, dec)
+	line.Path = path
 	if g.Verbose {
-		t := res.Timings
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
-		line.Timings = map[string]float64{"decode": ms(dec), "detect": ms(t.Detect), "crop": ms(t.Crop),
-			"rec": ms(t.Rec), "search": ms(t.Search), "nms": ms(t.NMS), "total": ms(dec + t.Total)}
+		t := line.TimingsMS
 		fmt.Fprintf(g.stderr, "%s: decode %.1fms detect %.1fms crop %.1fms rec %.1fms search %.2fms nms %.2fms\n",
-			path, ms(dec), ms(t.Detect), ms(t.Crop), ms(t.Rec), ms(t.Search), ms(t.NMS))
+			path, t.Decode, t.Detect, t.Crop, t.Rec, t.Search, t.NMS)
 	}
 	if c.Draw && outDir != "" {
 		out, err := savePainted(painter, img, res.Objects, path, outDir, c.Format == "paddleclas")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		line.Output = out
+		line.Visualization = out
 	}
-	return line, nil
+	return res, &line, nil
 }
 
 // savePainted writes the visualisation to outDir/<basename> as PaddleClas
