@@ -401,3 +401,36 @@ func Response(gallery string, w, h int, res *recognize.Result, decode time.Durat
 		Search: ms(t.Search), NMS: ms(t.NMS), Total: ms(decode + t.Total)}
 	return out
 }
+
+// BuildOptions tune Build. The zero value runs the config's
+// index_operation leniently (bad lines and images reported and skipped)
+// and writes vector.index + id_map.pkl for PaddleClas beside the gallery.
+type BuildOptions struct {
+	// Strict stops at the first bad line or unreadable image and leaves the
+	// gallery unchanged.
+	Strict bool
+	// Sync makes the gallery hold exactly the list (index_operation new).
+	Sync bool
+	// NoExport skips writing vector.index + id_map.pkl.
+	NoExport bool
+	// Progress, when set, is called as images are processed.
+	Progress func(done, total int)
+}
+
+// Build does build_gallery.py's job (gallery.RunIndexProcess) for the
+// config's IndexProcess: the list file data_file with images under
+// image_root becomes the gallery in index_dir, incrementally (unchanged
+// images are not embedded again), bound to the system's model. index_dir
+// must not be open in this system (open it with Options.NoGallery, then
+// OpenGallery after Build to recognise with it).
+func (s *System) Build(ctx context.Context, o BuildOptions) (gallery.IndexResult, error) {
+	ip := s.ip
+	if o.Sync {
+		ip.IndexOperation = "new"
+	}
+	if g, err := s.Gallery(DefaultGallery); err == nil && ip.IndexDir != "" && g.Dir() == ip.IndexDir {
+		return gallery.IndexResult{}, fmt.Errorf("%w: %s is open as the default gallery (open the system with NoGallery to build it)", ErrExists, ip.IndexDir)
+	}
+	return gallery.RunIndexProcess(ctx, ip, gallery.IndexRun{Model: s.model, Extractor: s.ext,
+		Strict: o.Strict, Progress: o.Progress, NoExport: o.NoExport})
+}

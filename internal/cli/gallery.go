@@ -70,12 +70,8 @@ func (c *galleryBuildCmd) Run(g *Globals) error {
 	}
 	defer sys.Close()
 	ip := sys.IndexProcess()
-	if c.Sync {
-		ip.IndexOperation = "new"
-	}
 	bar := newCounter(g.stderr, "extracting")
-	res, err := gallery.RunIndexProcess(g.ctx, ip, gallery.IndexRun{Model: sys.Model(), Extractor: sys.Extractor(),
-		Strict: c.Strict, Progress: bar.setInt, NoExport: c.NoExport})
+	res, err := sys.Build(g.ctx, shitu.BuildOptions{Strict: c.Strict, Sync: c.Sync, NoExport: c.NoExport, Progress: bar.setInt})
 	bar.done()
 	for _, pr := range res.Problems {
 		fmt.Fprintf(g.stderr, "shitu: gallery build: %s: %s\n", ip.DataFile, pr)
