@@ -12,6 +12,7 @@ import (
 	"github.com/shitu-go/shitu/detect"
 	"github.com/shitu-go/shitu/feature"
 	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/gallery/paddleclas"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/models"
 	"github.com/shitu-go/shitu/recognize"
@@ -105,9 +106,9 @@ func FeatureConfig(cfg *config.Config) (feature.Config, error) {
 }
 
 // IndexProcess converts the config's IndexProcess block.
-func IndexProcess(cfg *config.Config) gallery.IndexProcess {
+func IndexProcess(cfg *config.Config) paddleclas.IndexProcess {
 	ip := cfg.IndexProcess
-	return gallery.IndexProcess{IndexMethod: ip.IndexMethod, ImageRoot: ip.ImageRoot, IndexDir: ip.IndexDir,
+	return paddleclas.IndexProcess{IndexMethod: ip.IndexMethod, ImageRoot: ip.ImageRoot, IndexDir: ip.IndexDir,
 		DataFile: ip.DataFile, IndexOperation: ip.IndexOperation, Delimiter: ip.Delimiter, DistType: ip.DistType,
 		EmbeddingSize: ip.EmbeddingSize, BatchSize: ip.BatchSize, ReturnK: ip.ReturnK,
 		ScoreThres: float32(ip.ScoreThres), HammingRadius: ip.HammingRadius}
@@ -124,11 +125,11 @@ func openIndexDir(dir, model, cache string) (*gallery.Gallery, error) {
 	if _, err := os.Stat(filepath.Join(dir, gallery.DBFile)); err == nil {
 		return gallery.Open(dir, gallery.Options{Model: model})
 	}
-	if _, err := os.Stat(filepath.Join(dir, gallery.VectorIndexFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, paddleclas.VectorIndexFile)); err != nil {
 		return nil, fmt.Errorf("%w: %s holds no gallery (neither a shitu gallery nor vector.index + id_map.pkl): build one with `shitu gallery build -c CONFIG`", ErrNoGallery, dir)
 	}
 	h := sha256.New()
-	for _, f := range []string{gallery.VectorIndexFile, gallery.IDMapPickle, gallery.IDMapYAML} {
+	for _, f := range []string{paddleclas.VectorIndexFile, paddleclas.IDMapPickle, paddleclas.IDMapYAML} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err == nil {
 			sum := sha256.Sum256(b)
@@ -144,5 +145,5 @@ func openIndexDir(dir, model, cache string) (*gallery.Gallery, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nil, err
 	}
-	return gallery.Import(dir, dst, model)
+	return paddleclas.Import(dir, dst, model)
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/shitu-go/shitu/detect"
 	"github.com/shitu-go/shitu/feature"
 	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/gallery/paddleclas"
 	"github.com/shitu-go/shitu/infer"
 	"github.com/shitu-go/shitu/infer/ort"
 	"github.com/shitu-go/shitu/recognize"
@@ -225,7 +226,7 @@ type Parts struct {
 	Recognize recognize.Options
 	// IndexProcess describes galleries made by CreateGallery (zero: 512-dim
 	// IP HNSW32).
-	IndexProcess gallery.IndexProcess
+	IndexProcess paddleclas.IndexProcess
 }
 
 // New assembles a System from parts built by the caller.

@@ -12,6 +12,7 @@ import (
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/gallery/paddleclas"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/infer"
 	"github.com/shitu-go/shitu/recognize"
@@ -24,7 +25,7 @@ type System struct {
 	cfg      *config.Config // nil for New
 	o        Options
 	model    string
-	ip       gallery.IndexProcess
+	ip       paddleclas.IndexProcess
 	opts     recognize.Options
 	detector recognize.Detector // nil: whole image only
 	ext      gallery.Extractor
@@ -113,7 +114,7 @@ func (s *System) Model() string { return s.model }
 func (s *System) Options() recognize.Options { return s.opts }
 
 // IndexProcess is the config's IndexProcess block (how new galleries are laid out).
-func (s *System) IndexProcess() gallery.IndexProcess { return s.ip }
+func (s *System) IndexProcess() paddleclas.IndexProcess { return s.ip }
 
 // Extractor is the system's feature extractor (a *feature.Extractor for
 // systems made by Open).
@@ -313,9 +314,9 @@ func (s *System) Export(name, format, dir string) ([]string, error) {
 func Export(g *gallery.Gallery, format, dir string) ([]string, error) {
 	switch format {
 	case FormatPaddleClas, "":
-		return g.ExportPaddleClas(dir)
+		return paddleclas.ExportPaddleClas(g, dir)
 	case FormatPaddleX:
-		return g.ExportPaddleX(dir)
+		return paddleclas.ExportPaddleX(g, dir)
 	}
 	return nil, fmt.Errorf("%w: export format %q (want paddleclas or paddlex)", ErrConfig, format)
 }
@@ -327,7 +328,7 @@ func (s *System) Import(name, src, dst string) (*gallery.Gallery, error) {
 	if s.model == "" {
 		return nil, ErrNoModel
 	}
-	g, err := gallery.Import(src, dst, s.model)
+	g, err := paddleclas.Import(src, dst, s.model)
 	if err != nil {
 		return nil, err
 	}
@@ -417,20 +418,20 @@ type BuildOptions struct {
 	Progress func(done, total int)
 }
 
-// Build does build_gallery.py's job (gallery.RunIndexProcess) for the
+// Build does build_gallery.py's job (paddleclas.RunIndexProcess) for the
 // config's IndexProcess: the list file data_file with images under
 // image_root becomes the gallery in index_dir, incrementally (unchanged
 // images are not embedded again), bound to the system's model. index_dir
 // must not be open in this system (open it with Options.NoGallery, then
 // OpenGallery after Build to recognise with it).
-func (s *System) Build(ctx context.Context, o BuildOptions) (gallery.IndexResult, error) {
+func (s *System) Build(ctx context.Context, o BuildOptions) (paddleclas.IndexResult, error) {
 	ip := s.ip
 	if o.Sync {
 		ip.IndexOperation = "new"
 	}
 	if g, err := s.Gallery(DefaultGallery); err == nil && ip.IndexDir != "" && g.Dir() == ip.IndexDir {
-		return gallery.IndexResult{}, fmt.Errorf("%w: %s is open as the default gallery (open the system with NoGallery to build it)", ErrExists, ip.IndexDir)
+		return paddleclas.IndexResult{}, fmt.Errorf("%w: %s is open as the default gallery (open the system with NoGallery to build it)", ErrExists, ip.IndexDir)
 	}
-	return gallery.RunIndexProcess(ctx, ip, gallery.IndexRun{Model: s.model, Extractor: s.ext,
+	return paddleclas.RunIndexProcess(ctx, ip, paddleclas.IndexRun{Model: s.model, Extractor: s.ext,
 		Strict: o.Strict, Progress: o.Progress, NoExport: o.NoExport})
 }

@@ -430,3 +430,25 @@ func hashFile(path string) ([32]byte, error) {
 	h.Sum(sum[:0])
 	return sum, nil
 }
+
+// RemoveListed removes the items named by a list file, as PaddleClas'
+// "remove" does (§11.5): an item goes when its stored doc line equals a
+// stripped line exactly, or when its (path, label) equals the line's.
+func (g *Gallery) RemoveListed(list, delim string) (Summary, error) {
+	f, err := os.Open(list)
+	if err != nil {
+		return Summary{}, fmt.Errorf("gallery: %w", err)
+	}
+	lines, probs, err := ParseList(f, "", delim)
+	f.Close()
+	if err != nil {
+		return Summary{}, err
+	}
+	docs, keys := map[string]bool{}, map[string]bool{}
+	for _, l := range lines {
+		docs[l.Doc] = true
+		keys[itemKey(l.Source, l.Label)] = true
+	}
+	n, err := g.removeWhere(func(e *entry) bool { return docs[e.Doc()] || keys[itemKey(e.source, e.label)] })
+	return Summary{Lines: len(lines), Removed: n, Problems: probs}, err
+}

@@ -351,6 +351,10 @@ func (g *Gallery) Close() error {
 	return err
 }
 
+// ParseMethod normalises an index_method ("HNSW32", "hnsw", "Flat", "IVF"…)
+// to MethodHNSW, MethodFlat or MethodIVF.
+func ParseMethod(m string) (string, error) { return normMethod(m) }
+
 func normMethod(m string) (string, error) {
 	switch m {
 	case "HNSW32", "hnsw32", "HNSW", "hnsw":

@@ -182,9 +182,11 @@ func (b byteReader) ReadByte() (byte, error) {
 	return c[0], err
 }
 
-// writeAtomic writes path through a temp file in the same directory:
+// WriteFileAtomic writes path through a temp file in the same directory:
 // write, fsync, rename, fsync the directory. A crash leaves either the old
 // file or the new one, never a half-written one.
+func WriteFileAtomic(path string, write func(io.Writer) error) error { return writeAtomic(path, write) }
+
 func writeAtomic(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
