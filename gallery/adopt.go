@@ -1,10 +1,6 @@
 package gallery
 
-import (
-	"fmt"
-
-	"github.com/shitu-go/shitu/vecindex"
-)
+import "fmt"
 
 // Frozen calls fn with the gallery's current index and every item (no
 // vectors) while writers wait, so that what fn writes (e.g. a faiss
@@ -20,11 +16,7 @@ func (g *Gallery) Frozen(fn func(index any, items []Item) error) error {
 	st := g.view.Load()
 	items := make([]Item, 0, st.n)
 	st.each(func(e *entry) { items = append(items, e.item()) })
-	var ix any = st.index
-	if st.bindex != nil {
-		ix = st.bindex
-	}
-	return fn(ix, items)
+	return fn(st.ix.vecindex(), items)
 }
 
 // CreateFrom creates a gallery in dir holding items with their own ids
@@ -34,14 +26,12 @@ func (g *Gallery) Frozen(fn func(index any, items []Item) error) error {
 // is, e.g. a faiss file just read; otherwise the items are indexed.
 func CreateFrom(dir string, o Options, items []Item, index any) (*Gallery, error) {
 	c := change{adds: items}
-	switch ix := index.(type) {
-	case nil:
-	case vecindex.Index:
-		c.index = ix
-	case vecindex.BinaryIndex:
-		c.bindex = ix
-	default:
-		return nil, fmt.Errorf("%w: index of type %T", ErrConfig, index)
+	if index != nil {
+		ix, err := wrapIndex(index)
+		if err != nil {
+			return nil, err
+		}
+		c.ix = ix
 	}
 	g, err := Create(dir, o)
 	if err != nil {

@@ -152,8 +152,7 @@ type state struct {
 	version uint64
 	n       int
 	items   *shards
-	index   vecindex.Index
-	bindex  vecindex.BinaryIndex
+	ix      index
 }
 
 func (s *state) get(id int64) *entry { return s.items[uint64(id)%nShards][id] }

@@ -76,13 +76,10 @@ func (v View) Search(q []float32, k int, f Query) ([]Hit, error) {
 	if len(q) != g.hdr.Dims {
 		return nil, fmt.Errorf("%w: query has %d values, gallery has %d", ErrDims, len(q), g.hdr.Dims)
 	}
-	if g.hdr.binary() {
-		return v.SearchCode(packSign(q), k, f)
-	}
 	if k <= 0 || st.n == 0 {
 		return nil, nil
 	}
-	res, err := st.index.Search(q, k, st.filter(f))
+	res, err := st.ix.search(q, nil, k, st.filter(f))
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
@@ -103,7 +100,7 @@ func (g *Gallery) SearchBatch(qs []float32, k int, f Query) ([][]Hit, error) {
 	if k <= 0 || st.n == 0 || n == 0 {
 		return out, nil
 	}
-	res, err := st.index.SearchBatch(qs, k, st.filter(f))
+	res, err := st.ix.searchBatch(qs, k, st.filter(f))
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
@@ -133,7 +130,7 @@ func (v View) SearchCode(code []byte, k int, f Query) ([]Hit, error) {
 	if k <= 0 || st.n == 0 {
 		return nil, nil
 	}
-	res, err := st.bindex.Search(code, k, st.filter(f))
+	res, err := st.ix.search(nil, code, k, st.filter(f))
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
