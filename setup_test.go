@@ -85,14 +85,7 @@ func writeTestData(dir string) error {
 	if err != nil {
 		return err
 	}
-	var det, rec string
-	for _, in := range inst {
-		if in.Manifest.Role == models.RoleDetector {
-			det = in.Dir
-		} else {
-			rec = in.Dir
-		}
-	}
+	det, rec := inst[0].Dir, inst[1].Dir // Synth installs the detector, then the extractor
 	root := filepath.Join(dir, "images")
 	var lines []string
 	products := synthdata.Products(6, 2026)

@@ -154,21 +154,12 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*System, error) {
 // loadModels opens the sessions a config names.
 func (s *System) loadModels(ctx context.Context, b infer.Backend) error {
 	cfg := s.cfg
-	opts := infer.Options{IntraOpThreads: s.o.Threads}
 	if cfg.Global.RecInferenceModelDir == "" {
 		return fmt.Errorf("%w: Global.rec_inference_model_dir is not set", ErrConfig)
 	}
-	recBytes, err := s.resolveModel(ctx, cfg.Global.RecInferenceModelDir)
+	recBytes, rs, err := s.openModel(ctx, b, "rec", cfg.Global.RecInferenceModelDir)
 	if err != nil {
 		return fmt.Errorf("recognition model: %w", err)
-	}
-	rs, err := b.Open(recBytes, opts)
-	if err != nil {
-		return fmt.Errorf("recognition model: %w", err)
-	}
-	s.sessions = append(s.sessions, rs)
-	if s.o.WrapSession != nil {
-		rs = s.o.WrapSession("rec", rs)
 	}
 	fc, err := FeatureConfig(cfg)
 	if err != nil {
@@ -184,17 +175,9 @@ func (s *System) loadModels(ctx context.Context, b infer.Backend) error {
 	if s.o.NoDetector || cfg.Global.DetInferenceModelDir == "" {
 		return nil
 	}
-	detBytes, err := s.resolveModel(ctx, cfg.Global.DetInferenceModelDir)
+	_, ds, err := s.openModel(ctx, b, "det", cfg.Global.DetInferenceModelDir)
 	if err != nil {
 		return fmt.Errorf("detection model: %w", err)
-	}
-	ds, err := b.Open(detBytes, opts)
-	if err != nil {
-		return fmt.Errorf("detection model: %w", err)
-	}
-	s.sessions = append(s.sessions, ds)
-	if s.o.WrapSession != nil {
-		ds = s.o.WrapSession("det", ds)
 	}
 	pre, err := DetPreprocess(cfg)
 	if err != nil {
@@ -208,6 +191,25 @@ func (s *System) loadModels(ctx context.Context, b infer.Backend) error {
 	}
 	s.detector = d
 	return nil
+}
+
+// openModel resolves a config model folder, opens a session on it (owned
+// by the system from then on) and returns the model bytes and the session,
+// wrapped by Options.WrapSession when set.
+func (s *System) openModel(ctx context.Context, b infer.Backend, role, dir string) ([]byte, infer.Session, error) {
+	model, err := s.resolveModel(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := b.Open(model, infer.Options{IntraOpThreads: s.o.Threads})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.sessions = append(s.sessions, sess)
+	if s.o.WrapSession != nil {
+		sess = s.o.WrapSession(role, sess)
+	}
+	return model, sess, nil
 }
 
 // Parts are the pieces of a System assembled by the caller (a custom

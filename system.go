@@ -149,32 +149,34 @@ func (s *System) Galleries() []string {
 	return out
 }
 
-// register adds g under name; it fails when the name is taken.
-func (s *System) register(name string, g *gallery.Gallery) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
+// adopt returns a function that registers a just opened gallery under
+// name, or closes it when the name is taken or the system closed; it
+// passes an opening error through.
+func (s *System) adopt(name string) func(*gallery.Gallery, error) (*gallery.Gallery, error) {
+	return func(g *gallery.Gallery, err error) (*gallery.Gallery, error) {
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			err = ErrClosed
+		} else if _, ok := s.gals[name]; ok {
+			err = fmt.Errorf("%w: %q", ErrExists, name)
+		}
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		s.gals[name] = g
+		return g, nil
 	}
-	if _, ok := s.gals[name]; ok {
-		return fmt.Errorf("%w: %q", ErrExists, name)
-	}
-	s.gals[name] = g
-	return nil
 }
 
 // OpenGallery opens the gallery in dir under name. It must have been made
 // with the system's model.
 func (s *System) OpenGallery(name, dir string) (*gallery.Gallery, error) {
-	g, err := gallery.Open(dir, gallery.Options{Model: s.model})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.register(name, g); err != nil {
-		g.Close()
-		return nil, err
-	}
-	return g, nil
+	return s.adopt(name)(gallery.Open(dir, gallery.Options{Model: s.model}))
 }
 
 // CreateGallery creates an empty gallery in dir, laid out as the config's
@@ -185,15 +187,7 @@ func (s *System) CreateGallery(name, dir string) (*gallery.Gallery, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := gallery.Create(dir, o)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.register(name, g); err != nil {
-		g.Close()
-		return nil, err
-	}
-	return g, nil
+	return s.adopt(name)(gallery.Create(dir, o))
 }
 
 // Recognizer is the recognition system searching the named gallery; it
@@ -328,17 +322,10 @@ func (s *System) Import(name, src, dst string) (*gallery.Gallery, error) {
 	if s.model == "" {
 		return nil, ErrNoModel
 	}
-	g, err := paddleclas.Import(src, dst, s.model)
-	if err != nil {
-		return nil, err
+	if name == "" {
+		return paddleclas.Import(src, dst, s.model)
 	}
-	if name != "" {
-		if err := s.register(name, g); err != nil {
-			g.Close()
-			return nil, err
-		}
-	}
-	return g, nil
+	return s.adopt(name)(paddleclas.Import(src, dst, s.model))
 }
 
 // snapshots writes the index snapshot of every gallery that changed since
