@@ -422,3 +422,10 @@ func (s *System) Build(ctx context.Context, o BuildOptions) (paddleclas.IndexRes
 	return paddleclas.RunIndexProcess(ctx, ip, paddleclas.IndexRun{Model: s.model, Extractor: s.ext,
 		Strict: o.Strict, Progress: o.Progress, NoExport: o.NoExport})
 }
+
+// OpenGalleryDir opens the gallery in dir on its own, without a model:
+// for inspection (stats, listing), exports and removals, which need no
+// features. Adding items needs a System (OpenGallery).
+func OpenGalleryDir(dir string) (*gallery.Gallery, error) {
+	return gallery.Open(dir, gallery.Options{})
+}

@@ -49,7 +49,7 @@ func (d galleryDir) open() (*gallery.Gallery, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gallery.Open(dir, gallery.Options{})
+	return shitu.OpenGalleryDir(dir)
 }
 
 type galleryBuildCmd struct {
