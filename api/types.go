@@ -55,8 +55,12 @@ type Timings struct {
 	Total  float64 `json:"total"`
 }
 
-// RecognizeResponse answers POST /v1/recognize.
+// RecognizeResponse is the JSON answer for one image: the body of POST
+// /v1/recognize and each line of `shitu predict`'s JSON output (one type,
+// so an unknown box is "label": null in both).
 type RecognizeResponse struct {
+	// Path is the image file (predict only).
+	Path           string   `json:"path,omitempty"`
 	Objects        []Object `json:"objects"`
 	Gallery        string   `json:"gallery"`
 	GalleryVersion uint64   `json:"gallery_version"`
@@ -64,6 +68,8 @@ type RecognizeResponse struct {
 	Height         int      `json:"height"`
 	TimingsMS      Timings  `json:"timings_ms"`
 	Image          string   `json:"image,omitempty"` // base64 JPEG when visualize was asked
+	// Visualization is the file the visualisation was written to (predict only).
+	Visualization string `json:"visualization,omitempty"`
 }
 
 // Item is one gallery entry.

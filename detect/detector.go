@@ -32,17 +32,12 @@ func (f Form) String() string {
 }
 
 // Options configure a Detector. The zero value is PaddleClas' shipped
-// configuration of the PP-ShiTuV2 mainbody detector.
+// configuration of the PP-ShiTuV2 mainbody detector. The selection of
+// detections (Global.max_det_results, Global.threshold) is not the
+// detector's: recognize applies it with SelectTop, per call.
 type Options struct {
 	// Pre is the preprocessing (default: DefaultPre()).
 	Pre *PreConfig
-	// MaxDetResults is Global.max_det_results: how many of the best
-	// detections are considered (default 5).
-	MaxDetResults int
-	// Threshold is Global.threshold: detections scoring below it are
-	// dropped after the top MaxDetResults are taken (default 0.2; a
-	// negative value keeps every score).
-	Threshold float32
 	// NMS are the multiclass_nms3 attributes for raw-head models
 	// (default: PicoDetNMS()).
 	NMS *NMSParams
@@ -54,13 +49,11 @@ type Options struct {
 // Detector runs the mainbody detector. It is safe for concurrent use when
 // its Session is (infer.Session implementations are).
 type Detector struct {
-	sess      infer.Session
-	form      Form
-	pre       PreConfig
-	maxDet    int
-	threshold float32
-	nms       NMSParams
-	decode    DecodeConfig
+	sess   infer.Session
+	form   Form
+	pre    PreConfig
+	nms    NMSParams
+	decode DecodeConfig
 
 	imageName              string
 	feedImShape, feedScale bool
@@ -83,14 +76,6 @@ func New(sess infer.Session, opts Options) (*Detector, error) {
 	d.pre = DefaultPre()
 	if opts.Pre != nil {
 		d.pre = *opts.Pre
-	}
-	d.maxDet = opts.MaxDetResults
-	if d.maxDet == 0 {
-		d.maxDet = 5
-	}
-	d.threshold = opts.Threshold
-	if d.threshold == 0 {
-		d.threshold = 0.2
 	}
 	d.nms = PicoDetNMS()
 	if opts.NMS != nil {
@@ -158,8 +143,9 @@ func (d *Detector) Form() Form { return d.form }
 // Pre returns the preprocessing the detector uses.
 func (d *Detector) Pre() PreConfig { return d.pre }
 
-// Detect preprocesses an RGB image, runs the model and returns the
-// selected detections in original-image pixels, best first.
+// Detect preprocesses an RGB image, runs the model and returns every
+// detection its NMS keeps, in original-image pixels, in the model's order
+// (SelectTop then applies max_det_results and the threshold).
 func (d *Detector) Detect(ctx context.Context, img *imaging.Image) ([]Box, error) {
 	in, err := Preprocess(img, d.pre)
 	if err != nil {
@@ -168,10 +154,9 @@ func (d *Detector) Detect(ctx context.Context, img *imaging.Image) ([]Box, error
 	return d.DetectInput(ctx, in)
 }
 
-// DetectInput runs the model on a preprocessed image and post-processes:
-// raw outputs are decoded (DecodeRaw) and reduced with MultiClassNMS; NMS
-// outputs are parsed (ParseNMSOutput); then PaddleClas' SelectTop
-// (sort by score, keep MaxDetResults, drop score < Threshold).
+// DetectInput runs the model on a preprocessed image and post-processes
+// (Postprocess): raw outputs are decoded (DecodeRaw) and reduced with
+// MultiClassNMS; NMS outputs are parsed (ParseNMSOutput). No selection.
 func (d *Detector) DetectInput(ctx context.Context, in *Input) ([]Box, error) {
 	if in == nil || in.Image == nil {
 		return nil, fmt.Errorf("%w: nil input", ErrInput)
@@ -187,11 +172,7 @@ func (d *Detector) DetectInput(ctx context.Context, in *Input) ([]Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
-	dets, err := d.Postprocess(outs, in)
-	if err != nil {
-		return nil, err
-	}
-	return SelectTop(dets, d.maxDet, d.threshold), nil
+	return d.Postprocess(outs, in)
 }
 
 // Postprocess turns the model outputs into detections in original-image

@@ -64,10 +64,11 @@ func TestDetectorNMSForm(t *testing.T) {
 	if d.Form() != FormNMS {
 		t.Fatalf("form %v", d.Form())
 	}
-	got, err := d.Detect(context.Background(), uniform(320, 160, [3]uint8{1, 2, 3}))
+	all, err := d.Detect(context.Background(), uniform(320, 160, [3]uint8{1, 2, 3}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := SelectTop(all, 5, 0.2)
 	// §4.2: im_shape is the resized size; scale_factor is (y, x).
 	if !reflect.DeepEqual(gotIm, []float32{640, 640}) || !reflect.DeepEqual(gotScale, []float32{4, 2}) {
 		t.Errorf("fed im_shape %v scale_factor %v", gotIm, gotScale)
@@ -85,11 +86,12 @@ func TestDetectorNMSForm(t *testing.T) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
 
-	// Threshold and max from the options.
-	d, _ = New(sess, Options{MaxDetResults: 2, Threshold: 0.7})
-	got, err = d.Detect(context.Background(), uniform(320, 160, [3]uint8{}))
-	if err != nil || !reflect.DeepEqual(got, want[:1]) {
-		t.Errorf("max 2 threshold 0.7: %v %v", got, err)
+	// Detect itself selects nothing: every row is there, in model order.
+	if len(all) != 7 {
+		t.Errorf("Detect returned %d rows, want all 7", len(all))
+	}
+	if got := SelectTop(all, 2, 0.7); !reflect.DeepEqual(got, want[:1]) {
+		t.Errorf("max 2 threshold 0.7: %v", got)
 	}
 }
 
@@ -167,10 +169,11 @@ func TestDetectorRawForm(t *testing.T) {
 		t.Fatalf("form %v", d.Form())
 	}
 	// A 320×160 image: scale_factor (4, 2), so x /2 and y /4.
-	got, err := d.Detect(context.Background(), uniform(320, 160, [3]uint8{9, 9, 9}))
+	all, err := d.Detect(context.Background(), uniform(320, 160, [3]uint8{9, 9, 9}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := SelectTop(all, 5, 0.2)
 	want := []Box{
 		{148 / 2.0, 68 / 4.0, 180 / 2.0, 100 / 4.0, 0.9, 0},
 		{164 / 2.0, 68 / 4.0, 196 / 2.0, 100 / 4.0, 0.8, 0},
@@ -183,12 +186,12 @@ func TestDetectorRawForm(t *testing.T) {
 	// (one class: NMS output in score order).
 	in, _ := Preprocess(uniform(320, 160, [3]uint8{9, 9, 9}), DefaultPre())
 	outs, _ := rawSession().Run(context.Background(), map[string]*tensor.Tensor{"image": in.Image})
-	all, err := d.Postprocess(outs, in)
+	post, err := d.Postprocess(outs, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 4 || all[3] != (Box{8, 4, 8, 4, 0.1, 0}) {
-		t.Errorf("before selection: %v", all)
+	if len(post) != 4 || post[3] != (Box{8, 4, 8, 4, 0.1, 0}) || !reflect.DeepEqual(post, all) {
+		t.Errorf("before selection: %v (Detect: %v)", post, all)
 	}
 }
 

@@ -18,8 +18,9 @@
 //     the most confused label pairs and under-covered labels.
 //   - Reports: a text summary, JSON, and PNG plots.
 //
-// FromFeature, SystemRecognizer, GalleryItems and SaveThresholds connect
-// these to the feature extractor, the recognition system and the gallery;
+// ExtractFeatures (any gallery.Extractor), SystemRecognizer, GalleryItems
+// and SaveThresholds connect these to the feature extractor, the
+// recognition system and the gallery;
 // long-running steps take a progress callback func(done, total int) that
 // the CLI turns into a progress bar.
 package eval

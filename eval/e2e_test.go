@@ -126,12 +126,6 @@ func synthExtractor(t *testing.T, _ string) *feature.Extractor {
 	return synth.ext
 }
 
-type embedder struct{ e *feature.Extractor }
-
-func (e embedder) Embed(ctx context.Context, crops []*imaging.Image) ([][]float32, error) {
-	return e.e.Extract(ctx, crops)
-}
-
 // TestSynthEndToEnd evaluates the seeded recognition network on a
 // generated labelled image set: list files → features (ONNX Runtime) →
 // retrieval metrics, calibration, thresholds stored in a gallery, and the
@@ -150,7 +144,7 @@ func TestSynthEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last [2]int
-	r, err := EvaluateLists(context.Background(), FromFeature(ext), ListEval{
+	r, err := EvaluateLists(context.Background(), ext, ListEval{
 		Query: qry, QueryRoot: dir, Gallery: gal, GalleryRoot: dir, Batch: 8,
 		Progress: func(d, n int) { last = [2]int{d, n} },
 		Options:  RetrievalOptions{TopK: []int{1, 5}},
@@ -202,7 +196,7 @@ func TestSynthPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	gv, err := ExtractFeatures(context.Background(), FromFeature(ext), ResolvePaths(dir, gl), 8, nil)
+	gv, err := ExtractFeatures(context.Background(), ext, ResolvePaths(dir, gl), 8, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +205,7 @@ func TestSynthPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sys, err := recognize.New(nil, embedder{ext}, recognize.FromGallery(g), recognize.Options{NoDetector: true})
+	sys, err := recognize.New(nil, ext, recognize.FromGallery(g), recognize.Options{NoDetector: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,26 +4,15 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/shitu-go/shitu/feature"
+	"github.com/shitu-go/shitu/gallery"
 )
 
-// Extractor computes one L2-normalised feature per image path; the
-// feature package provides one. Implementations may batch internally.
-type Extractor interface {
-	Extract(ctx context.Context, paths []string) ([][]float32, error)
-}
-
-// ExtractorFunc adapts a function to Extractor.
-type ExtractorFunc func(ctx context.Context, paths []string) ([][]float32, error)
-
-// Extract calls f.
-func (f ExtractorFunc) Extract(ctx context.Context, paths []string) ([][]float32, error) {
-	return f(ctx, paths)
-}
-
-// ExtractFeatures runs ext over paths in batches of batch (default 32),
-// calling progress (if set) after each batch.
-func ExtractFeatures(ctx context.Context, ext Extractor, paths []string, batch int, progress func(done, total int)) ([][]float32, error) {
+// ExtractFeatures embeds the images at paths with ext (decoded and
+// preprocessed by its own pipelined file path when it has one, see
+// gallery.ExtractFiles), in batches of batch (default 32), calling
+// progress (if set) after each batch. An unreadable image stops the run
+// with its error, as PaddleClas stops.
+func ExtractFeatures(ctx context.Context, ext gallery.Extractor, paths []string, batch int, progress func(done, total int)) ([][]float32, error) {
 	if batch <= 0 {
 		batch = 32
 	}
@@ -33,12 +22,23 @@ func ExtractFeatures(ctx context.Context, ext Extractor, paths []string, batch i
 			return nil, fmt.Errorf("eval: %w", err)
 		}
 		j := min(i+batch, len(paths))
-		fs, err := ext.Extract(ctx, paths[i:j])
+		fs := make([][]float32, j-i)
+		got := 0
+		err := gallery.ExtractFiles(ctx, ext, paths[i:j], func(k int, v []float32, err error) error {
+			if err != nil {
+				return fmt.Errorf("%s: %w", paths[i+k], err)
+			}
+			if v != nil {
+				got++
+			}
+			fs[k] = v
+			return nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("eval: features of %s…: %w", paths[i], err)
 		}
-		if len(fs) != j-i {
-			return nil, fmt.Errorf("%w: extractor returned %d features for %d images", ErrMismatch, len(fs), j-i)
+		if got != j-i {
+			return nil, fmt.Errorf("%w: extractor returned %d features for %d images", ErrMismatch, got, j-i)
 		}
 		out = append(out, fs...)
 		if progress != nil {
@@ -65,7 +65,7 @@ type ListEval struct {
 }
 
 // EvaluateLists extracts features for the lists and runs Retrieval.
-func EvaluateLists(ctx context.Context, ext Extractor, le ListEval) (*RetrievalResult, error) {
+func EvaluateLists(ctx context.Context, ext gallery.Extractor, le ListEval) (*RetrievalResult, error) {
 	if len(le.Query) == 0 {
 		return nil, fmt.Errorf("%w: query list is empty", ErrEmpty)
 	}
@@ -95,23 +95,4 @@ func EvaluateLists(ctx context.Context, ext Extractor, le ListEval) (*RetrievalR
 		}
 	}
 	return Retrieval(q, g, le.Options)
-}
-
-// FromFeature adapts a feature extractor: images are decoded, preprocessed
-// and embedded by its pipelined ExtractFiles (ppshitu-pipeline.md §6). An
-// unreadable image stops the run with its error, as PaddleClas stops.
-func FromFeature(e *feature.Extractor) Extractor { return featureFiles{e} }
-
-type featureFiles struct{ e *feature.Extractor }
-
-func (f featureFiles) Extract(ctx context.Context, paths []string) ([][]float32, error) {
-	out := make([][]float32, len(paths))
-	err := f.e.ExtractFiles(ctx, paths, func(i int, v []float32, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", paths[i], err)
-		}
-		out[i] = v
-		return nil
-	})
-	return out, err
 }

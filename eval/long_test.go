@@ -62,11 +62,11 @@ func TestSynthReportLong(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	gv, err := ExtractFeatures(ctx, FromFeature(ext), ResolvePaths(dir, gal), 16, nil)
+	gv, err := ExtractFeatures(ctx, ext, ResolvePaths(dir, gal), 16, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	qv, err := ExtractFeatures(ctx, FromFeature(ext), ResolvePaths(dir, qry), 16, nil)
+	qv, err := ExtractFeatures(ctx, ext, ResolvePaths(dir, qry), 16, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestSynthReportLong(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sys, err := recognize.New(nil, embedder{ext}, recognize.FromGallery(g), recognize.Options{NoDetector: true})
+	sys, err := recognize.New(nil, ext, recognize.FromGallery(g), recognize.Options{NoDetector: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/shitu-go/shitu/imaging"
 )
 
 func pipelineQueries() []PipelineQuery {
@@ -91,18 +93,35 @@ func TestRunPipeline(t *testing.T) {
 	}
 }
 
+// pathExtractor is a gallery.FileExtractor that maps paths to features
+// without reading any file.
+type pathExtractor func(paths []string) [][]float32
+
+func (pathExtractor) Extract(context.Context, []*imaging.Image) ([][]float32, error) {
+	return nil, errors.New("pathExtractor: Extract is not used")
+}
+
+func (f pathExtractor) ExtractFiles(_ context.Context, paths []string, each func(int, []float32, error) error) error {
+	for i, v := range f(paths) {
+		if err := each(i, v, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func TestEvaluateLists(t *testing.T) {
 	vecs := map[string][]float32{
 		"0.jpg": {1, 0}, "1.jpg": {0.6, 0.8}, "2.jpg": {0.8, 0.6},
 	}
 	batches := 0
-	ext := ExtractorFunc(func(_ context.Context, ps []string) ([][]float32, error) {
+	ext := pathExtractor(func(ps []string) [][]float32 {
 		batches++
 		out := make([][]float32, len(ps))
 		for i, p := range ps {
 			out[i] = vecs[filepath.Base(p)]
 		}
-		return out, nil
+		return out
 	})
 	list := []ListEntry{{Path: "0.jpg", Label: "a", UniqueID: "0"}, {Path: "1.jpg", Label: "a", UniqueID: "1"}, {Path: "2.jpg", Label: "b", UniqueID: "2"}}
 	var prog []int
@@ -119,7 +138,7 @@ func TestEvaluateLists(t *testing.T) {
 	if batches != 2 || !reflect.DeepEqual(prog, []int{2, 3, 3, 3}) {
 		t.Errorf("batches %d progress %v", batches, prog)
 	}
-	bad := ExtractorFunc(func(context.Context, []string) ([][]float32, error) { return nil, nil })
+	bad := pathExtractor(func(ps []string) [][]float32 { return make([][]float32, len(ps)) })
 	if _, err := EvaluateLists(context.Background(), bad, ListEval{Query: list}); !errors.Is(err, ErrMismatch) {
 		t.Errorf("err = %v", err)
 	}

@@ -48,7 +48,8 @@ func SaveThresholds(g *gallery.Gallery, t Thresholds) error {
 }
 
 // SystemRecognizer adapts a recognition system to Recognizer. Each image
-// is decoded and recognised twice:
+// is decoded, detected, embedded and searched once (recognize's
+// Candidates), then decided twice:
 //   - Raw, as eval_shitu_pipeline.py does (ppshitu-pipeline.md §16.2):
 //     every box (detections and whole image) with its top-1 label and
 //     score, no score threshold, no stored thresholds, no recognition NMS
@@ -72,11 +73,15 @@ func SystemRecognizer(sys *recognize.System, opts recognize.Options, dec imaging
 		if err != nil {
 			return nil, nil, err
 		}
-		r, err := sys.RecognizeWith(ctx, img, raw)
+		c, err := sys.Candidates(ctx, img, opts)
 		if err != nil {
 			return nil, nil, err
 		}
-		d, err := sys.RecognizeWith(ctx, img, dep)
+		r, err := c.Decide(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := c.Decide(dep)
 		if err != nil {
 			return nil, nil, err
 		}

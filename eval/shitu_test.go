@@ -25,10 +25,14 @@ func (halfDetector) Detect(_ context.Context, img *imaging.Image) ([]detect.Box,
 }
 
 // angleEmbedder maps a crop of width w to the unit vector at w degrees,
-// so image and box sizes decide what each box "looks like".
-type angleEmbedder struct{}
+// so image and box sizes decide what each box "looks like". It counts its
+// batched runs when calls is set.
+type angleEmbedder struct{ calls *int }
 
-func (angleEmbedder) Embed(_ context.Context, crops []*imaging.Image) ([][]float32, error) {
+func (a angleEmbedder) Extract(_ context.Context, crops []*imaging.Image) ([][]float32, error) {
+	if a.calls != nil {
+		*a.calls++
+	}
 	out := make([][]float32, len(crops))
 	for i, c := range crops {
 		out[i] = unitAt(float64(c.W))
@@ -83,7 +87,8 @@ func TestPipelineThroughSystem(t *testing.T) {
 		writePNG(t, filepath.Join(dir, name), q.w, 10)
 		list = append(list, ListEntry{Path: name, Label: q.label, Line: i + 1})
 	}
-	sys, err := recognize.New(halfDetector{}, angleEmbedder{}, recognize.FromGallery(g), recognize.Options{})
+	runs := 0
+	sys, err := recognize.New(halfDetector{}, angleEmbedder{calls: &runs}, recognize.FromGallery(g), recognize.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +115,10 @@ func TestPipelineThroughSystem(t *testing.T) {
 	}
 
 	qs, r := run()
+	// One batched model run per image: raw and deployed share it.
+	if runs != len(list) {
+		t.Errorf("%d extractor runs for %d images, want one each", runs, len(list))
+	}
 	if got := byScore(qs[1].Raw, false); !reflect.DeepEqual(got, []string{"b", "c"}) {
 		t.Errorf("q2 raw labels %v, want [b c] (box, whole image)", got)
 	}

@@ -17,15 +17,6 @@ import (
 	"unicode/utf8"
 )
 
-// Extractor turns image files into L2-normalised features, in batches.
-// feature.Extractor implements it.
-type Extractor interface {
-	// ExtractFiles calls each exactly once per path, in path order, with the
-	// feature or the error of that one image (decode failures are per image,
-	// not fatal). A non-nil error from each stops the run and is returned.
-	ExtractFiles(ctx context.Context, paths []string, each func(i int, vec []float32, err error) error) error
-}
-
 // Line is one parsed list line (ppshitu-pipeline.md §11.1).
 type Line struct {
 	No     int    // 1-based line number
@@ -392,7 +383,7 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		if o.Extractor == nil {
 			return sum, fmt.Errorf("%w: %d images need features but no extractor is configured", ErrConfig, len(paths))
 		}
-		err := o.Extractor.ExtractFiles(ctx, paths, func(i int, vec []float32, err error) error {
+		err := ExtractFiles(ctx, o.Extractor, paths, func(i int, vec []float32, err error) error {
 			ji := slot[i]
 			if err != nil {
 				p := Problem{Line: jobs[ji].line.No, Path: jobs[ji].line.Path, Reason: err.Error()}
@@ -485,4 +476,26 @@ func hashFile(path string) ([32]byte, error) {
 	}
 	h.Sum(sum[:0])
 	return sum, nil
+}
+
+// RemoveListed removes the items named by a list file, as PaddleClas'
+// "remove" does (§11.5): an item goes when its stored doc line equals a
+// stripped line exactly, or when its (path, label) equals the line's.
+func (g *Gallery) RemoveListed(list, delim string) (Summary, error) {
+	f, err := os.Open(list)
+	if err != nil {
+		return Summary{}, fmt.Errorf("gallery: %w", err)
+	}
+	lines, probs, err := ParseList(f, "", delim)
+	f.Close()
+	if err != nil {
+		return Summary{}, err
+	}
+	docs, keys := map[string]bool{}, map[string]bool{}
+	for _, l := range lines {
+		docs[l.Doc] = true
+		keys[itemKey(l.Source, l.Label)] = true
+	}
+	n, err := g.removeWhere(func(e *entry) bool { return docs[e.Doc()] || keys[itemKey(e.source, e.label)] })
+	return Summary{Lines: len(lines), Removed: n, Problems: probs}, err
 }

@@ -2,67 +2,14 @@ package gallery
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"github.com/shitu-go/shitu/internal/gallerytest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// fakeExtractor derives a unit vector from the file's bytes; files whose
-// content starts with "bad" fail to decode.
-type fakeExtractor struct {
-	dims  int
-	calls int // images extracted
-}
-
-func (f *fakeExtractor) ExtractFiles(ctx context.Context, paths []string, each func(int, []float32, error) error) error {
-	for i, p := range paths {
-		b, err := os.ReadFile(p)
-		var v []float32
-		if err == nil && strings.HasPrefix(string(b), "bad") {
-			err = errors.New("cannot decode")
-		}
-		if err == nil {
-			f.calls++
-			h := sha256.Sum256(b)
-			v = unitVec(rand.New(rand.NewPCG(binary.LittleEndian.Uint64(h[:]), 1)), f.dims)
-		}
-		if err := each(i, v, err); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type listFixture struct {
-	dir, root, list string
-}
-
-func newListFixture(t *testing.T, files map[string]string, lines ...string) listFixture {
-	t.Helper()
-	d := t.TempDir()
-	f := listFixture{dir: filepath.Join(d, "gallery"), root: filepath.Join(d, "images"), list: filepath.Join(d, "list.txt")}
-	os.MkdirAll(f.root, 0o755)
-	for name, content := range files {
-		p := filepath.Join(f.root, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(content), 0o644)
-	}
-	f.writeList(t, lines...)
-	return f
-}
-
-func (f listFixture) writeList(t *testing.T, lines ...string) {
-	t.Helper()
-	if err := os.WriteFile(f.list, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestParseList(t *testing.T) {
 	in := "\ufeffa/1.jpg\tcola\n" +
@@ -124,39 +71,39 @@ func TestParseListLabelWithSpaces(t *testing.T) {
 }
 
 func TestBuildIncrementalAndSync(t *testing.T) {
-	fx := newListFixture(t, map[string]string{"a.jpg": "A", "b.jpg": "B", "c.jpg": "C", "dup-of-a.jpg": "A"},
+	fx := gallerytest.NewListFixture(t, map[string]string{"a.jpg": "A", "b.jpg": "B", "c.jpg": "C", "dup-of-a.jpg": "A"},
 		"a.jpg\tcola", "b.jpg\tfanta", "c.jpg\tsprite", "dup-of-a.jpg\tcola")
-	g, err := Create(fx.dir, Options{Model: "m", Dims: 8, Method: MethodFlat})
+	g, err := Create(fx.Dir, Options{Model: "m", Dims: 8, Method: MethodFlat})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	ex := &fakeExtractor{dims: 8}
+	ex := &gallerytest.Extractor{Dims: 8}
 	var progress []int
-	s, err := g.Build(context.Background(), BuildOptions{List: fx.list, ImageRoot: fx.root, Extractor: ex,
+	s, err := g.Build(context.Background(), BuildOptions{List: fx.List, ImageRoot: fx.Root, Extractor: ex,
 		Progress: func(done, total int) { progress = append(progress, done) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Added != 4 || s.Extracted != 3 || s.Reused != 1 || ex.calls != 3 || len(s.Problems) != 0 {
-		t.Fatalf("first build: %v (calls %d)", s, ex.calls)
+	if s.Added != 4 || s.Extracted != 3 || s.Reused != 1 || ex.Calls != 3 || len(s.Problems) != 0 {
+		t.Fatalf("first build: %v (calls %d)", s, ex.Calls)
 	}
 	if len(progress) == 0 || progress[len(progress)-1] != 4 {
 		t.Fatalf("progress %v", progress)
 	}
 	// Same list again: nothing new, nothing extracted.
-	s, err = g.Build(context.Background(), BuildOptions{List: fx.list, ImageRoot: fx.root, Extractor: ex})
-	if err != nil || s.Added != 0 || s.Unchanged != 4 || s.Extracted != 0 || ex.calls != 3 || g.Version() != 1 {
-		t.Fatalf("rebuild: %v %v (calls %d, version %d)", s, err, ex.calls, g.Version())
+	s, err = g.Build(context.Background(), BuildOptions{List: fx.List, ImageRoot: fx.Root, Extractor: ex})
+	if err != nil || s.Added != 0 || s.Unchanged != 4 || s.Extracted != 0 || ex.Calls != 3 || g.Version() != 1 {
+		t.Fatalf("rebuild: %v %v (calls %d, version %d)", s, err, ex.Calls, g.Version())
 	}
 	// Change one image, drop one line, add one: only the changed and the
 	// new image are extracted; without Sync the dropped line stays.
-	os.WriteFile(filepath.Join(fx.root, "b.jpg"), []byte("B2"), 0o644)
-	os.WriteFile(filepath.Join(fx.root, "d.jpg"), []byte("D"), 0o644)
-	fx.writeList(t, "a.jpg\tcola", "b.jpg\tfanta", "dup-of-a.jpg\tcola", "d.jpg\tpepsi")
-	s, err = g.Build(context.Background(), BuildOptions{List: fx.list, ImageRoot: fx.root, Extractor: ex})
-	if err != nil || s.Added != 1 || s.Updated != 1 || s.Unchanged != 2 || s.Removed != 0 || ex.calls != 5 {
-		t.Fatalf("changed build: %v %v (calls %d)", s, err, ex.calls)
+	os.WriteFile(filepath.Join(fx.Root, "b.jpg"), []byte("B2"), 0o644)
+	os.WriteFile(filepath.Join(fx.Root, "d.jpg"), []byte("D"), 0o644)
+	fx.WriteList(t, "a.jpg\tcola", "b.jpg\tfanta", "dup-of-a.jpg\tcola", "d.jpg\tpepsi")
+	s, err = g.Build(context.Background(), BuildOptions{List: fx.List, ImageRoot: fx.Root, Extractor: ex})
+	if err != nil || s.Added != 1 || s.Updated != 1 || s.Unchanged != 2 || s.Removed != 0 || ex.Calls != 5 {
+		t.Fatalf("changed build: %v %v (calls %d)", s, err, ex.Calls)
 	}
 	if g.Len() != 5 {
 		t.Fatalf("len %d", g.Len())
@@ -170,7 +117,7 @@ func TestBuildIncrementalAndSync(t *testing.T) {
 		t.Fatal("updated item not searchable")
 	}
 	// Sync removes the vanished line.
-	s, err = g.Build(context.Background(), BuildOptions{List: fx.list, ImageRoot: fx.root, Extractor: ex, Sync: true})
+	s, err = g.Build(context.Background(), BuildOptions{List: fx.List, ImageRoot: fx.Root, Extractor: ex, Sync: true})
 	if err != nil || s.Removed != 1 || s.Extracted != 0 || g.Len() != 4 {
 		t.Fatalf("sync: %v %v len %d", s, err, g.Len())
 	}
@@ -178,8 +125,8 @@ func TestBuildIncrementalAndSync(t *testing.T) {
 		t.Fatal("sprite still present after sync")
 	}
 	// A relabelled line with the same image reuses the vector.
-	fx.writeList(t, "a.jpg\tcoca-cola", "b.jpg\tfanta", "dup-of-a.jpg\tcola", "d.jpg\tpepsi")
-	s, err = g.Build(context.Background(), BuildOptions{List: fx.list, ImageRoot: fx.root, Extractor: ex, Sync: true})
+	fx.WriteList(t, "a.jpg\tcoca-cola", "b.jpg\tfanta", "dup-of-a.jpg\tcola", "d.jpg\tpepsi")
+	s, err = g.Build(context.Background(), BuildOptions{List: fx.List, ImageRoot: fx.Root, Extractor: ex, Sync: true})
 	if err != nil || s.Added != 1 || s.Removed != 1 || s.Extracted != 0 || s.Reused != 1 {
 		t.Fatalf("relabel: %v %v", s, err)
 	}
@@ -188,12 +135,12 @@ func TestBuildIncrementalAndSync(t *testing.T) {
 func TestBuildProblemsLenientAndStrict(t *testing.T) {
 	files := map[string]string{"a.jpg": "A", "broken.jpg": "bad bytes", "c.jpg": "C"}
 	lines := []string{"a.jpg\tx", "missing.jpg\ty", "just-a-path", "broken.jpg\tz", "c.jpg\tw", "a.jpg\tx"}
-	fx := newListFixture(t, files, lines...)
-	g, _ := Create(fx.dir, Options{Model: "m", Dims: 8})
+	fx := gallerytest.NewListFixture(t, files, lines...)
+	g, _ := Create(fx.Dir, Options{Model: "m", Dims: 8})
 	defer g.Close()
-	ex := &fakeExtractor{dims: 8}
+	ex := &gallerytest.Extractor{Dims: 8}
 	for _, strict := range []bool{true, false} {
-		s, err := g.Build(context.Background(), BuildOptions{List: fx.list, ImageRoot: fx.root, Extractor: ex, Strict: strict})
+		s, err := g.Build(context.Background(), BuildOptions{List: fx.List, ImageRoot: fx.Root, Extractor: ex, Strict: strict})
 		if strict {
 			if !errors.Is(err, ErrListLine) || !strings.Contains(err.Error(), "line 3") || g.Len() != 0 || g.Version() != 0 {
 				t.Fatalf("strict: %v, len %d", err, g.Len())
@@ -215,10 +162,10 @@ func TestBuildProblemsLenientAndStrict(t *testing.T) {
 		}
 	}
 	// Strict with only an unreadable image: gallery unchanged.
-	fx2 := newListFixture(t, files, "a.jpg\tx", "broken.jpg\tz", "c.jpg\tw")
-	g2, _ := Create(fx2.dir, Options{Model: "m", Dims: 8})
+	fx2 := gallerytest.NewListFixture(t, files, "a.jpg\tx", "broken.jpg\tz", "c.jpg\tw")
+	g2, _ := Create(fx2.Dir, Options{Model: "m", Dims: 8})
 	defer g2.Close()
-	_, err := g2.Build(context.Background(), BuildOptions{List: fx2.list, ImageRoot: fx2.root, Extractor: ex, Strict: true, CommitEvery: 1})
+	_, err := g2.Build(context.Background(), BuildOptions{List: fx2.List, ImageRoot: fx2.Root, Extractor: ex, Strict: true, CommitEvery: 1})
 	if !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), "line 2") || g2.Len() != 0 || g2.Version() != 0 {
 		t.Fatalf("strict image: %v, len %d", err, g2.Len())
 	}
@@ -232,10 +179,10 @@ func TestBuildCommitsInChunks(t *testing.T) {
 		files[n] = n
 		lines = append(lines, n+"\tl")
 	}
-	fx := newListFixture(t, files, lines...)
-	g, _ := Create(fx.dir, Options{Model: "m", Dims: 8})
+	fx := gallerytest.NewListFixture(t, files, lines...)
+	g, _ := Create(fx.Dir, Options{Model: "m", Dims: 8})
 	defer g.Close()
-	s, err := g.Build(context.Background(), BuildOptions{List: fx.list, ImageRoot: fx.root, Extractor: &fakeExtractor{dims: 8}, CommitEvery: 3})
+	s, err := g.Build(context.Background(), BuildOptions{List: fx.List, ImageRoot: fx.Root, Extractor: &gallerytest.Extractor{Dims: 8}, CommitEvery: 3})
 	if err != nil || s.Added != 10 || g.Version() != 4 {
 		t.Fatalf("%v %v version %d", s, err, g.Version())
 	}

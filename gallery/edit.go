@@ -16,10 +16,9 @@ import (
 type change struct {
 	adds    []Item // IDs assigned (or kept, for imports) before commit
 	removes []int64
-	// index / bindex, when set, already hold exactly the adds (imports of
-	// faiss files): they replace the gallery's index instead of being fed.
-	index  vecindex.Index
-	bindex vecindex.BinaryIndex
+	// ix, when set, already holds exactly the adds (imports of faiss
+	// files): it replaces the gallery's index instead of being fed.
+	ix index
 }
 
 // Add stores items under fresh ids, returned in order, in one atomic
@@ -223,7 +222,7 @@ func (g *Gallery) applyLocked(c change) error {
 	g.exact.Store(nil)
 	g.nextID = next
 	g.dirty = true
-	st := &state{version: version, n: old.n, index: old.index, bindex: old.bindex}
+	st := &state{version: version, n: old.n, ix: old.ix}
 	cp := *old.items
 	st.items = &cp
 	copied := [nShards]bool{}
@@ -248,17 +247,11 @@ func (g *Gallery) applyLocked(c change) error {
 			vecs = append(vecs, it.Vector...)
 			codes = append(codes, it.Code...)
 		}
-		switch {
-		case c.index != nil:
-			st.index = c.index
-			useFaissSearch(st.index, nil)
-		case c.bindex != nil:
-			st.bindex = c.bindex
-			useFaissSearch(nil, st.bindex)
-		case st.bindex != nil:
-			ierr = st.bindex.Add(ids, codes)
-		default:
-			ierr = addTrained(st.index, ids, vecs)
+		if c.ix != nil {
+			st.ix = c.ix
+			useFaissSearch(st.ix)
+		} else {
+			ierr = st.ix.add(ids, vecs, codes)
 		}
 		for _, it := range c.adds {
 			e := g.entryOf(&it, version)
@@ -276,18 +269,14 @@ func (g *Gallery) applyLocked(c change) error {
 	}
 	g.view.Store(st)
 	if len(c.removes) > 0 {
-		if st.bindex != nil {
-			st.bindex.Remove(c.removes...)
-		} else {
-			st.index.Remove(c.removes...)
-		}
+		st.ix.remove(c.removes...)
 	}
 	if ierr != nil {
 		return fmt.Errorf("gallery: change committed but the index update failed (reopen rebuilds it): %w", ierr)
 	}
 	// The index now holds exactly st's items (removals done above).
 	g.exact.Store(st)
-	if c.index != nil || c.bindex != nil {
+	if c.ix != nil {
 		// An imported faiss index: snapshot it now, so that a process that
 		// dies before Close does not reopen with an index rebuilt by shitu
 		// (another graph or other centroids than faiss'). On failure Close

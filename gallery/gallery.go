@@ -59,8 +59,10 @@ const (
 // Options describe a new gallery. Zero values mean: 512 dims, metric IP,
 // float vectors, index method HNSW32.
 type Options struct {
-	// Model is the fingerprint of the recognition model (e.g. the sha256 of
-	// its bytes). Required by Create; Open refuses a different non-empty value.
+	// Model is the fingerprint of the recognition model and of the
+	// preprocessing that feeds it: feature.Fingerprint computes it, and
+	// shitu.System.Model returns it for a config. Required by Create; Open
+	// refuses a different non-empty value.
 	Model string
 	// Dims is the vector dimension, in bits for binary galleries (default 512).
 	Dims int
@@ -151,8 +153,7 @@ type state struct {
 	version uint64
 	n       int
 	items   *shards
-	index   vecindex.Index
-	bindex  vecindex.BinaryIndex
+	ix      index
 }
 
 func (s *state) get(id int64) *entry { return s.items[uint64(id)%nShards][id] }
@@ -353,6 +354,10 @@ func (g *Gallery) Close() error {
 	})
 	return err
 }
+
+// ParseMethod normalises an index_method ("HNSW32", "hnsw", "Flat", "IVF"…)
+// to MethodHNSW, MethodFlat or MethodIVF.
+func ParseMethod(m string) (string, error) { return normMethod(m) }
 
 func normMethod(m string) (string, error) {
 	switch m {

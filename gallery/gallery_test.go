@@ -2,6 +2,7 @@ package gallery
 
 import (
 	"errors"
+	"github.com/shitu-go/shitu/internal/gallerytest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,19 +14,7 @@ import (
 	"github.com/shitu-go/shitu/vecindex"
 )
 
-func unitVec(r *rand.Rand, d int) []float32 {
-	v := make([]float32, d)
-	var n float64
-	for i := range v {
-		v[i] = float32(r.NormFloat64())
-		n += float64(v[i]) * float64(v[i])
-	}
-	s := float32(1 / math.Sqrt(n))
-	for i := range v {
-		v[i] *= s
-	}
-	return v
-}
+var unitVec = gallerytest.UnitVec
 
 func newTestGallery(t *testing.T, o Options) *Gallery {
 	t.Helper()

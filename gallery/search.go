@@ -98,14 +98,11 @@ func (v View) Search(q []float32, k int, f Query) ([]Hit, error) {
 	if len(q) != g.hdr.Dims {
 		return nil, fmt.Errorf("%w: query has %d values, gallery has %d", ErrDims, len(q), g.hdr.Dims)
 	}
-	if g.hdr.binary() {
-		return v.SearchCode(packSign(q), k, f)
-	}
 	if k <= 0 || st.n == 0 {
 		return nil, nil
 	}
 	k = min(k, st.n) // never allocate by a requested k beyond the gallery
-	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([]vecindex.Result, error) { return st.index.Search(q, k, flt) })
+	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([]vecindex.Result, error) { return st.ix.search(q, nil, k, flt) })
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
@@ -127,7 +124,7 @@ func (g *Gallery) SearchBatch(qs []float32, k int, f Query) ([][]Hit, error) {
 		return out, nil
 	}
 	k = min(k, st.n) // never allocate by a requested k beyond the gallery
-	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([][]vecindex.Result, error) { return st.index.SearchBatch(qs, k, flt) })
+	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([][]vecindex.Result, error) { return st.ix.searchBatch(qs, k, flt) })
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
@@ -158,7 +155,7 @@ func (v View) SearchCode(code []byte, k int, f Query) ([]Hit, error) {
 		return nil, nil
 	}
 	k = min(k, st.n) // never allocate by a requested k beyond the gallery
-	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([]vecindex.Result, error) { return st.bindex.Search(code, k, flt) })
+	res, err := searchExact(g, st, f, func(flt vecindex.Filter) ([]vecindex.Result, error) { return st.ix.search(nil, code, k, flt) })
 	if err != nil {
 		return nil, fmt.Errorf("gallery: search: %w", err)
 	}
@@ -187,12 +184,12 @@ func searchExact[R any](g *Gallery, st *state, f Query, search func(vecindex.Fil
 // useFaissSearch makes HNSW indexes answer unfiltered searches with faiss'
 // HNSW::search procedure (vecindex.HNSW.SetFaissSearch), whatever built
 // them: shitu's galleries then return what faiss returns on their export.
-func useFaissSearch(ix vecindex.Index, bx vecindex.BinaryIndex) {
+func useFaissSearch(ix index) {
 	type faissSearcher interface{ SetFaissSearch(bool) }
-	if f, ok := ix.(faissSearcher); ok {
-		f.SetFaissSearch(true)
+	if ix == nil {
+		return
 	}
-	if f, ok := bx.(faissSearcher); ok {
+	if f, ok := ix.vecindex().(faissSearcher); ok {
 		f.SetFaissSearch(true)
 	}
 }

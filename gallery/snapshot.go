@@ -42,16 +42,11 @@ func (g *Gallery) Snapshot() error {
 
 func (g *Gallery) saveSnapshotLocked() error {
 	st := g.view.Load()
-	if (st.index != nil && loadIndexSnapshot == nil) || (st.bindex != nil && loadBinarySnapshot == nil) {
+	if !g.loadable() {
 		return nil // nothing could read it back
 	}
 	var body bytes.Buffer
-	var err error
-	if st.bindex != nil {
-		err = st.bindex.Save(&body)
-	} else {
-		err = st.index.Save(&body)
-	}
+	err := st.ix.save(&body)
 	if errors.Is(err, ErrUnsupported) {
 		return nil
 	}
@@ -63,7 +58,7 @@ func (g *Gallery) saveSnapshotLocked() error {
 	h = binary.LittleEndian.AppendUint32(h, snapV1)
 	h = binary.LittleEndian.AppendUint64(h, st.version)
 	kind := uint32(0)
-	if st.bindex != nil {
+	if g.hdr.binary() {
 		kind = 1
 	}
 	h = binary.LittleEndian.AppendUint32(h, kind)
@@ -92,7 +87,7 @@ func (g *Gallery) saveSnapshotLocked() error {
 // checksum is computed while the index loads, and the index is discarded
 // if it does not match, so a large snapshot is never held twice in memory.
 func (g *Gallery) loadSnapshot(st *state) bool {
-	if (g.hdr.binary() && loadBinarySnapshot == nil) || (!g.hdr.binary() && loadIndexSnapshot == nil) {
+	if !g.loadable() {
 		return false
 	}
 	f, err := os.Open(filepath.Join(g.dir, SnapshotFile))
@@ -136,13 +131,7 @@ func (g *Gallery) loadSnapshot(st *state) bool {
 		return false
 	}
 	payload := &sizedReader{io.LimitedReader{R: tr, N: int64(binary.LittleEndian.Uint64(plen[:]))}}
-	var ix vecindex.Index
-	var bi vecindex.BinaryIndex
-	if kind == 1 {
-		bi, err = loadBinarySnapshot(payload)
-	} else {
-		ix, err = loadIndexSnapshot(payload)
-	}
+	ix, _, err := g.loadIndex(payload)
 	if err != nil || payload.N != 0 {
 		return false
 	}
@@ -153,17 +142,10 @@ func (g *Gallery) loadSnapshot(st *state) bool {
 	if _, err := br.ReadByte(); err != io.EOF {
 		return false
 	}
-	if kind == 1 {
-		if bi.Len() != st.n || bi.Dims() != g.hdr.Dims {
-			return false
-		}
-		st.bindex = bi
-		return true
-	}
-	if ix.Len() != st.n || ix.Dims() != g.hdr.Dims || ix.Metric() != g.hdr.Metric {
+	if ix.size() != st.n || ix.dims() != g.hdr.Dims {
 		return false
 	}
-	st.index = ix
+	st.ix = ix
 	return true
 }
 
@@ -182,9 +164,11 @@ func (b byteReader) ReadByte() (byte, error) {
 	return c[0], err
 }
 
-// writeAtomic writes path through a temp file in the same directory:
+// WriteFileAtomic writes path through a temp file in the same directory:
 // write, fsync, rename, fsync the directory. A crash leaves either the old
 // file or the new one, never a half-written one.
+func WriteFileAtomic(path string, write func(io.Writer) error) error { return writeAtomic(path, write) }
+
 func writeAtomic(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")

@@ -320,7 +320,7 @@ func (g *Gallery) load() error {
 		}
 		g.dirty = st.n > 0
 	}
-	useFaissSearch(st.index, st.bindex)
+	useFaissSearch(st.ix)
 	g.view.Store(st)
 	g.exact.Store(st)
 	g.releaseMapping()
@@ -329,20 +329,11 @@ func (g *Gallery) load() error {
 
 // rebuildIndex makes a fresh index holding every stored vector.
 func (g *Gallery) rebuildIndex(st *state) error {
-	spec := IndexSpec{Method: g.hdr.Method, Metric: g.hdr.Metric, Dims: g.hdr.Dims, Count: st.n}
-	if g.hdr.binary() {
-		bi, err := g.opts.NewBinaryIndex(spec)
-		if err != nil {
-			return err
-		}
-		st.bindex = bi
-	} else {
-		ix, err := g.opts.NewIndex(spec)
-		if err != nil {
-			return err
-		}
-		st.index = ix
+	ix, err := g.newIndex(IndexSpec{Method: g.hdr.Method, Metric: g.hdr.Metric, Dims: g.hdr.Dims, Count: st.n})
+	if err != nil {
+		return err
 	}
+	st.ix = ix
 	// One Add of everything: arrays are sized once (no growth garbage) and
 	// IVF trains on all vectors.
 	chunk := st.n
@@ -358,15 +349,7 @@ func (g *Gallery) rebuildIndex(st *state) error {
 		if len(ids) == 0 {
 			return nil
 		}
-		var err error
-		if f, ok := st.index.(*vecindex.Flat); ok && f.Len() == 0 {
-			// Hand the arrays to the index instead of copying them.
-			st.index, err = vecindex.NewFlatFrom(g.hdr.Dims, g.hdr.Metric, ids, vecs)
-		} else if st.bindex != nil {
-			err = st.bindex.Add(ids, codes)
-		} else {
-			err = addTrained(st.index, ids, vecs)
-		}
+		err := st.ix.fill(ids, vecs, codes)
 		ids, vecs, codes = nil, nil, nil
 		if err != nil {
 			return fmt.Errorf("gallery: rebuild index: %w", err)

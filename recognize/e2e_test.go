@@ -24,12 +24,6 @@ import (
 	"github.com/shitu-go/shitu/tensor"
 )
 
-type embedder struct{ e *feature.Extractor }
-
-func (e embedder) Embed(ctx context.Context, c []*imaging.Image) ([][]float32, error) {
-	return e.e.Extract(ctx, c)
-}
-
 // jpegImage re-encodes a rendering as JPEG (quality 90) and decodes it as
 // shitu decodes any input.
 func jpegImage(t testing.TB, img image.Image) *imaging.Image {
@@ -182,7 +176,7 @@ func TestEndToEndSynthetic(t *testing.T) {
 		t.Fatal("calibration could not reach precision 0.95")
 	}
 
-	sys, err := recognize.New(nil, embedder{ext}, recognize.FromGallery(g), recognize.Options{NoDetector: true, KeepUnknown: true})
+	sys, err := recognize.New(nil, ext, recognize.FromGallery(g), recognize.Options{NoDetector: true, KeepUnknown: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +214,11 @@ func TestEndToEndSynthetic(t *testing.T) {
 		wantBoxes[[4]int{int(x1), int(y1), int(x2), int(y2)}] = pl.Label
 	}
 	rows = append(rows, [6]float32{0, 0.1, 10, 10, 200, 200}) // below Global.threshold 0.2
-	det, err := detect.New(nmsSession{rows: rows}, detect.Options{MaxDetResults: 1000, Threshold: -1})
+	det, err := detect.New(nmsSession{rows: rows}, detect.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dsys, err := recognize.New(det, embedder{ext}, recognize.FromGallery(g), recognize.Options{KeepUnknown: true, WholeImage: recognize.WholeNever})
+	dsys, err := recognize.New(det, ext, recognize.FromGallery(g), recognize.Options{KeepUnknown: true, WholeImage: recognize.WholeNever})
 	if err != nil {
 		t.Fatal(err)
 	}

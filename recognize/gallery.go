@@ -62,10 +62,13 @@ func (v galleryView) Threshold(label string) (float32, bool) {
 // Embed returns the features of whole images, as a gallery build makes
 // them (ppshitu-pipeline.md §11.2), for adding items.
 func (s *System) Embed(ctx context.Context, imgs []*imaging.Image) ([][]float32, error) {
-	return s.emb.Embed(ctx, imgs)
+	return s.emb.Extract(ctx, imgs)
 }
 
-// WithGallery returns a system sharing s's detector and embedder but
+// Extractor is the system's feature extractor.
+func (s *System) Extractor() gallery.Extractor { return s.emb }
+
+// WithGallery returns a system sharing s's detector and extractor but
 // searching another gallery.
 func (s *System) WithGallery(g Gallery) *System {
 	c := *s

@@ -117,28 +117,29 @@ func (o Options) withDefaults() Options {
 
 // Candidate is one gallery hit.
 type Candidate struct {
-	ID    int64   `json:"id"`
-	Label string  `json:"label"`
-	Score float32 `json:"score"`
+	ID    int64
+	Label string
+	Score float32
 }
 
-// Object is one recognised box.
+// Object is one recognised box. Its JSON form (predict, the service) is
+// api.Object, made by shitu.Response.
 type Object struct {
 	// Box is [xmin, ymin, xmax, ymax], the detection truncated toward zero
 	// (§5.2), as PaddleClas reports it.
-	Box [4]int `json:"bbox"`
+	Box [4]int
 	// DetScore is the detector's score (1 for the whole-image box).
-	DetScore float32 `json:"det_score"`
+	DetScore float32
 	// WholeImage marks the whole-image box.
-	WholeImage bool `json:"whole_image,omitempty"`
+	WholeImage bool
 	// Label is the accepted label, "" when unknown.
-	Label string `json:"label"`
+	Label string
 	// Score is the top-1 score: similarity, or Hamming distance for binary galleries.
-	Score float32 `json:"score"`
+	Score float32
 	// Threshold is the acceptance threshold that applied to this box.
-	Threshold float32 `json:"threshold"`
+	Threshold float32
 	// Candidates are the top-k gallery hits, best first.
-	Candidates []Candidate `json:"candidates"`
+	Candidates []Candidate
 }
 
 // Known reports whether the box got a label.
@@ -146,34 +147,29 @@ func (o Object) Known() bool { return o.Label != "" }
 
 // Timings are the stage durations of one Recognize call.
 type Timings struct {
-	DetPreprocess time.Duration `json:"det_preprocess"` // resize, normalise (a *detect.Detector only)
-	Detect        time.Duration `json:"detect"`         // the detector run, decode and NMS
-	Crop          time.Duration `json:"crop"`
-	Rec           time.Duration `json:"rec"` // preprocessing of the crops and the batched feature run
-	Search        time.Duration `json:"search"`
-	NMS           time.Duration `json:"nms"`
-	Total         time.Duration `json:"total"`
+	DetPreprocess time.Duration // resize, normalise (a *detect.Detector only)
+	Detect        time.Duration // the detector run, decode and NMS
+	Crop          time.Duration
+	Rec           time.Duration // preprocessing of the crops and the batched feature run
+	Search        time.Duration
+	NMS           time.Duration
+	Total         time.Duration
 }
 
 // Result is the answer for one image.
 type Result struct {
-	Objects []Object `json:"objects"`
+	Objects []Object
 	// Crops is how many boxes (detections plus the whole image) were embedded.
-	Crops int `json:"crops"`
+	Crops int
 	// GalleryVersion is the gallery version the search ran against.
-	GalleryVersion uint64  `json:"gallery_version"`
-	Timings        Timings `json:"timings"`
+	GalleryVersion uint64
+	Timings        Timings
 }
 
 // Detector finds the main objects of an image, in original-image pixels,
 // after the detector's own NMS (any order; Recognize sorts).
 type Detector interface {
 	Detect(ctx context.Context, img *imaging.Image) ([]detect.Box, error)
-}
-
-// Embedder turns crops into L2-normalised features, in one batched run.
-type Embedder interface {
-	Embed(ctx context.Context, crops []*imaging.Image) ([][]float32, error)
 }
 
 // Gallery gives consistent read views of a labelled gallery.

@@ -6,27 +6,30 @@ import (
 	"time"
 
 	"github.com/shitu-go/shitu/detect"
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
 )
 
 // System is the recognition pipeline. It is safe for concurrent Recognize
-// calls when its Detector, Embedder and Gallery are.
+// calls when its Detector, Extractor and Gallery are.
 type System struct {
 	det  Detector // nil: no detector, whole image only
-	emb  Embedder
+	emb  gallery.Extractor
 	gal  Gallery
 	opts Options
 }
 
-// New assembles a system. det may be nil (whole-image recognition only).
-func New(det Detector, emb Embedder, gal Gallery, opts Options) (*System, error) {
-	if emb == nil || gal == nil {
-		return nil, fmt.Errorf("%w: an embedder and a gallery are required", ErrOptions)
+// New assembles a system around a feature extractor (feature.Extractor
+// implements gallery.Extractor). det may be nil (whole-image recognition
+// only).
+func New(det Detector, ext gallery.Extractor, gal Gallery, opts Options) (*System, error) {
+	if ext == nil || gal == nil {
+		return nil, fmt.Errorf("%w: an extractor and a gallery are required", ErrOptions)
 	}
 	if opts.TopK < 0 || opts.NMSThreshold < 0 {
 		return nil, fmt.Errorf("%w: negative count or threshold", ErrOptions)
 	}
-	return &System{det: det, emb: emb, gal: gal, opts: opts}, nil
+	return &System{det: det, emb: ext, gal: gal, opts: opts}, nil
 }
 
 // Options returns the system's options (defaults not applied).
@@ -38,25 +41,47 @@ func (s *System) Recognize(ctx context.Context, img *imaging.Image) (*Result, er
 }
 
 // RecognizeWith runs the pipeline with per-call options (e.g. a service
-// request's thresholds).
+// request's thresholds). It is Candidates followed by Decide.
 func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Options) (*Result, error) {
+	c, err := s.Candidates(ctx, img, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.Decide(opts)
+}
+
+// Searched is an image after detection, embedding and gallery search:
+// every box with its candidates, none accepted or suppressed yet. Decide
+// turns it into the answer under some acceptance options, as often as
+// needed, without running the models again.
+type Searched struct {
+	objs    []Object // Box, DetScore, WholeImage and Candidates set
+	view    GalleryView
+	crops   int
+	timings Timings
+}
+
+// Candidates runs detection (MaxDetResults, DetThreshold, WholeImage),
+// embedding and the search (TopK, Filter) of opts on one image.
+func (s *System) Candidates(ctx context.Context, img *imaging.Image, opts Options) (*Searched, error) {
 	opts = opts.withDefaults()
 	if img == nil || img.W <= 0 || img.H <= 0 {
 		return nil, fmt.Errorf("%w: empty image", ErrImage)
 	}
 	t0 := time.Now()
-	res := &Result{}
+	sr := &Searched{}
 	var dets []detect.Box
 	if s.det != nil && !opts.NoDetector {
 		var err error
-		dets, err = s.detect(ctx, img, &res.Timings)
+		dets, err = s.detect(ctx, img, &sr.timings)
 		if err != nil {
 			return nil, err
 		}
-		// matches PaddleClas predict_system: top max_det_results first, then threshold (§10.3)
+		// The one selection of detections: top max_det_results first, then
+		// the threshold, as PaddleClas predict_system does (§10.3).
 		dets = detect.SelectTop(dets, opts.MaxDetResults, opts.DetThreshold)
 	}
-	res.Timings.Detect = time.Since(t0) - res.Timings.DetPreprocess
+	sr.timings.Detect = time.Since(t0) - sr.timings.DetPreprocess
 
 	t := time.Now()
 	boxes := Boxes(dets, img.W, img.H, opts.WholeImage)
@@ -77,42 +102,62 @@ func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Opt
 		crops = append(crops, c)
 		kept = append(kept, b)
 	}
-	res.Timings.Crop = time.Since(t)
-	res.Crops = len(crops)
+	sr.timings.Crop = time.Since(t)
+	sr.crops = len(crops)
 	if len(crops) == 0 {
-		res.Timings.Total = time.Since(t0)
-		res.Objects = []Object{}
-		return res, nil
+		sr.timings.Total = time.Since(t0)
+		return sr, nil
 	}
 
 	t = time.Now()
-	feats, err := s.emb.Embed(ctx, crops)
+	feats, err := s.emb.Extract(ctx, crops)
 	if err != nil {
 		return nil, err
 	}
 	if len(feats) != len(crops) {
-		return nil, fmt.Errorf("recognize: embedder returned %d features for %d crops", len(feats), len(crops))
+		return nil, fmt.Errorf("recognize: extractor returned %d features for %d crops", len(feats), len(crops))
 	}
-	res.Timings.Rec = time.Since(t)
+	sr.timings.Rec = time.Since(t)
 	if err := ctx.Err(); err != nil { // the request's time ran out during the model runs
 		return nil, err
 	}
 
 	t = time.Now()
-	objs, view, err := s.search(kept, feats, opts)
-	if err != nil {
+	if sr.objs, sr.view, err = s.search(kept, feats, opts); err != nil {
 		return nil, err
 	}
-	res.GalleryVersion = view.Version()
-	res.Timings.Search = time.Since(t)
+	sr.timings.Search = time.Since(t)
+	sr.timings.Total = time.Since(t0)
+	return sr, nil
+}
+
+// Decide applies acceptance (ScoreThreshold / HammingRadius, stored
+// thresholds, KeepUnknown) and recognition NMS (NMSThreshold) of opts to
+// the searched boxes. Detection and search options of opts are ignored:
+// they were applied by Candidates.
+func (c *Searched) Decide(opts Options) (*Result, error) {
+	opts = opts.withDefaults()
+	t := time.Now()
+	res := &Result{Crops: c.crops, Timings: c.timings, Objects: []Object{}}
+	if c.view == nil {
+		return res, nil
+	}
+	res.GalleryVersion = c.view.Version()
+	objs := make([]Object, 0, len(c.objs))
+	for _, o := range c.objs {
+		if accept(&o, c.view, opts) || opts.KeepUnknown {
+			objs = append(objs, o)
+		}
+	}
+	res.Timings.Search += time.Since(t)
 
 	t = time.Now()
-	res.Objects, err = recNMS(objs, opts.NMSThreshold)
-	if err != nil {
+	var err error
+	if res.Objects, err = recNMS(objs, opts.NMSThreshold); err != nil {
 		return nil, err
 	}
 	res.Timings.NMS = time.Since(t)
-	res.Timings.Total = time.Since(t0)
+	res.Timings.Total = c.timings.Total + res.Timings.Search - c.timings.Search + res.Timings.NMS
 	return res, nil
 }
 
@@ -150,9 +195,7 @@ func (s *System) search(kept []Object, feats [][]float32, opts Options) ([]Objec
 				return nil, nil, err
 			}
 			o.Candidates = hits
-			if accept(&o, view, opts) || opts.KeepUnknown {
-				objs = append(objs, o)
-			}
+			objs = append(objs, o)
 		}
 		if view.Current() || attempt >= maxViewRetries {
 			return objs, view, nil

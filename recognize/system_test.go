@@ -28,7 +28,7 @@ type fakeEmbedder struct {
 	sizes [][2]int
 }
 
-func (f *fakeEmbedder) Embed(_ context.Context, crops []*imaging.Image) ([][]float32, error) {
+func (f *fakeEmbedder) Extract(_ context.Context, crops []*imaging.Image) ([][]float32, error) {
 	f.mu.Lock()
 	f.calls++
 	for _, c := range crops {

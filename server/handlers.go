@@ -1,9 +1,7 @@
 package server
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
@@ -264,15 +263,7 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := api.RecognizeResponse{Gallery: e.name, GalleryVersion: res.GalleryVersion, Width: img.W, Height: img.H,
-		Objects: make([]api.Object, 0, len(res.Objects))}
-	for _, ob := range res.Objects {
-		out.Objects = append(out.Objects, toAPIObject(ob))
-	}
-	msf := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
-	t := res.Timings
-	out.TimingsMS = api.Timings{Decode: msf(dec), Detect: msf(t.Detect), Crop: msf(t.Crop), Rec: msf(t.Rec),
-		Search: msf(t.Search), NMS: msf(t.NMS), Total: msf(dec + t.Total)}
+	out := shitu.Response(e.name, img.W, img.H, res, dec)
 	if o.Visualize {
 		jpg, err := recognize.VisualizeJPEG(img, res.Objects)
 		if err != nil {
@@ -284,25 +275,12 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func toAPIObject(o recognize.Object) api.Object {
-	a := api.Object{BBox: api.Box(o.Box), DetScore: o.DetScore, WholeImage: o.WholeImage, Score: o.Score,
-		Threshold: o.Threshold, Candidates: make([]api.Candidate, len(o.Candidates))}
-	if o.Known() {
-		l := o.Label
-		a.Label = &l
-	}
-	for i, c := range o.Candidates {
-		a.Candidates[i] = api.Candidate(c)
-	}
-	return a
-}
-
 func toAPIItem(it gallery.Item) api.Item {
 	return api.Item{ID: it.ID, Label: it.Label, Source: it.Source, SHA256: it.SHA256, Metadata: it.Meta}
 }
 
 // addImages decodes, embeds (in one batch, under the work queue) and adds
-// images to a gallery as one durable change.
+// images to a gallery as one durable change (gallery.Gallery.AddImages).
 func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]gallery.Item, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: no items to add", errBadRequest)
@@ -310,13 +288,13 @@ func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]ga
 	if err := s.checkBatch(len(items), false); err != nil {
 		return nil, err
 	}
-	out := make([]gallery.Item, len(items))
+	imgs := make([]gallery.NewImage, len(items))
 	for i, it := range items { // the cheap checks first, before any work
-		out[i] = gallery.Item{Label: it.Label, Source: it.Source, Meta: it.Metadata}
+		imgs[i] = gallery.NewImage{Label: it.Label, Source: it.Source, Meta: it.Metadata}
 		if strings.TrimSpace(it.Label) == "" {
 			return nil, fmt.Errorf("%w: item %d has no label", errBadRequest, i)
 		}
-		if err := gallery.CheckItem(out[i]); err != nil {
+		if err := gallery.CheckItem(gallery.Item{Label: it.Label, Source: it.Source, Meta: it.Metadata}); err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
 	}
@@ -325,7 +303,6 @@ func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]ga
 			return nil, err
 		}
 	}
-	imgs := make([]*imaging.Image, len(items))
 	release, err := s.acquire(r.Context())
 	if err != nil {
 		return nil, err
@@ -336,27 +313,9 @@ func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]ga
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
-		if imgs[i], err = s.decode(b); err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
-		}
-		sum := sha256.Sum256(b)
-		out[i].SHA256 = hex.EncodeToString(sum[:])
+		imgs[i].Data = b
 	}
-	feats, err := e.sys.Embed(r.Context(), imgs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].Vector = feats[i]
-	}
-	ids, err := e.g.Add(out...)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].ID = ids[i]
-	}
-	return out, nil
+	return e.g.AddImages(r.Context(), s.sys.Extractor(), imgs, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels})
 }
 
 func (s *Server) handleAddItems(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,23 +163,26 @@ func TestStoredGalleriesSurviveRestart(t *testing.T) {
 		t.Errorf("duplicate: %v", err)
 	}
 	f.ts.Close()
-	f.srv.Close()
+	if err := f.sys.Close(); err != nil { // closes the stored galleries too
+		t.Fatal(err)
+	}
 
-	// A new server on the same store: a restart.
-	s2, err := New(f.sys, nil, Config{Store: f.srv.cfg.Store, Recognize: f.srv.cfg.Recognize, Logger: f.srv.cfg.Logger})
+	// A new system and server on the same folders: a restart.
+	sys2, _ := openFixtureSystem(t, f.dir, f.emb)
+	s2, err := New(sys2, Config{Store: f.srv.cfg.Store, Recognize: f.srv.cfg.Recognize, Logger: f.srv.cfg.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s2.Handler())
-	defer func() { ts.Close(); s2.Close() }()
+	defer ts.Close()
 	c := &api.Client{Base: ts.URL}
 	no := false
 	inf, err := c.PXInfer(ctx, api.PXInferRequest{Image: png(2), IndexKey: key, Visualize: &no})
 	if err != nil || inf.ErrorCode != 0 || inf.Result.DetectedObjects[0].RecResults[0].Label != "blue" {
 		t.Fatalf("indexKey after restart: %v %+v", err, inf)
 	}
-	if got := strings.Join(s2.Galleries(), ","); got != key+",shelf-a" && got != "shelf-a,"+key {
-		t.Fatalf("galleries after restart: %s", got)
+	if got, want := s2.Galleries(), []string{"default", key, "shelf-a"}; len(got) != 3 || !slices.Contains(got, key) || !slices.Contains(got, "shelf-a") {
+		t.Fatalf("galleries after restart: %v, want %v", got, want)
 	}
 	if err := c.DeleteGallery(ctx, key); err != nil {
 		t.Fatal(err)

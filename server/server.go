@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/recognize"
 )
@@ -63,7 +64,8 @@ type Config struct {
 	// DefaultGallery names the gallery used when a request names none ["default"].
 	DefaultGallery string
 	// Store keeps galleries created through the API (PaddleX
-	// /shitu-index-build, POST /v1/galleries) and reopens them at start
+	// /shitu-index-build, POST /v1/galleries) and reopens them at start;
+	// they are registered in the System, which snapshots and closes them
 	// (nil: creating galleries answers 501).
 	Store *DirStore
 	// MaxGalleries bounds how many galleries Store holds [64].
@@ -148,13 +150,13 @@ type entry struct {
 }
 
 func (s *Server) newEntry(name string, g *gallery.Gallery, stored bool) *entry {
-	return &entry{name: name, g: g, sys: s.base.WithGallery(recognize.FromGallery(g)), stored: stored}
+	return &entry{name: name, g: g, sys: s.sys.RecognizerFor(g), stored: stored}
 }
 
 // Server serves the HTTP API. Create it with New.
 type Server struct {
 	cfg   Config
-	base  *recognize.System
+	sys   *shitu.System
 	gals  atomic.Pointer[map[string]*entry] // copy-on-write: lock-free lookups
 	galMu sync.Mutex                        // serialises changes to the map
 	mux   *http.ServeMux
@@ -166,17 +168,21 @@ type Server struct {
 	fetch *fetcher
 }
 
-// New builds a server around a recognition system (whose detector and
-// embedder are shared by all galleries) and its named galleries.
-func New(sys *recognize.System, galleries map[string]*gallery.Gallery, cfg Config) (*Server, error) {
+// New builds a server around a recognition system: its models are shared
+// by all its named galleries. The system stays the caller's to close.
+func New(sys *shitu.System, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if sys == nil {
 		return nil, errors.New("server: a recognition system is required")
 	}
-	s := &Server{cfg: cfg, base: sys, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.Workers)}
+	s := &Server{cfg: cfg, sys: sys, mux: http.NewServeMux(), slots: make(chan struct{}, cfg.Workers)}
 	s.m = newMetrics(s)
 	m := map[string]*entry{}
-	for name, g := range galleries {
+	for _, name := range sys.Galleries() {
+		g, err := sys.Gallery(name)
+		if err != nil {
+			return nil, err
+		}
 		m[name] = s.newEntry(name, g, false)
 	}
 	s.openStored(m)

@@ -22,8 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/gallery/paddleclas"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/recognize"
 	"github.com/shitu-go/shitu/vecindex"
@@ -42,7 +44,7 @@ type paletteEmbedder struct {
 	block chan struct{} // when set, Embed waits on it
 }
 
-func (e *paletteEmbedder) Embed(ctx context.Context, crops []*imaging.Image) ([][]float32, error) {
+func (e *paletteEmbedder) Extract(ctx context.Context, crops []*imaging.Image) ([][]float32, error) {
 	e.mu.Lock()
 	b := e.block
 	e.mu.Unlock()
@@ -109,7 +111,7 @@ type fixture struct {
 	c   *api.Client
 	g   *gallery.Gallery
 	emb *paletteEmbedder
-	sys *recognize.System
+	sys *shitu.System
 	dir string
 }
 
@@ -120,26 +122,41 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { g.Close() })
+	g.Close()
 	emb := &paletteEmbedder{}
-	sys, err := recognize.New(nil, emb, recognize.FromGallery(g), recognize.Options{NoDetector: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys, g := openFixtureSystem(t, dir, emb)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg.Recognize.NoDetector = true
 	if cfg.Store == nil {
-		cfg.Store = &DirStore{Root: dir + "/created", Options: gallery.Options{Model: "fake", Dims: dims, Method: gallery.MethodFlat}}
+		cfg.Store = &DirStore{Root: dir + "/created"}
 	}
-	s, err := New(sys, map[string]*gallery.Gallery{"default": g}, cfg)
+	s, err := New(sys, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { ts.Close(); s.Close() })
+	t.Cleanup(ts.Close)
 	return &fixture{srv: s, ts: ts, c: &api.Client{Base: ts.URL, APIKey: cfg.APIKey}, g: g, emb: emb, sys: sys, dir: dir}
+}
+
+// openFixtureSystem opens the fixture's default gallery in dir into a
+// System with the fake embedder; new galleries are 8-dim Flat IP ones.
+func openFixtureSystem(t testing.TB, dir string, emb *paletteEmbedder) (*shitu.System, *gallery.Gallery) {
+	t.Helper()
+	g, err := gallery.Open(dir+"/default", gallery.Options{Model: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := shitu.New(shitu.Parts{Extractor: emb, Model: "fake", Recognize: recognize.Options{NoDetector: true},
+		Galleries:    map[string]*gallery.Gallery{"default": g},
+		IndexProcess: paddleclas.IndexProcess{EmbeddingSize: dims, IndexMethod: gallery.MethodFlat, DistType: "IP"}}, shitu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Close() })
+	return sys, g
 }
 
 func (f *fixture) addColours(t testing.TB, names ...string) []api.Item {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
 )
@@ -18,13 +19,11 @@ import (
 // /shitu-index-build and POST /v1/galleries — one folder each under Root.
 // A Server reopens them when it starts, so an indexKey stays valid across
 // restarts and crashes (every acknowledged change is already durable in the
-// gallery itself).
+// gallery itself). They are laid out as the System's IndexProcess says and
+// bound to its model (shitu.System.CreateGallery).
 type DirStore struct {
 	// Root is the folder of the stored galleries (created when needed).
 	Root string
-	// Options are those of new galleries; Options.Model is also the
-	// fingerprint stored galleries must have been built with.
-	Options gallery.Options
 }
 
 // nameRE is what a stored gallery's name may be: it is a folder name and a
@@ -60,18 +59,6 @@ func (d *DirStore) names() ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-func (d *DirStore) open(name string) (*gallery.Gallery, error) {
-	o := d.Options
-	return gallery.Open(d.path(name), gallery.Options{Model: o.Model, NewIndex: o.NewIndex, NewBinaryIndex: o.NewBinaryIndex})
-}
-
-func (d *DirStore) create(name string) (*gallery.Gallery, error) {
-	if err := os.MkdirAll(d.Root, 0o755); err != nil {
-		return nil, err
-	}
-	return gallery.Create(d.path(name), d.Options)
 }
 
 // remove deletes a stored gallery's folder (the gallery is closed).
@@ -120,7 +107,7 @@ func (s *Server) openStored(m map[string]*entry) {
 			s.cfg.Logger.Warn("stored gallery shadowed by a configured one", "gallery", name)
 			continue
 		}
-		g, err := st.open(name)
+		g, err := s.sys.OpenGallery(name, st.path(name))
 		if err != nil {
 			s.cfg.Logger.Error("stored gallery not opened", "gallery", name, "error", err.Error())
 			continue
@@ -169,7 +156,10 @@ func (s *Server) createGallery(name string) (*entry, error) {
 	if err := s.checkQuota(true); err != nil {
 		return nil, err
 	}
-	g, err := s.cfg.Store.create(name)
+	if err := os.MkdirAll(s.cfg.Store.Root, 0o755); err != nil {
+		return nil, err
+	}
+	g, err := s.sys.CreateGallery(name, s.cfg.Store.path(name))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +188,9 @@ func (s *Server) DeleteGallery(name string) error {
 		}
 	}
 	s.gals.Store(&m)
-	e.g.Close()
+	if err := s.sys.CloseGallery(name); err != nil && !errors.Is(err, shitu.ErrNoGallery) {
+		return err
+	}
 	return s.cfg.Store.remove(name)
 }
 
@@ -223,21 +215,6 @@ func (s *Server) handleDeleteGallery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.DeleteGalleryResponse{Deleted: name})
-}
-
-// Close closes the stored galleries (those given to New are the caller's).
-func (s *Server) Close() error {
-	s.galMu.Lock()
-	defer s.galMu.Unlock()
-	var first error
-	for _, e := range *s.gals.Load() {
-		if e.stored {
-			if err := e.g.Close(); err != nil && first == nil {
-				first = err
-			}
-		}
-	}
-	return first
 }
 
 // GalleryMap returns every gallery being served, by name (configured and

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/infer"
 	"github.com/shitu-go/shitu/internal/synthdata"
@@ -127,11 +128,11 @@ func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc 
 		return t
 	}
 	defer func() { g.wrapSession = nil }()
-	sys, p, err := g.openSystem(cfg, threads, nil)
+	sys, err := g.open(cfg, threads, shitu.Options{})
 	if err != nil {
 		return "", err
 	}
-	defer p.Close()
+	defer sys.Close()
 	one := func(i int) (recognize.Timings, time.Duration, int, error) {
 		t0 := time.Now()
 		img, err := imaging.Decode(datas[i%len(datas)], imaging.DecodeOptions{})

@@ -19,8 +19,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
-	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/internal/loadgen"
 	"github.com/shitu-go/shitu/recognize"
@@ -103,12 +103,12 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		return err
 	}
 	threads := max(c.Threads, 1)
-	sys, p, err := g.openSystem(cfg, threads, nil)
+	sys, err := g.open(cfg, threads, shitu.Options{})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	gal, opts := p.gallery, p.recognition
+	defer sys.Close()
+	opts := sys.Options()
 	workers := c.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -117,7 +117,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	if queue <= 0 {
 		queue = max(4*workers, slices.Max(append([]int{c.Reference}, c.Concurrency...)))
 	}
-	srv, err := server.New(sys, map[string]*gallery.Gallery{"default": gal}, server.Config{
+	srv, err := server.New(sys, server.Config{
 		Workers: workers, Queue: queue, Recognize: opts,
 		Logger: slog.New(slog.DiscardHandler), // one log line per request would only measure the terminal
 	})
@@ -229,7 +229,7 @@ func checkRecognize(ctx context.Context, url string, img []byte) (int, error) {
 
 // inProcess runs the reference: decode + RecognizeWith on conc goroutines,
 // bounded by -n and --duration like a service level, with the same warmup.
-func (c *benchServeCmd) inProcess(ctx context.Context, sys *recognize.System, opts recognize.Options, datas [][]byte, conc int) (*loadgen.Result, error) {
+func (c *benchServeCmd) inProcess(ctx context.Context, sys *shitu.System, opts recognize.Options, datas [][]byte, conc int) (*loadgen.Result, error) {
 	var seq atomic.Int64
 	one := func(ctx context.Context) (time.Duration, error) {
 		t0 := time.Now()
@@ -237,7 +237,7 @@ func (c *benchServeCmd) inProcess(ctx context.Context, sys *recognize.System, op
 		if err != nil {
 			return 0, err
 		}
-		_, err = sys.RecognizeWith(ctx, img, opts)
+		_, err = sys.RecognizeWith(ctx, shitu.DefaultGallery, img, opts)
 		return time.Since(t0), err
 	}
 	phase := func(n int) (*loadgen.Result, error) {

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/internal/testutil"
 	"github.com/shitu-go/shitu/models"
-	"github.com/shitu-go/shitu/recognize"
 )
 
 func run(t *testing.T, args ...string) (string, string, int) {
@@ -92,21 +92,25 @@ func TestDemoFromMirror(t *testing.T) {
 	if code != 0 || len(lines) != 2 {
 		t.Fatalf("predict with stored thresholds: exit %d\n%s", code, out)
 	}
-	var l1, l2 predictLine
+	var l1, l2 api.RecognizeResponse
 	json.Unmarshal([]byte(lines[0]), &l1)
 	json.Unmarshal([]byte(lines[1]), &l2)
-	whole := func(l predictLine) recognize.Object {
+	whole := func(l api.RecognizeResponse) api.Object {
 		for _, o := range l.Objects {
 			if o.WholeImage {
 				return o
 			}
 		}
-		return recognize.Object{}
+		return api.Object{}
 	}
-	if o := whole(l1); o.Known() || o.Threshold != 0.9999 || len(o.Candidates) == 0 || o.Candidates[0].Label != "product_01" {
+	if o := whole(l1); o.Label != nil || o.Threshold != 0.9999 || len(o.Candidates) == 0 || o.Candidates[0].Label != "product_01" {
 		t.Fatalf("product_01 must be unknown under its stored threshold: %+v", o)
 	}
-	if o := whole(l2); o.Label != "product_02" || o.Threshold != 0.5 {
+	// An unknown answer is written as the /v1 API writes it: "label": null.
+	if !strings.Contains(lines[0], `"label":null`) || l1.Path != good || l1.Gallery != "default" {
+		t.Fatalf("predict's JSON line is not the /v1 answer: %s", lines[0])
+	}
+	if o := whole(l2); o.Label == nil || *o.Label != "product_02" || o.Threshold != 0.5 {
 		t.Fatalf("product_02 must be accepted under the stored global threshold: %+v", o)
 	}
 
@@ -116,8 +120,8 @@ func TestDemoFromMirror(t *testing.T) {
 	if w := "shitu: warning: -o Global.treshold=0.3: Global.treshold: unknown key, ignored (did you mean threshold?)"; strings.Count(errs, w) != 1 {
 		t.Fatalf("typo warning not printed once:\n%s", errs)
 	}
-	out, _, _ = run(t, "predict", "-c", cfg, "-o", "IndexProcess.return_k=2", "--no-draw", good)
-	var l3 predictLine
+	out, _, code = run(t, "predict", "-c", cfg, "-o", "IndexProcess.return_k=2", "--no-draw", good)
+	var l3 api.RecognizeResponse
 	json.Unmarshal([]byte(out), &l3)
 	if code != 0 || len(l3.Objects) == 0 || len(whole(l3).Candidates) != 2 {
 		t.Fatalf("-o IndexProcess.return_k=2: exit %d, %s", code, out)

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/eval"
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
-	"github.com/shitu-go/shitu/recognize"
 )
 
 type evalCmd struct {
@@ -35,21 +35,6 @@ func (o evalOut) write(g *Globals, r *eval.Report) error {
 	return nil
 }
 
-// fileExtractor adapts the feature extractor to eval.Extractor.
-type fileExtractor struct{ p *pipeline }
-
-func (f fileExtractor) Extract(ctx context.Context, paths []string) ([][]float32, error) {
-	out := make([][]float32, len(paths))
-	err := f.p.ext.ExtractFiles(ctx, paths, func(i int, vec []float32, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", paths[i], err)
-		}
-		out[i] = vec
-		return nil
-	})
-	return out, err
-}
-
 type evalRetrievalCmd struct {
 	configFlags
 	evalOut
@@ -65,11 +50,11 @@ func (c *evalRetrievalCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	p, err := g.buildPipeline(cfg, c.threads(cfg), false)
+	sys, err := g.openModels(cfg, c.Threads)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer sys.Close()
 	q, err := eval.ReadList(c.Query)
 	if err != nil {
 		return err
@@ -86,7 +71,7 @@ func (c *evalRetrievalCmd) Run(g *Globals) error {
 	}
 	bar := newCounter(g.stderr, "extracting")
 	le.Progress = bar.setInt
-	r, err := eval.EvaluateLists(g.ctx, fileExtractor{p}, le)
+	r, err := eval.EvaluateLists(g.ctx, sys.Extractor(), le)
 	bar.done()
 	if err != nil {
 		return err
@@ -102,12 +87,21 @@ func rootOf(root, list string) string {
 }
 
 // evalSystem loads the models and the gallery of a config into a system.
-func (g *Globals) evalSystem(c configFlags) (*recognize.System, *pipeline, error) {
+func (g *Globals) evalSystem(c configFlags) (*shitu.System, *gallery.Gallery, error) {
 	cfg, err := c.load(g)
 	if err != nil {
 		return nil, nil, err
 	}
-	return g.openSystem(cfg, c.threads(cfg), nil)
+	sys, err := g.open(cfg, c.Threads, shitu.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	gal, err := sys.Gallery(shitu.DefaultGallery)
+	if err != nil {
+		sys.Close()
+		return nil, nil, err
+	}
+	return sys, gal, nil
 }
 
 type evalPipelineCmd struct {
@@ -118,22 +112,22 @@ type evalPipelineCmd struct {
 }
 
 func (c *evalPipelineCmd) Run(g *Globals) error {
-	sys, p, err := g.evalSystem(c.configFlags)
+	sys, gal, err := g.evalSystem(c.configFlags)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	opts := p.recognition
+	defer sys.Close()
+	opts := sys.Options()
 	q, err := eval.ReadList(c.Query)
 	if err != nil {
 		return err
 	}
 	labels := map[string]bool{}
-	for l := range p.gallery.Labels() {
+	for l := range gal.Labels() {
 		labels[l] = true
 	}
 	bar := newCounter(g.stderr, "recognising")
-	qs, err := eval.RunPipeline(g.ctx, eval.SystemRecognizer(sys, opts, imaging.DecodeOptions{}), q, rootOf(c.Root, c.Query), labels, bar.setInt)
+	qs, err := eval.RunPipeline(g.ctx, eval.SystemRecognizer(sys.RecognizerFor(gal), opts, imaging.DecodeOptions{}), q, rootOf(c.Root, c.Query), labels, bar.setInt)
 	bar.done()
 	if err != nil {
 		return err
@@ -161,13 +155,13 @@ func (c *evalCalibrateCmd) Run(g *Globals) error {
 	if (c.Query == "") == !c.LOO {
 		return fmt.Errorf("give either --query LIST or --leave-one-out")
 	}
-	sys, p, err := g.evalSystem(c.configFlags)
+	sys, gal, err := g.evalSystem(c.configFlags)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	opts := p.recognition
-	items, counts, err := eval.GalleryItems(p.gallery)
+	defer sys.Close()
+	opts := sys.Options()
+	items, counts, err := eval.GalleryItems(gal)
 	if err != nil {
 		return err
 	}
@@ -190,7 +184,7 @@ func (c *evalCalibrateCmd) Run(g *Globals) error {
 		}
 		bar := newCounter(g.stderr, "recognising")
 		var qs []eval.PipelineQuery
-		qs, err = eval.RunPipeline(g.ctx, eval.SystemRecognizer(sys, opts, imaging.DecodeOptions{}), q, rootOf(c.Root, c.Query), labels, bar.setInt)
+		qs, err = eval.RunPipeline(g.ctx, eval.SystemRecognizer(sys.RecognizerFor(gal), opts, imaging.DecodeOptions{}), q, rootOf(c.Root, c.Query), labels, bar.setInt)
 		bar.done()
 		if err == nil {
 			samples = eval.PipelineSamples(qs)
@@ -209,10 +203,10 @@ func (c *evalCalibrateCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.Save {
-		if err := eval.SaveThresholds(p.gallery, cal.Thresholds); err != nil {
+		if err := eval.SaveThresholds(gal, cal.Thresholds); err != nil {
 			return err
 		}
-		fmt.Fprintf(g.stdout, "stored thresholds in %s: global %.4f, %d per-label\n", p.gallery.Dir(), cal.Thresholds.Global, len(cal.Thresholds.PerLabel))
+		fmt.Fprintf(g.stdout, "stored thresholds in %s: global %.4f, %d per-label\n", gal.Dir(), cal.Thresholds.Global, len(cal.Thresholds.PerLabel))
 	}
 	return nil
 }

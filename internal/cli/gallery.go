@@ -1,19 +1,15 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
-	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/gallery"
-	"github.com/shitu-go/shitu/imaging"
 )
 
 type galleryCmd struct {
@@ -56,7 +52,7 @@ func (d galleryDir) open(g *Globals) (*gallery.Gallery, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openLocal(dir, gallery.Options{})
+	return openLocal(dir)
 }
 
 // openRead opens a gallery for a read-only command; when a running
@@ -66,7 +62,7 @@ func (d galleryDir) openRead(g *Globals) (*gallery.Gallery, *api.Client, string,
 	if err != nil {
 		return nil, nil, "", err
 	}
-	gal, err := gallery.Open(dir, gallery.Options{})
+	gal, err := shitu.OpenGalleryDir(dir)
 	if errors.Is(err, gallery.ErrLocked) {
 		if c, name := servedClient(dir); c != nil {
 			return nil, c, name, nil
@@ -74,14 +70,6 @@ func (d galleryDir) openRead(g *Globals) (*gallery.Gallery, *api.Client, string,
 		return nil, nil, "", lockedError(dir, err)
 	}
 	return gal, nil, "", err
-}
-
-func indexProcess(cfg *config.Config) gallery.IndexProcess {
-	ip := cfg.IndexProcess
-	return gallery.IndexProcess{IndexMethod: ip.IndexMethod, ImageRoot: ip.ImageRoot, IndexDir: ip.IndexDir,
-		DataFile: ip.DataFile, IndexOperation: ip.IndexOperation, Delimiter: ip.Delimiter, DistType: ip.DistType,
-		EmbeddingSize: ip.EmbeddingSize, BatchSize: ip.BatchSize, ReturnK: ip.ReturnK,
-		ScoreThres: float32(ip.ScoreThres), HammingRadius: ip.HammingRadius}
 }
 
 type galleryBuildCmd struct {
@@ -96,18 +84,14 @@ func (c *galleryBuildCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	p, err := g.buildPipeline(cfg, c.threads(cfg), false)
+	sys, err := g.openModels(cfg, c.Threads)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	ip := indexProcess(cfg)
-	if c.Sync {
-		ip.IndexOperation = "new"
-	}
+	defer sys.Close()
+	ip := sys.IndexProcess()
 	bar := newCounter(g.stderr, "extracting")
-	res, err := gallery.RunIndexProcess(g.ctx, ip, gallery.IndexRun{Model: p.recModel, Extractor: p.ext,
-		Strict: c.Strict, Progress: bar.setInt, NoExport: c.NoExport})
+	res, err := sys.Build(g.ctx, shitu.BuildOptions{Strict: c.Strict, Sync: c.Sync, NoExport: c.NoExport, Progress: bar.setInt})
 	bar.done()
 	for _, pr := range res.Problems {
 		fmt.Fprintf(g.stderr, "shitu: gallery build: %s: %s\n", ip.DataFile, pr)
@@ -142,48 +126,28 @@ func (c *galleryAddCmd) Run(g *Globals) error {
 	if dir == "" {
 		dir = cfg.IndexProcess.IndexDir
 	}
-	p, err := g.buildPipeline(cfg, c.threads(cfg), false)
+	sys, err := g.openModels(cfg, c.Threads)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	gal, err := openLocal(dir, gallery.Options{Model: p.recModel})
+	defer sys.Close()
+	gal, err := sys.OpenGallery(shitu.DefaultGallery, dir)
+	if errors.Is(err, gallery.ErrLocked) {
+		return lockedError(dir, err)
+	}
 	if err != nil {
 		return err
 	}
-	defer gal.Close()
 	files, err := imageList(c.Images) // folders as predict takes them
 	if err != nil {
 		return err
 	}
-	var items []gallery.Item
-	var imgs []*imaging.Image
-	for _, path := range files {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("%s: %s (nothing was added)", path, errWithoutPath(err, path))
-		}
-		img, err := imaging.Decode(b, imaging.DecodeOptions{})
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		sum := sha256.Sum256(b)
-		imgs = append(imgs, img)
-		items = append(items, gallery.Item{Label: c.Label, Source: path, SHA256: hex.EncodeToString(sum[:]), Meta: c.Meta})
-	}
-	feats, err := p.ext.Extract(g.ctx, imgs)
+	items, err := gal.AddFiles(g.ctx, sys.Extractor(), c.Label, c.Meta, files...)
 	if err != nil {
 		return err
 	}
-	for i := range items {
-		items[i].Vector = feats[i]
-	}
-	ids, err := gal.Add(items...)
-	if err != nil {
-		return err
-	}
-	for i, id := range ids {
-		fmt.Fprintf(g.stdout, "added %d\t%s\t%s\n", id, c.Label, items[i].Source)
+	for _, it := range items {
+		fmt.Fprintf(g.stdout, "added %d\t%s\t%s\n", it.ID, c.Label, it.Source)
 	}
 	return nil
 }
@@ -345,12 +309,7 @@ func (c *galleryExportCmd) Run(g *Globals) error {
 		return err
 	}
 	defer gal.Close()
-	var files []string
-	if c.Format == "paddlex" {
-		files, err = gal.ExportPaddleX(c.Out)
-	} else {
-		files, err = gal.ExportPaddleClas(c.Out)
-	}
+	files, err := shitu.Export(gal, c.Format, c.Out)
 	if err != nil {
 		return err
 	}
@@ -371,15 +330,15 @@ func (c *galleryImportCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	_, recBytes, err := resolveModel(g.ctx, cfg.Path, cfg.Global.RecInferenceModelDir)
+	sys, err := g.openModels(cfg, c.Threads)
 	if err != nil {
 		return err
 	}
-	gal, err := gallery.Import(c.Src, c.Dir, fingerprint(recBytes))
+	defer sys.Close()
+	gal, err := sys.Import(shitu.DefaultGallery, c.Src, c.Dir)
 	if err != nil {
 		return err
 	}
-	defer gal.Close()
 	fmt.Fprintf(g.stdout, "imported %d items from %s into %s\n", gal.Len(), c.Src, c.Dir)
 	return nil
 }
@@ -394,7 +353,7 @@ func (c *galleryDeleteCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	gal, err := openLocal(dir, gallery.Options{})
+	gal, err := openLocal(dir)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu"
+	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/recognize"
 )
@@ -73,48 +74,6 @@ func sniffFile(path string) bool {
 	return imaging.Sniff(head[:n]) != ""
 }
 
-// openIndexDir opens the gallery of IndexProcess.index_dir: a shitu
-// gallery as is, or a PaddleClas/PaddleX index_dir (vector.index +
-// id_map.pkl/yaml) imported once into a cache folder keyed by its content.
-func openIndexDir(dir, model string) (*gallery.Gallery, error) {
-	if dir == "" {
-		return nil, fmt.Errorf("config: IndexProcess.index_dir is not set")
-	}
-	if _, err := os.Stat(filepath.Join(dir, gallery.DBFile)); err == nil {
-		return openLocal(dir, gallery.Options{Model: model})
-	}
-	if _, err := os.Stat(filepath.Join(dir, gallery.VectorIndexFile)); err != nil {
-		return nil, fmt.Errorf("%s holds no gallery (neither a shitu gallery nor vector.index + id_map.pkl): build one with `shitu gallery build -c CONFIG`", dir)
-	}
-	var sum []byte
-	for _, f := range []string{gallery.VectorIndexFile, gallery.IDMapPickle, gallery.IDMapYAML} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err == nil {
-			sum = append(sum, []byte(fingerprint(b))...)
-		}
-	}
-	cache, _ := os.UserCacheDir()
-	dst := filepath.Join(cache, "shitu", "imported", strings.TrimPrefix(fingerprint(append(sum, model...)), "sha256:")[:24])
-	if _, err := os.Stat(filepath.Join(dst, gallery.DBFile)); err == nil {
-		return openLocal(dst, gallery.Options{Model: model})
-	}
-	os.RemoveAll(dst)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return nil, err
-	}
-	return gallery.Import(dir, dst, model)
-}
-
-type predictLine struct {
-	Image   string             `json:"image"`
-	Width   int                `json:"width"`
-	Height  int                `json:"height"`
-	Objects []recognize.Object `json:"objects"`
-	Version uint64             `json:"gallery_version"`
-	Timings map[string]float64 `json:"timings_ms,omitempty"`
-	Output  string             `json:"visualization,omitempty"`
-}
-
 func (c *predictCmd) Run(g *Globals) error {
 	cfg, err := c.load(g)
 	if err != nil {
@@ -131,16 +90,19 @@ func (c *predictCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	sys, p, err := g.openSystem(cfg, c.threads(cfg), func(o *recognize.Options) (err error) {
+	sys, err := g.open(cfg, c.Threads, shitu.Options{Recognize: func(o *recognize.Options) (err error) {
 		o.WholeImage, err = recognize.ParseWholeImage(c.Whole)
 		o.KeepUnknown = c.Format == "json"
 		return err
-	})
+	}})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	gal := p.gallery
+	defer sys.Close()
+	gal, err := sys.Gallery(shitu.DefaultGallery)
+	if err != nil {
+		return err
+	}
 	outDir := cfg.Global.OutputDir
 	painter := recognize.NewPainter("")
 	names := outputNames(files)
@@ -149,14 +111,14 @@ func (c *predictCmd) Run(g *Globals) error {
 		if err := g.ctx.Err(); err != nil {
 			return err
 		}
-		line, err := c.one(g, sys, painter, f, filepath.Join(outDir, names[f]), gal.Binary())
+		res, line, err := c.one(g, sys, painter, f, filepath.Join(outDir, names[f]))
 		if err != nil {
 			failed++
 			fmt.Fprintf(g.stderr, "shitu: predict: %s: %s\n", f, errWithoutPath(err, f))
 			continue
 		}
 		if c.Format == "paddleclas" {
-			fmt.Fprintln(g.stdout, recognize.FormatPaddleClas(line.Objects, gal.Binary()))
+			fmt.Fprintln(g.stdout, recognize.FormatPaddleClas(res.Objects, gal.Binary()))
 		} else {
 			b, _ := json.Marshal(line)
 			fmt.Fprintln(g.stdout, string(b))
@@ -168,34 +130,34 @@ func (c *predictCmd) Run(g *Globals) error {
 	return nil
 }
 
-func (c *predictCmd) one(g *Globals, sys *recognize.System, painter *recognize.Painter, path, outPath string, binary bool) (*predictLine, error) {
+// one recognises one file; line is its JSON answer (the type of
+// /v1/recognize); the visualisation goes to outPath.
+func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Painter, path, outPath string) (*recognize.Result, *api.RecognizeResponse, error) {
 	t0 := time.Now()
 	img, err := imaging.DecodeFile(path, imaging.DecodeOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dec := time.Since(t0)
 	res, err := sys.Recognize(g.ctx, img)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	line := &predictLine{Image: path, Width: img.W, Height: img.H, Objects: res.Objects, Version: res.GalleryVersion}
+	line := shitu.Response(shitu.DefaultGallery, img.W, img.H, res, dec)
+	line.Path = path
 	if g.Verbose {
-		t := res.Timings
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
-		line.Timings = map[string]float64{"decode": ms(dec), "detect": ms(t.Detect), "crop": ms(t.Crop),
-			"rec": ms(t.Rec), "search": ms(t.Search), "nms": ms(t.NMS), "total": ms(dec + t.Total)}
+		t := line.TimingsMS
 		fmt.Fprintf(g.stderr, "%s: decode %.1fms detect %.1fms crop %.1fms rec %.1fms search %.2fms nms %.2fms\n",
-			path, ms(dec), ms(t.Detect), ms(t.Crop), ms(t.Rec), ms(t.Search), ms(t.NMS))
+			path, t.Decode, t.Detect, t.Crop, t.Rec, t.Search, t.NMS)
 	}
 	if c.Draw && outPath != "" {
 		out, err := savePainted(painter, img, res.Objects, outPath, c.Format == "paddleclas")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		line.Output = out
+		line.Visualization = out
 	}
-	return line, nil
+	return res, &line, nil
 }
 
 // outputNames names each input's visualisation: its path relative to the

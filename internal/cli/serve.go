@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/server"
 )
@@ -84,39 +85,6 @@ func (c *serveCmd) checkFlags() error {
 	return nil
 }
 
-// snapshots writes the index snapshot of every gallery that changed since
-// its last one (galleries created later through the API included).
-// Changes are durable without it; the snapshot only makes the next start
-// fast.
-func snapshots(ctx context.Context, log *slog.Logger, galleries func() map[string]*gallery.Gallery, every time.Duration) {
-	if every <= 0 {
-		return
-	}
-	last := map[string]uint64{}
-	for name, gl := range galleries() {
-		last[name] = gl.Version()
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for name, gl := range galleries() {
-			if v, ok := last[name]; !ok || gl.Version() != v {
-				v = gl.Version()
-				if err := gl.Snapshot(); err != nil {
-					log.Error("snapshot", "gallery", name, "error", err.Error())
-					continue
-				}
-				last[name] = v
-			}
-		}
-	}
-}
-
 func (c *serveCmd) Run(g *Globals) error {
 	if err := checkExposure(c.Addr, c.APIKey, c.Public, func(m string) { fmt.Fprintln(g.stderr, m) }); err != nil {
 		return err
@@ -139,49 +107,39 @@ func (c *serveCmd) Run(g *Globals) error {
 	if threads == 0 {
 		threads = 1 // many requests in parallel: one intra-op thread each
 	}
-	sys, p, err := g.openSystem(cfg, threads, nil)
+	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	sys, err := g.open(cfg, threads, shitu.Options{SnapshotEvery: c.SnapshotEvery, Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer p.Close() // also closes the default gallery
-	def := p.gallery
-	gals := map[string]*gallery.Gallery{"default": def}
-	defer func() { // galleries are closed once: Close is idempotent
-		for _, gl := range gals {
-			gl.Close()
-		}
-	}()
+	defer sys.Close() // also closes every gallery
 	for name, dir := range c.Galleries {
-		gl, err := openLocal(dir, gallery.Options{Model: p.recModel})
-		if err != nil {
+		if _, err := sys.OpenGallery(name, dir); err != nil {
+			if errors.Is(err, gallery.ErrLocked) {
+				err = lockedError(dir, err)
+			}
 			return fmt.Errorf("gallery %s: %w", name, err)
 		}
-		gals[name] = gl
 	}
-	opts := p.recognition
+	def, err := sys.Gallery(shitu.DefaultGallery)
+	if err != nil {
+		return err
+	}
 	newRoot := c.NewGalleries
 	if newRoot == "" {
 		newRoot = filepath.Join(filepath.Dir(filepath.Clean(cfg.IndexProcess.IndexDir)), "galleries")
 	}
-	ip := indexProcess(cfg)
-	newOpts, err := ip.Options(p.recModel)
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
-	srv, err := server.New(sys, gals, server.Config{
+	srv, err := server.New(sys, server.Config{
 		APIKey: c.APIKey, AuthReads: c.AuthReads, MaxBodyBytes: c.MaxBody, MaxPixels: c.MaxPixels,
 		MaxTopK: c.MaxTopK, MaxBatch: c.MaxBatch, Workers: c.Workers, Queue: c.Queue,
 		Timeout: c.Timeout, ReadTimeout: c.ReadTimeout, IdleTimeout: c.IdleTimeout, MaxConns: c.MaxConns,
-		Store:        &server.DirStore{Root: newRoot, Options: newOpts},
-		MaxGalleries: c.MaxGalleries, MaxStoreBytes: c.MaxStoreBytes,
+		Store: &server.DirStore{Root: newRoot}, MaxGalleries: c.MaxGalleries, MaxStoreBytes: c.MaxStoreBytes,
 		FetchAllow: c.FetchAllow, PXNoImage: !c.PaddleXImage,
-		Logger: logger, Recognize: opts,
+		Logger: logger, Recognize: sys.Options(),
 	})
 	if err != nil {
 		return err
 	}
-	defer srv.Close() // the galleries created through the API
 	ln := srv.Limit(ln0)
 	hs := srv.HTTPServer()
 	url := localURL(ln.Addr())
@@ -193,7 +151,6 @@ func (c *serveCmd) Run(g *Globals) error {
 	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", def.Len())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	go snapshots(g.ctx, logger, srv.GalleryMap, c.SnapshotEvery)
 	select {
 	case err := <-errc:
 		return err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
 )
@@ -92,8 +93,8 @@ func servedClient(dir string) (*api.Client, string) {
 
 // openLocal opens a gallery for a changing command; a served gallery gets
 // the explanation of lockedError.
-func openLocal(dir string, o gallery.Options) (*gallery.Gallery, error) {
-	g, err := gallery.Open(dir, o)
+func openLocal(dir string) (*gallery.Gallery, error) {
+	g, err := shitu.OpenGalleryDir(dir)
 	if errors.Is(err, gallery.ErrLocked) {
 		return nil, lockedError(dir, err)
 	}

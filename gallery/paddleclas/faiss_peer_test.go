@@ -1,4 +1,4 @@
-package gallery
+package paddleclas
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/vecindex"
 )
 
@@ -69,11 +70,11 @@ type peerMeta struct {
 
 // peerQueries searches every query through the gallery (View.Search, the
 // call recognize makes for predict) and returns the hits.
-func peerQueries(t *testing.T, g *Gallery, qs []float32, m peerMeta) [][]Hit {
+func peerQueries(t *testing.T, g *gallery.Gallery, qs []float32, m peerMeta) [][]gallery.Hit {
 	t.Helper()
-	out := make([][]Hit, m.NQ)
+	out := make([][]gallery.Hit, m.NQ)
 	for i := range out {
-		h, err := g.View().Search(qs[i*m.D:(i+1)*m.D], m.K, Query{})
+		h, err := g.View().Search(qs[i*m.D:(i+1)*m.D], m.K, gallery.Query{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func peerQueries(t *testing.T, g *Gallery, qs []float32, m peerMeta) [][]Hit {
 // comparePeer counts the queries whose top-k differs from faiss' (ids in
 // order, scores within 1e-5), checks labels, logs the figures and fails
 // when any query differs.
-func comparePeer(t *testing.T, what string, hits [][]Hit, want peerResult, k int) {
+func comparePeer(t *testing.T, what string, hits [][]gallery.Hit, want peerResult, k int) {
 	t.Helper()
 	differ, top1 := 0, 0
 	first := ""
@@ -168,11 +169,11 @@ func TestFaissPeer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := os.Stat(filepath.Join(dst, SnapshotFile)); err != nil {
+			if _, err := os.Stat(filepath.Join(dst, gallery.SnapshotFile)); err != nil {
 				t.Fatalf("no index snapshot right after the import (a crash would rebuild another index): %v", err)
 			}
 			comparePeer(t, name+": imported", peerQueries(t, g, qs, m), want, m.K)
-			batch, err := g.SearchBatch(qs, m.K, Query{})
+			batch, err := g.SearchBatch(qs, m.K, gallery.Query{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +192,7 @@ func TestFaissPeer(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A second predict run opens the imported gallery again.
-			g, err = Open(dst, Options{Model: "model-x"})
+			g, err = gallery.Open(dst, gallery.Options{Model: "model-x"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,31 +210,31 @@ func TestFaissPeer(t *testing.T) {
 
 	t.Run("shitu_to_faiss", func(t *testing.T) {
 		base := readLE[float32](t, filepath.Join(dir, "base.f32"))
-		items := make([]Item, m.N)
+		items := make([]gallery.Item, m.N)
 		for i := range items {
-			items[i] = Item{Label: peerLabel(int64(i)), Source: fmt.Sprintf("gallery/%d.jpg", i), Vector: base[i*m.D : (i+1)*m.D]}
+			items[i] = gallery.Item{Label: peerLabel(int64(i)), Source: fmt.Sprintf("gallery/%d.jpg", i), Vector: base[i*m.D : (i+1)*m.D]}
 		}
 		type export struct {
 			what string
 			dir  string
-			hits [][]Hit
+			hits [][]gallery.Hit
 		}
 		var exports []export
 		for _, c := range []struct {
 			name, method string
 			ivf          vecindex.IVFConfig
 		}{
-			{"HNSW32", MethodHNSW, vecindex.IVFConfig{}},
+			{"HNSW32", gallery.MethodHNSW, vecindex.IVFConfig{}},
 			// nprobe is written into the file for faiss; k-means is kept short.
-			{"IVF16 nprobe 4", MethodIVF, vecindex.IVFConfig{NList: 16, NProbe: 4, Iters: 6}},
-			{"IVF250 nprobe 1", MethodIVF, vecindex.IVFConfig{NList: 250, NProbe: 1, Iters: 6}},
-			{"Flat", MethodFlat, vecindex.IVFConfig{}},
+			{"IVF16 nprobe 4", gallery.MethodIVF, vecindex.IVFConfig{NList: 16, NProbe: 4, Iters: 6}},
+			{"IVF250 nprobe 1", gallery.MethodIVF, vecindex.IVFConfig{NList: 250, NProbe: 1, Iters: 6}},
+			{"Flat", gallery.MethodFlat, vecindex.IVFConfig{}},
 		} {
-			o := Options{Model: "model-x", Dims: m.D, Method: c.method}
-			if c.method == MethodIVF {
-				o.NewIndex = func(s IndexSpec) (vecindex.Index, error) { return vecindex.NewIVF(s.Dims, s.Metric, c.ivf) }
+			o := gallery.Options{Model: "model-x", Dims: m.D, Method: c.method}
+			if c.method == gallery.MethodIVF {
+				o.NewIndex = func(s gallery.IndexSpec) (vecindex.Index, error) { return vecindex.NewIVF(s.Dims, s.Metric, c.ivf) }
 			}
-			g, err := Create(filepath.Join(t.TempDir(), "g"), o)
+			g, err := gallery.Create(filepath.Join(t.TempDir(), "g"), o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,7 +254,7 @@ func TestFaissPeer(t *testing.T) {
 					}
 				}
 				out := filepath.Join(dir, "export", strconv.Itoa(len(exports)))
-				if _, err := g.ExportPaddleClas(out); err != nil {
+				if _, err := ExportPaddleClas(g, out); err != nil {
 					t.Fatal(err)
 				}
 				exports = append(exports, export{c.name + ": " + phase, out, peerQueries(t, g, qs, m)})
@@ -274,7 +275,7 @@ func TestFaissPeer(t *testing.T) {
 // ownSearch checks that Query.OwnSearch takes shitu's own HNSW search
 // (its answers differ from faiss' on some queries) and logs the recall@k
 // of both procedures against the exact (Flat) answers.
-func ownSearch(t *testing.T, g *Gallery, qs []float32, m peerMeta, faissRes, exact peerResult) {
+func ownSearch(t *testing.T, g *gallery.Gallery, qs []float32, m peerMeta, faissRes, exact peerResult) {
 	t.Helper()
 	recall := func(ids []int64, qi int) int {
 		n := 0
@@ -289,7 +290,7 @@ func ownSearch(t *testing.T, g *Gallery, qs []float32, m peerMeta, faissRes, exa
 	}
 	differ, rOwn, rFaiss := 0, 0, 0
 	for qi := range m.NQ {
-		hs, err := g.Search(qs[qi*m.D:(qi+1)*m.D], m.K, Query{OwnSearch: true})
+		hs, err := g.Search(qs[qi*m.D:(qi+1)*m.D], m.K, gallery.Query{OwnSearch: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,8 @@
-package gallery
+package paddleclas
 
 import (
 	"encoding/json"
+	"github.com/shitu-go/shitu/gallery"
 	"math"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func loadExpected(t *testing.T) *faissExpected {
 
 // compareHits checks gallery hits against faiss' ids and scores. Equal
 // scores may come in another order (faiss' heap order is unspecified).
-func compareHits(t *testing.T, what string, hits []Hit, ids []int64, scores []float64, binary bool) {
+func compareHits(t *testing.T, what string, hits []gallery.Hit, ids []int64, scores []float64, binary bool) {
 	t.Helper()
 	if len(hits) != len(ids) {
 		t.Fatalf("%s: %d hits, faiss %d", what, len(hits), len(ids))
@@ -88,15 +89,15 @@ func TestImportFaissIndexDirs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			check := func(g *Gallery, when string) {
+			check := func(g *gallery.Gallery, when string) {
 				t.Helper()
 				for qi := range exp.Queries {
-					var hits []Hit
+					var hits []gallery.Hit
 					var err error
 					if binary {
-						hits, err = g.SearchCode(exp.QCodes[qi], exp.K, Query{})
+						hits, err = g.SearchCode(exp.QCodes[qi], exp.K, gallery.Query{})
 					} else {
-						hits, err = g.Search(exp.Queries[qi], exp.K, Query{})
+						hits, err = g.Search(exp.Queries[qi], exp.K, gallery.Query{})
 					}
 					if err != nil {
 						t.Fatal(err)
@@ -119,7 +120,7 @@ func TestImportFaissIndexDirs(t *testing.T) {
 			}
 			// Export both ways, read back.
 			out := filepath.Join(t.TempDir(), "export")
-			if _, err := g.ExportPaddleClas(out); err != nil {
+			if _, err := ExportPaddleClas(g, out); err != nil {
 				t.Fatal(err)
 			}
 			back, err := ReadIndexDir(out)
@@ -130,7 +131,7 @@ func TestImportFaissIndexDirs(t *testing.T) {
 				t.Fatalf("export round trip: %d items %s %v", len(back.Items), back.Method, back.Metric)
 			}
 			pxo := filepath.Join(t.TempDir(), "px")
-			if _, err := g.ExportPaddleX(pxo); err != nil {
+			if _, err := ExportPaddleX(g, pxo); err != nil {
 				t.Fatal(err)
 			}
 			px, err := ReadIndexDir(pxo)
@@ -147,7 +148,7 @@ func TestImportFaissIndexDirs(t *testing.T) {
 			if err := g.Close(); err != nil {
 				t.Fatal(err)
 			}
-			g, err = Open(dst, Options{Model: "model-x"})
+			g, err = gallery.Open(dst, gallery.Options{Model: "model-x"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +176,7 @@ func TestWriteExportsForFaiss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := g.ExportPaddleClas(filepath.Join(out, name)); err != nil {
+		if _, err := ExportPaddleClas(g, filepath.Join(out, name)); err != nil {
 			t.Fatal(err)
 		}
 		g.Close()

@@ -1,4 +1,4 @@
-package gallery
+package paddleclas
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/shitu-go/shitu/gallery"
 )
 
 // ReadIDMap reads a PaddleClas id_map.pkl: a pickled dict from faiss id to
@@ -19,25 +21,25 @@ import (
 func ReadIDMap(r io.Reader) (map[int64]string, error) {
 	b, err := io.ReadAll(io.LimitReader(r, 1<<31))
 	if err != nil {
-		return nil, fmt.Errorf("gallery: read id_map.pkl: %w", err)
+		return nil, fmt.Errorf("paddleclas: read id_map.pkl: %w", err)
 	}
 	v, err := (&unpickler{b: b, memo: map[uint32]any{}}).run()
 	if err != nil {
-		return nil, fmt.Errorf("%w: id_map.pkl: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: id_map.pkl: %v", gallery.ErrFormat, err)
 	}
 	d, ok := v.(*pyDict)
 	if !ok {
-		return nil, fmt.Errorf("%w: id_map.pkl holds %T, want a dict", ErrFormat, v)
+		return nil, fmt.Errorf("%w: id_map.pkl holds %T, want a dict", gallery.ErrFormat, v)
 	}
 	out := make(map[int64]string, len(d.keys))
 	for i, k := range d.keys {
 		id, ok := k.(int64)
 		if !ok {
-			return nil, fmt.Errorf("%w: id_map.pkl key %v (%T) is not an integer", ErrFormat, k, k)
+			return nil, fmt.Errorf("%w: id_map.pkl key %v (%T) is not an integer", gallery.ErrFormat, k, k)
 		}
 		s, ok := d.vals[i].(string)
 		if !ok {
-			return nil, fmt.Errorf("%w: id_map.pkl value of id %d is %T, want str", ErrFormat, id, d.vals[i])
+			return nil, fmt.Errorf("%w: id_map.pkl value of id %d is %T, want str", gallery.ErrFormat, id, d.vals[i])
 		}
 		out[id] = s
 	}

@@ -1,4 +1,4 @@
-package gallery
+package paddleclas
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/vecindex"
 	"github.com/shitu-go/shitu/vecindex/faiss"
 )
@@ -22,8 +23,7 @@ type faissData struct {
 	ids    []int64
 	vecs   []float32
 	codes  []byte
-	index  vecindex.Index
-	bindex vecindex.BinaryIndex
+	index  any // vecindex.Index or vecindex.BinaryIndex
 }
 
 // readVectorIndex reads a faiss vector.index (write_index or
@@ -31,48 +31,48 @@ type faissData struct {
 func readVectorIndex(path string) (*faissData, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("gallery: %w", err)
+		return nil, fmt.Errorf("paddleclas: %w", err)
 	}
 	fx := &faissData{}
 	if bytes.HasPrefix(b, []byte("IB")) {
 		bi, err := faiss.ReadBinary(bytes.NewReader(b))
 		if err != nil {
-			return nil, fmt.Errorf("gallery: %s: %w", path, err)
+			return nil, fmt.Errorf("paddleclas: %s: %w", path, err)
 		}
-		fx.bindex, fx.dims, fx.metric = bi, bi.Dims(), vecindex.Hamming
+		fx.index, fx.dims, fx.metric = bi, bi.Dims(), vecindex.Hamming
 		switch v := bi.(type) {
 		case *vecindex.BinaryFlat:
-			fx.method = MethodFlat
+			fx.method = gallery.MethodFlat
 			fx.ids, fx.codes = v.Data()
 		case *vecindex.BinaryHNSW:
-			fx.method = MethodHNSW
+			fx.method = gallery.MethodHNSW
 			_, fx.ids, fx.codes = v.Graph()
 		default:
-			return nil, fmt.Errorf("%w: binary index type %T", ErrUnsupported, bi)
+			return nil, fmt.Errorf("%w: binary index type %T", gallery.ErrUnsupported, bi)
 		}
 		return fx, nil
 	}
 	ix, err := faiss.Read(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("gallery: %s: %w", path, err)
+		return nil, fmt.Errorf("paddleclas: %s: %w", path, err)
 	}
 	fx.index, fx.dims, fx.metric = ix, ix.Dims(), ix.Metric()
 	switch v := ix.(type) {
 	case *vecindex.Flat:
-		fx.method = MethodFlat
+		fx.method = gallery.MethodFlat
 		fx.ids, fx.vecs = v.Data()
 	case *vecindex.HNSW:
-		fx.method = MethodHNSW
+		fx.method = gallery.MethodHNSW
 		_, fx.ids, fx.vecs = v.Graph()
 	case *vecindex.IVF:
-		fx.method = MethodIVF
+		fx.method = gallery.MethodIVF
 		_, lists, _ := v.Lists()
 		for _, l := range lists {
 			fx.ids = append(fx.ids, l.IDs...)
 			fx.vecs = append(fx.vecs, l.Vecs...)
 		}
 	default:
-		return nil, fmt.Errorf("%w: index type %T", ErrUnsupported, ix)
+		return nil, fmt.Errorf("%w: index type %T", gallery.ErrUnsupported, ix)
 	}
 	return fx, nil
 }
@@ -81,33 +81,36 @@ func readVectorIndex(path string) (*faissData, error) {
 // dir (float: wrapped in IndexIDMap2 as build_gallery.py does; binary:
 // IBxF/IBHf, with an IBM2 id map when ids are not positions) and returns
 // the items by faiss id. Writers are blocked meanwhile.
-func (g *Gallery) writeVectorIndex(dir string) (map[int64]*Item, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.db == nil {
-		return nil, ErrClosed
-	}
+func writeVectorIndex(g *gallery.Gallery, dir string) (map[int64]*gallery.Item, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("gallery: %w", err)
+		return nil, fmt.Errorf("paddleclas: %w", err)
 	}
-	st := g.view.Load()
-	err := writeAtomic(filepath.Join(dir, VectorIndexFile), func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 1<<20)
-		var err error
-		if st.bindex != nil {
-			err = faiss.WriteBinary(bw, st.bindex)
-		} else {
-			err = faiss.Write(bw, st.index, faiss.WriteOptions{IDMap: faiss.IDMap2})
-		}
+	var byID map[int64]*gallery.Item
+	err := g.Frozen(func(index any, items []gallery.Item) error {
+		err := gallery.WriteFileAtomic(filepath.Join(dir, VectorIndexFile), func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 1<<20)
+			var err error
+			switch ix := index.(type) {
+			case vecindex.BinaryIndex:
+				err = faiss.WriteBinary(bw, ix)
+			case vecindex.Index:
+				err = faiss.Write(bw, ix, faiss.WriteOptions{IDMap: faiss.IDMap2})
+			default:
+				err = fmt.Errorf("%w: index of type %T", gallery.ErrUnsupported, index)
+			}
+			if err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
 		if err != nil {
 			return err
 		}
-		return bw.Flush()
+		byID = make(map[int64]*gallery.Item, len(items))
+		for i := range items {
+			byID[items[i].ID] = &items[i]
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	items := make(map[int64]*Item, st.n)
-	st.each(func(e *entry) { it := e.item(); items[e.id] = &it })
-	return items, nil
+	return byID, err
 }

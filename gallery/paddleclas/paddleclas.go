@@ -1,4 +1,8 @@
-package gallery
+// Package paddleclas reads and writes PaddleClas and PaddleX index_dirs
+// (vector.index with id_map.pkl or id_map.yaml, ppshitu-pipeline.md §11.6,
+// §17) for shitu galleries, with a bounded reader for the pickles, and
+// runs build_gallery.py's IndexProcess on a gallery.
+package paddleclas
 
 import (
 	"bufio"
@@ -12,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/vecindex"
 	"go.yaml.in/yaml/v3"
 )
@@ -34,24 +39,24 @@ type IndexProcess struct {
 	Delimiter      string  `yaml:"delimiter"`       // default TAB
 	DistType       string  `yaml:"dist_type"`       // IP (default), hamming, anything else → L2
 	EmbeddingSize  int     `yaml:"embedding_size"`  // default 512
-	BatchSize      int     `yaml:"batch_size"`      // extraction batch, default 32 (for the Extractor)
+	BatchSize      int     `yaml:"batch_size"`      // extraction batch, default 32 (for the gallery.Extractor)
 	ReturnK        int     `yaml:"return_k"`
 	ScoreThres     float32 `yaml:"score_thres"`
 	HammingRadius  int     `yaml:"hamming_radius"`
 }
 
-// Options turns the block into gallery options for a model fingerprint.
+// gallery.Options turns the block into gallery options for a model fingerprint.
 // Metric follows build_gallery.py: "IP" → IP, "hamming" → Hamming, any
 // other value → L2 (§11.4).
-func (ip IndexProcess) Options(model string) (Options, error) {
-	o := Options{Model: model, Dims: ip.EmbeddingSize, Method: ip.IndexMethod}
+func (ip IndexProcess) Options(model string) (gallery.Options, error) {
+	o := gallery.Options{Model: model, Dims: ip.EmbeddingSize, Method: ip.IndexMethod}
 	if o.Dims == 0 {
 		o.Dims = 512
 	}
 	if o.Method == "" {
-		o.Method = MethodHNSW
+		o.Method = gallery.MethodHNSW
 	}
-	m, err := normMethod(o.Method)
+	m, err := gallery.ParseMethod(o.Method)
 	if err != nil {
 		return o, err
 	}
@@ -69,9 +74,9 @@ func (ip IndexProcess) Options(model string) (Options, error) {
 
 // IndexRun are the run-time inputs of RunIndexProcess.
 type IndexRun struct {
-	Model     string    // recognition model fingerprint (required)
-	Extractor Extractor // makes features of new images
-	Strict    bool      // see BuildOptions.Strict
+	Model     string            // recognition model fingerprint (required)
+	Extractor gallery.Extractor // makes features of new images
+	Strict    bool              // see gallery.BuildOptions.Strict
 	Progress  func(done, total int)
 	// NoExport skips writing vector.index + id_map.pkl for PaddleClas
 	// beside the gallery (default: written after every operation).
@@ -81,7 +86,7 @@ type IndexRun struct {
 // IndexResult is the outcome of RunIndexProcess.
 type IndexResult struct {
 	Operation string
-	Summary
+	gallery.Summary
 	// Recreated is set when "new" replaced a gallery made with another
 	// model or index layout.
 	Recreated bool
@@ -107,10 +112,10 @@ func RunIndexProcess(ctx context.Context, ip IndexProcess, run IndexRun) (IndexR
 	}
 	res := IndexResult{Operation: op}
 	if op != "new" && op != "append" && op != "remove" {
-		return res, fmt.Errorf("%w: index_operation %q (want new, append or remove)", ErrConfig, ip.IndexOperation)
+		return res, fmt.Errorf("%w: index_operation %q (want new, append or remove)", gallery.ErrConfig, ip.IndexOperation)
 	}
 	if ip.IndexDir == "" || ip.DataFile == "" {
-		return res, fmt.Errorf("%w: IndexProcess needs index_dir and data_file", ErrConfig)
+		return res, fmt.Errorf("%w: IndexProcess needs index_dir and data_file", gallery.ErrConfig)
 	}
 	opts, err := ip.Options(run.Model)
 	if err != nil {
@@ -125,15 +130,15 @@ func RunIndexProcess(ctx context.Context, ip IndexProcess, run IndexRun) (IndexR
 	if op == "remove" {
 		res.Summary, err = g.RemoveListed(ip.DataFile, ip.Delimiter)
 	} else {
-		res.Summary, err = g.Build(ctx, BuildOptions{List: ip.DataFile, ImageRoot: ip.ImageRoot, Delimiter: ip.Delimiter,
+		res.Summary, err = g.Build(ctx, gallery.BuildOptions{List: ip.DataFile, ImageRoot: ip.ImageRoot, Delimiter: ip.Delimiter,
 			Sync: op == "new", Strict: run.Strict, Extractor: run.Extractor, Progress: run.Progress})
 	}
 	if err != nil {
 		return res, err
 	}
 	if !run.NoExport {
-		files, err := g.ExportPaddleClas(ip.IndexDir)
-		if err != nil && !errors.Is(err, ErrUnsupported) {
+		files, err := ExportPaddleClas(g, ip.IndexDir)
+		if err != nil && !errors.Is(err, gallery.ErrUnsupported) {
 			return res, err
 		}
 		res.Exported = files
@@ -143,47 +148,47 @@ func RunIndexProcess(ctx context.Context, ip IndexProcess, run IndexRun) (IndexR
 
 // openForIndexProcess opens or creates the gallery; for "new" a gallery of
 // another model or layout is replaced.
-func openForIndexProcess(dir string, o Options, fresh bool) (*Gallery, bool, error) {
-	g, err := Open(dir, o)
+func openForIndexProcess(dir string, o gallery.Options, fresh bool) (*gallery.Gallery, bool, error) {
+	g, err := gallery.Open(dir, o)
 	switch {
-	case errors.Is(err, ErrNoGallery) && !fresh && hasIndexDir(dir):
+	case errors.Is(err, gallery.ErrNoGallery) && !fresh && hasIndexDir(dir):
 		// A PaddleClas/PaddleX index_dir without a shitu gallery: adopt
 		// its entries first, so append/remove edit them instead of
 		// overwriting vector.index with the new lines only.
 		if g, err = Import(dir, dir, o.Model); err != nil {
 			return nil, false, err
 		}
-		if g.hdr.Dims != o.Dims || g.hdr.Metric != o.Metric {
+		if g.Dims() != o.Dims || g.Metric() != o.Metric {
 			g.Close()
-			os.Remove(filepath.Join(dir, DBFile))
-			return nil, false, fmt.Errorf("%w: %s holds %d-dim %v vectors, the config asks for %d-dim %v", ErrConfig, dir, g.hdr.Dims, g.hdr.Metric, o.Dims, o.Metric)
+			os.Remove(filepath.Join(dir, gallery.DBFile))
+			return nil, false, fmt.Errorf("%w: %s holds %d-dim %v vectors, the config asks for %d-dim %v", gallery.ErrConfig, dir, g.Dims(), g.Metric(), o.Dims, o.Metric)
 		}
 		return g, false, nil
-	case errors.Is(err, ErrNoGallery):
-		g, err = Create(dir, o)
+	case errors.Is(err, gallery.ErrNoGallery):
+		g, err = gallery.Create(dir, o)
 		return g, false, err
-	case err == nil && g.hdr.Dims == o.Dims && g.hdr.Metric == o.Metric && (!fresh || g.hdr.Method == o.Method):
+	case err == nil && g.Dims() == o.Dims && g.Metric() == o.Metric && (!fresh || g.Method() == o.Method):
 		// append/remove keep the gallery's own index method.
 		return g, false, nil
 	case err == nil:
 		g.Close()
 		if !fresh {
 			return nil, false, fmt.Errorf("%w: %s holds a %d-dim %v %s gallery, the config asks for %d-dim %v %s; use index_operation new to rebuild it",
-				ErrConfig, dir, g.hdr.Dims, g.hdr.Metric, g.hdr.Method, o.Dims, o.Metric, o.Method)
+				gallery.ErrConfig, dir, g.Dims(), g.Metric(), g.Method(), o.Dims, o.Metric, o.Method)
 		}
-	case errors.Is(err, ErrModelMismatch):
+	case errors.Is(err, gallery.ErrModelMismatch):
 		if !fresh {
 			return nil, false, err
 		}
 	default:
 		return nil, false, err
 	}
-	for _, f := range []string{DBFile, SnapshotFile} {
+	for _, f := range []string{gallery.DBFile, gallery.SnapshotFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, false, fmt.Errorf("gallery: %w", err)
 		}
 	}
-	g, err = Create(dir, o)
+	g, err = gallery.Create(dir, o)
 	return g, true, err
 }
 
@@ -199,32 +204,10 @@ func hasIndexDir(dir string) bool {
 	return false
 }
 
-// RemoveListed removes the items named by a list file, as PaddleClas'
-// "remove" does (§11.5): an item goes when its stored doc line equals a
-// stripped line exactly, or when its (path, label) equals the line's.
-func (g *Gallery) RemoveListed(list, delim string) (Summary, error) {
-	f, err := os.Open(list)
-	if err != nil {
-		return Summary{}, fmt.Errorf("gallery: %w", err)
-	}
-	lines, probs, err := ParseList(f, "", delim)
-	f.Close()
-	if err != nil {
-		return Summary{}, err
-	}
-	docs, keys := map[string]bool{}, map[string]bool{}
-	for _, l := range lines {
-		docs[l.Doc] = true
-		keys[itemKey(l.Source, l.Label)] = true
-	}
-	n, err := g.removeWhere(func(e *entry) bool { return docs[e.Doc()] || keys[itemKey(e.source, e.label)] })
-	return Summary{Lines: len(lines), Removed: n, Problems: probs}, err
-}
-
 // docOf is the doc line PaddleClas stores for an item: the original line,
 // else "source<TAB>label"; without a source the id stands in for the path
 // so that predict_system.py's split()[1] still finds the label (§7.2).
-func docOf(it *Item) string {
+func docOf(it *gallery.Item) string {
 	if it.Doc != "" {
 		return it.Doc
 	}
@@ -251,8 +234,8 @@ func labelOfDoc(doc string) (source, label string) {
 // ExportPaddleClas writes vector.index and id_map.pkl into dir so that
 // PaddleClas' predict_system.py loads the gallery (§11.6); every file is
 // written atomically. It returns the paths written.
-func (g *Gallery) ExportPaddleClas(dir string) ([]string, error) {
-	idmap, err := g.writeVectorIndex(dir)
+func ExportPaddleClas(g *gallery.Gallery, dir string) ([]string, error) {
+	idmap, err := writeVectorIndex(g, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +244,7 @@ func (g *Gallery) ExportPaddleClas(dir string) ([]string, error) {
 		docs[id] = docOf(it)
 	}
 	p := filepath.Join(dir, IDMapPickle)
-	if err := writeAtomic(p, func(w io.Writer) error { return WriteIDMap(w, docs) }); err != nil {
+	if err := gallery.WriteFileAtomic(p, func(w io.Writer) error { return WriteIDMap(w, docs) }); err != nil {
 		return nil, err
 	}
 	return []string{filepath.Join(dir, VectorIndexFile), p}, nil
@@ -269,8 +252,8 @@ func (g *Gallery) ExportPaddleClas(dir string) ([]string, error) {
 
 // ExportPaddleX writes vector.index and id_map.yaml (index_type,
 // metric_type, id_map {id: label}) as PaddleX's IndexData.save does (§17).
-func (g *Gallery) ExportPaddleX(dir string) ([]string, error) {
-	idmap, err := g.writeVectorIndex(dir)
+func ExportPaddleX(g *gallery.Gallery, dir string) ([]string, error) {
+	idmap, err := writeVectorIndex(g, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -286,14 +269,14 @@ func (g *Gallery) ExportPaddleX(dir string) ([]string, error) {
 			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: idmap[id].Label})
 	}
 	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
-	metric := g.hdr.Metric.String()
+	metric := g.Metric().String()
 	doc := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
 		str("id_map"), m,
-		str("index_type"), str(g.hdr.Method),
+		str("index_type"), str(g.Method()),
 		str("metric_type"), str(metric),
 	}}
 	p := filepath.Join(dir, IDMapYAML)
-	err = writeAtomic(p, func(w io.Writer) error {
+	err = gallery.WriteFileAtomic(p, func(w io.Writer) error {
 		enc := yaml.NewEncoder(w)
 		if err := enc.Encode(doc); err != nil {
 			return err
@@ -311,11 +294,10 @@ type IndexDir struct {
 	Format string // "paddleclas" or "paddlex"
 	Dims   int    // bits for binary indexes
 	Metric vecindex.Metric
-	Method string // Flat, HNSW32 or IVF as found in vector.index
-	Items  []Item // ID kept from the index; Vector or Code filled
+	Method string         // Flat, HNSW32 or IVF as found in vector.index
+	Items  []gallery.Item // ID kept from the index; Vector or Code filled
 
-	index  vecindex.Index // the index as read, serving Import directly
-	bindex vecindex.BinaryIndex
+	index any // the vecindex index as read, serving Import directly
 }
 
 // ReadIndexDir reads vector.index with id_map.pkl (PaddleClas) or
@@ -338,16 +320,16 @@ func ReadIndexDir(dir string) (*IndexDir, error) {
 			return nil, err
 		}
 	} else {
-		return nil, fmt.Errorf("%w: %s has neither %s nor %s", ErrNoGallery, dir, IDMapPickle, IDMapYAML)
+		return nil, fmt.Errorf("%w: %s has neither %s nor %s", gallery.ErrNoGallery, dir, IDMapPickle, IDMapYAML)
 	}
 	fx, err := readVectorIndex(filepath.Join(dir, VectorIndexFile))
 	if err != nil {
 		return nil, err
 	}
 	if len(fx.ids) != len(docs) {
-		return nil, fmt.Errorf("%w: vector.index holds %d vectors, the id map %d entries (data number in index is not equal in id_map)", ErrFormat, len(fx.ids), len(docs))
+		return nil, fmt.Errorf("%w: vector.index holds %d vectors, the id map %d entries (data number in index is not equal in id_map)", gallery.ErrFormat, len(fx.ids), len(docs))
 	}
-	out := &IndexDir{Format: format, Dims: fx.dims, Metric: fx.metric, Method: fx.method, index: fx.index, bindex: fx.bindex}
+	out := &IndexDir{Format: format, Dims: fx.dims, Metric: fx.metric, Method: fx.method, index: fx.index}
 	per := fx.dims
 	if fx.metric == vecindex.Hamming {
 		per = fx.dims / 8
@@ -355,9 +337,9 @@ func ReadIndexDir(dir string) (*IndexDir, error) {
 	for i, id := range fx.ids {
 		doc, ok := docs[id]
 		if !ok {
-			return nil, fmt.Errorf("%w: vector id %d has no id map entry", ErrFormat, id)
+			return nil, fmt.Errorf("%w: vector id %d has no id map entry", gallery.ErrFormat, id)
 		}
-		it := Item{ID: id}
+		it := gallery.Item{ID: id}
 		if labelsOnly {
 			it.Label = doc
 		} else {
@@ -381,36 +363,22 @@ func readPaddleXMap(b []byte) (map[int64]string, error) {
 		MetricType string           `yaml:"metric_type"`
 	}
 	if err := yaml.Unmarshal(b, &info); err != nil {
-		return nil, fmt.Errorf("%w: id_map.yaml: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: id_map.yaml: %v", gallery.ErrFormat, err)
 	}
 	if info.IDMap == nil || info.MetricType == "" || info.IndexType == "" {
-		return nil, fmt.Errorf("%w: id_map.yaml lacks id_map, metric_type or index_type", ErrFormat)
+		return nil, fmt.Errorf("%w: id_map.yaml lacks id_map, metric_type or index_type", gallery.ErrFormat)
 	}
 	return info.IDMap, nil
 }
 
 // Import creates a gallery in dst from a PaddleClas or PaddleX index_dir,
-// keeping ids, labels, doc lines and vectors; model is the fingerprint of
-// the model that made the vectors (the caller vouches for it).
-func Import(src, dst, model string) (*Gallery, error) {
+// keeping ids, labels, doc lines and vectors; model is the fingerprint
+// (feature.Fingerprint, see gallery.Options.Model) of the model that made the
+// vectors: the caller vouches for it.
+func Import(src, dst, model string) (*gallery.Gallery, error) {
 	d, err := ReadIndexDir(src)
 	if err != nil {
 		return nil, err
 	}
-	g, err := Create(dst, Options{Model: model, Dims: d.Dims, Metric: d.Metric, Method: d.Method})
-	if err != nil {
-		return nil, err
-	}
-	g.mu.Lock()
-	if g.Len() != 0 {
-		err = fmt.Errorf("%w: %s is not empty", ErrExists, dst)
-	} else {
-		err = g.applyLocked(change{adds: d.Items, index: d.index, bindex: d.bindex})
-	}
-	g.mu.Unlock()
-	if err != nil {
-		g.Close()
-		return nil, err
-	}
-	return g, nil
+	return gallery.CreateFrom(dst, gallery.Options{Model: model, Dims: d.Dims, Metric: d.Metric, Method: d.Method}, d.Items, d.index)
 }

@@ -3,7 +3,7 @@
 # id_map.pkl) with python3-faiss and pickle, as predict_system.py does, and
 # checks faiss' search results and labels against indexdirs/expected.json.
 #   SHITU_GALLERY_EXPORT_DIR=/tmp/exports go test -run WriteExportsForFaiss ./gallery
-#   /usr/bin/python3 gallery/testdata/check_exports.py /tmp/exports
+#   /usr/bin/python3 gallery/paddleclas/testdata/check_exports.py /tmp/exports
 import json, os, pickle, sys
 import faiss
 import numpy as np
