@@ -42,7 +42,7 @@ func RecognizeOptions(cfg *config.Config) recognize.Options {
 	gl, ip := cfg.Global, cfg.IndexProcess
 	o := recognize.Options{
 		MaxDetResults:  gl.MaxDetResults,
-		DetThreshold:   float32(gl.Threshold),
+		DetThreshold:   gl.Threshold,
 		TopK:           ip.ReturnK,
 		ScoreThreshold: float32(ip.ScoreThres),
 		HammingRadius:  float32(ip.HammingRadius),

@@ -30,7 +30,7 @@ type RecognizeOptions struct {
 	Gallery        string            `json:"gallery,omitempty"`
 	TopK           int               `json:"topk,omitempty"`
 	ScoreThreshold *float32          `json:"score_threshold,omitempty"`
-	DetThreshold   *float32          `json:"det_threshold,omitempty"`
+	DetThreshold   *float64          `json:"det_threshold,omitempty"`
 	HammingRadius  *float32          `json:"hamming_radius,omitempty"`
 	WholeImage     string            `json:"whole_image,omitempty"` // always | fallback | never
 	Labels         []string          `json:"labels,omitempty"`
@@ -208,7 +208,7 @@ type PXIDMapResult struct {
 type PXInferRequest struct {
 	Image         string   `json:"image"`
 	IndexKey      string   `json:"indexKey,omitempty"`
-	DetThreshold  *float32 `json:"detThreshold,omitempty"`
+	DetThreshold  *float64 `json:"detThreshold,omitempty"`
 	RecThreshold  *float32 `json:"recThreshold,omitempty"`
 	HammingRadius *float32 `json:"hammingRadius,omitempty"`
 	TopK          *int     `json:"topk,omitempty"`

@@ -64,7 +64,10 @@ func ParseNMSOutput(dets, count *tensor.Tensor) ([]Box, error) {
 // boxes even when more pass the threshold further down. maxDet ≤ 0 keeps
 // none. Equal scores put the later input first, as numpy's reversed
 // ascending argsort does on small arrays. The input is not modified.
-func SelectTop(dets []Box, maxDet int, threshold float32) []Box {
+// The float32 score is compared with the float64 threshold in float64, as
+// predict_det.py's numpy float32 against a Python float is: a score of
+// float32(0.7) = 0.699999988 is dropped at threshold 0.7.
+func SelectTop(dets []Box, maxDet int, threshold float64) []Box {
 	idx := make([]int, len(dets))
 	for i := range idx {
 		idx[i] = len(dets) - 1 - i
@@ -78,7 +81,7 @@ func SelectTop(dets []Box, maxDet int, threshold float32) []Box {
 	}
 	var out []Box
 	for _, i := range idx {
-		if dets[i].Score >= threshold {
+		if float64(dets[i].Score) >= threshold {
 			out = append(out, dets[i])
 		}
 	}

@@ -73,11 +73,15 @@ func TestSelectTop(t *testing.T) {
 		name      string
 		in        []Box
 		maxDet    int
-		threshold float32
+		threshold float64
 		want      []float32 // X1 = input index
 	}{
 		{"sort, top 5, then threshold", mk(0.1, 0.9, 0.3, 0.8, 0.25, 0.7, 0.21), 5, 0.26, []float32{1, 3, 5, 2}},
-		{"threshold is inclusive", mk(0.2, 0.19999), 5, 0.2, []float32{0}},
+		{"threshold is inclusive", mk(0.25, 0.19999), 5, 0.25, []float32{0}},
+		// predict_det.py compares numpy float32 scores with a Python float:
+		// float32(0.7) = 0.699999988 < 0.7, dropped; float32(0.2) = 0.200000003, kept.
+		{"float32 score against a float64 threshold", mk(0.7, 0.2, 0.7000001), 5, 0.7, []float32{2}},
+		{"float32(0.2) passes 0.2", mk(0.2), 5, 0.2, []float32{0}},
 		{"a 6th box above threshold is dropped", mk(0.9, 0.8, 0.7, 0.6, 0.5, 0.4), 5, 0.2, []float32{0, 1, 2, 3, 4}},
 		{"fewer than max after threshold", mk(0.1, 0.15), 5, 0.2, nil},
 		{"ties: later input first", mk(0.5, 0.7, 0.5, 0.5), 3, 0.2, []float32{1, 3, 2}},

@@ -58,7 +58,7 @@ type Options struct {
 	MaxDetResults int
 	// DetThreshold drops detections scoring below it, after the top
 	// MaxDetResults are taken (default 0.2; §10 step 3).
-	DetThreshold float32
+	DetThreshold float64
 	// WholeImage is the whole-image box mode (default WholeAlways).
 	WholeImage WholeImage
 	// TopK is how many gallery candidates each box gets (default 5, return_k).

@@ -48,7 +48,7 @@ func TestDetectionSelectionInOnePlace(t *testing.T) {
 	img, _ := imaging.NewImage(200, 20, 3)
 	for _, c := range []struct {
 		max  int
-		thr  float32
+		thr  float64
 		want int
 	}{
 		{0, 0, 5},      // PaddleClas defaults: top 5, score ≥ 0.2

@@ -126,8 +126,12 @@ func optionsFromQuery(q url.Values) (api.RecognizeOptions, error) {
 	if o.ScoreThreshold, err = f32("score_threshold"); err != nil {
 		return o, err
 	}
-	if o.DetThreshold, err = f32("det_threshold"); err != nil {
-		return o, err
+	if v := q.Get("det_threshold"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return o, fmt.Errorf("%w: det_threshold=%q is not a number", errBadRequest, v)
+		}
+		o.DetThreshold = &f
 	}
 	if o.HammingRadius, err = f32("hamming_radius"); err != nil {
 		return o, err

@@ -46,8 +46,8 @@ func checkRadius(name string, v float32, g *gallery.Gallery) error {
 }
 
 // checkUnit bounds a detection threshold: 0..1.
-func checkUnit(name string, v float32) error {
-	if !finite(v) || v < 0 || v > 1 {
+func checkUnit(name string, v float64) error {
+	if math.IsNaN(v) || v < 0 || v > 1 {
 		return fmt.Errorf("%w: %s=%v is out of range: allowed 0..1", errBadRequest, name, v)
 	}
 	return nil
