@@ -229,7 +229,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(p.query) > 0 {
 		evalT := rc.EvalTransform
 		if len(evalT) == 0 {
-			evalT = defaultEvalTransform(max(bb.Size, 224))
+			size := bb.Size
+			if size == 0 {
+				size = 224
+			}
+			evalT = defaultEvalTransform(size)
 		}
 		o.logf("train: caching held-out features: %d queries, %d gallery images", len(p.query), len(p.gallery))
 		if qf, _, err = bb.cache(ctx, samplePaths(p.query), evalT, 1, rc.Seed, nil); err != nil {
