@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shitu-go/shitu/arch"
@@ -91,21 +92,31 @@ func smallOverrides(s synthSet, side, epochs, views, batch int) []string {
 	}
 }
 
-func loadRecipe(t testing.TB, overrides []string) *Recipe {
+func loadRaw(t testing.TB, overrides []string) *config.Value {
 	t.Helper()
 	cfg, err := config.Load("testdata/train_general.yaml", overrides)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := RecipeFromConfig(cfg.Raw, cfg.Path)
+	return cfg.Raw
+}
+
+func loadRecipe(t testing.TB, overrides []string) *Recipe {
+	t.Helper()
+	rc, err := RecipeFromConfig(loadRaw(t, overrides), "testdata/train_general.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rc
 }
 
+var smallModels sync.Map // side → []byte
+
 func smallModel(t testing.TB, side int64) []byte {
 	t.Helper()
+	if b, ok := smallModels.Load(side); ok {
+		return b.([]byte)
+	}
 	m, err := arch.BuildRec(11, arch.RecOptions{InputSize: side})
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +125,7 @@ func smallModel(t testing.TB, side int64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	smallModels.Store(side, b)
 	return b
 }
 

@@ -97,7 +97,7 @@ func (r *Report) writeFiles(dir string) error {
 		}
 		p := eval.LinePlot{Title: "shitu train: loss per epoch", XLabel: "epoch", YLabel: "loss", Series: []eval.Series{
 			{Name: "total", Color: color.RGBA{31, 119, 180, 255}, X: x, Y: tot},
-			{Name: "CE (ε 0.1)", Color: color.RGBA{255, 127, 14, 255}, X: x, Y: ce},
+			{Name: "CE", Color: color.RGBA{255, 127, 14, 255}, X: x, Y: ce},
 			{Name: "TripletAngularMargin", Color: color.RGBA{44, 160, 44, 255}, X: x, Y: tri},
 		}}
 		if err := writePNG(filepath.Join(dir, LossPNG), func() (image.Image, error) { img, _, err := p.Render(); return img, err }); err != nil {
