@@ -1,0 +1,87 @@
+package train
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shitu-go/shitu/internal/ortest"
+)
+
+func needLong(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SHITU_LONG") != "1" {
+		t.Skip("set SHITU_LONG=1: the full-size version takes minutes")
+	}
+}
+
+// It learns (full version): 60 synthetic products, 224×224, the
+// synthesized PP-ShiTuV2 recognition model (arch seed 1, as `shitu models
+// synth` writes it), the shipped recipe; held-out recall@1 before → after,
+// and the exported model's round trip.
+//
+//	SHITU_LONG=1 go test ./train -run TestLearnsLong -v
+func TestLearnsLong(t *testing.T) {
+	needLong(t)
+	be := ortest.Backend(t)
+	dir := t.TempDir()
+	const side = 224
+	s := makeSynthSet(t, filepath.Join(dir, "data"), 60, 4, 2, side, 5)
+	rc := loadRecipe(t, smallOverrides(s, side, 60, 5, 32))
+	var log strings.Builder
+	base := synthRec(t)
+	res, err := Run(context.Background(), Options{Recipe: rc, BaseModel: base, BaseDir: "arch.BuildRec seed 1 (shitu models synth)",
+		Backend: be, OutDir: filepath.Join(dir, "out"), Log: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	rep := res.Report
+	t.Logf("\n%s", rep.Text())
+	if rep.After.Recall1 <= rep.Before.Recall1 {
+		t.Errorf("held-out recall@1 %.4f → %.4f: no gain", rep.Before.Recall1, rep.After.Recall1)
+	}
+	checkRoundTrip(t, res, s, side)
+}
+
+func synthRec(t *testing.T) []byte {
+	t.Helper()
+	return smallModel(t, 224)
+}
+
+// Cost of an epoch at 1,000 images × 10 augmented views (the head only;
+// the cached features are drawn at random here, the epoch does not
+// depend on their values), batch 64 (16 ids × 4), 512-d embedding.
+//
+//	SHITU_LONG=1 go test ./train -run TestEpochCost -v
+func TestEpochCost(t *testing.T) {
+	needLong(t)
+	const images, views, in, classes = 1000, 10, 1024, 100
+	r := rand.New(rand.NewPCG(1, 1))
+	feats := make([]float32, images*views*in)
+	for i := range feats {
+		feats[i] = float32(r.ExpFloat64())
+	}
+	labels := make([]int, images)
+	for i := range labels {
+		labels[i] = i % classes
+	}
+	h := smallHead(r, in, 512, classes)
+	rc := loadRecipe(t, []string{"DataLoader.Train.sampler.batch_size=64"})
+	tr := &trainer{rc: rc, head: h, feats: feats, labels: labels, views: views, rng: r}
+	s := newPKSampler(labels, classes, rc.BatchSize, rc.SamplePerID, rc.SampleMethod, rc.DropLast)
+	var ms runtime.MemStats
+	t0 := time.Now()
+	const epochs = 3
+	for ep := range epochs {
+		tr.epoch(s, ep)
+	}
+	runtime.ReadMemStats(&ms)
+	t.Logf("epoch of %d images (%d cached views each, %d steps of %d): %.2fs on GOMAXPROCS=%d; cached features %.1f MiB; Go heap %.1f MiB",
+		images, views, s.nBatches, rc.BatchSize, time.Since(t0).Seconds()/epochs, runtime.GOMAXPROCS(0),
+		float64(len(feats)*4)/(1<<20), float64(ms.HeapSys)/(1<<20))
+}
