@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/shitu-go/shitu/internal/ortest"
+	"github.com/shitu-go/shitu/onnx"
+	"github.com/shitu-go/shitu/paddle"
+	"github.com/shitu-go/shitu/tensor"
 )
 
 // tinyRun trains 8 products for a few epochs (a second or two).
@@ -189,5 +192,67 @@ func TestSamplerAndSchedule(t *testing.T) {
 	}
 	if v := rc.lrAt(30, steps); math.Abs(v-0.03) > 1e-12 {
 		t.Errorf("lr at 30 = %v, want 0.03 (half way down the cosine)", v)
+	}
+}
+
+// A Paddle base folder (the official layout, as `shitu models pull`
+// installs it): LoadBase converts it, and the export edits the base's own
+// Paddle parameters, which then give the same features as the exported ONNX.
+func TestPaddleBaseFolder(t *testing.T) {
+	be := ortest.Backend(t)
+	dir := t.TempDir()
+	const side = 32
+	m, err := onnx.Read(smallModel(t, side))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := paddle.FromONNX(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseDir := filepath.Join(dir, "general_PPLCNetV2_base_pretrained_v1.0_infer")
+	if err := paddle.Write(baseDir, pm); err != nil {
+		t.Fatal(err)
+	}
+	model, resolved, err := LoadBase(context.Background(), baseDir, "", filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := makeSynthSet(t, filepath.Join(dir, "data"), 6, 2, 1, side, 4)
+	rc := loadRecipe(t, smallOverrides(s, side, 2, 1, 8))
+	out := filepath.Join(dir, "out")
+	res, err := Run(context.Background(), Options{Recipe: rc, BaseModel: model, BaseDir: resolved, Backend: be, Threads: 1, OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Report.Warnings) > 0 && strings.Contains(strings.Join(res.Report.Warnings, " "), "no Paddle files") {
+		t.Fatalf("warnings: %v", res.Report.Warnings)
+	}
+	got, err := paddle.Load(filepath.Join(out, "inference.pdmodel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Program.Persistables()) != len(pm.Program.Persistables()) {
+		t.Errorf("the exported program has %d persistables, the base %d", len(got.Program.Persistables()), len(pm.Program.Persistables()))
+	}
+	pb, err := paddle.ToONNX(got, paddle.ConvertOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := os.ReadFile(filepath.Join(out, ONNXFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := ortest.Exact(t, ob), ortest.Exact(t, pb)
+	in := ortest.RandInput(5, 3, 3, side, side)
+	d := ortest.MaxAbsDiff(t, ortest.Run(t, a, map[string]*tensor.Tensor{a.Inputs()[0].Name: in}), ortest.Run(t, b, map[string]*tensor.Tensor{b.Inputs()[0].Name: in}))
+	if d > 1e-5 {
+		t.Errorf("Paddle export vs ONNX export: max |Δ| %.3g", d)
+	}
+	// And the weights did change.
+	base := ortest.Exact(t, model)
+	d0 := ortest.MaxAbsDiff(t, ortest.Run(t, a, map[string]*tensor.Tensor{a.Inputs()[0].Name: in}), ortest.Run(t, base, map[string]*tensor.Tensor{base.Inputs()[0].Name: in}))
+	if d0 < 1e-4 {
+		t.Errorf("the fine-tuned model gives the base's features (max |Δ| %.3g)", d0)
 	}
 }
