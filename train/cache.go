@@ -117,6 +117,7 @@ func (b *Backbone) cache(ctx context.Context, paths []string, ts []Transform, vi
 		data []float32
 		w, h int
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int)
@@ -216,13 +217,14 @@ func (b *Backbone) cache(ctx context.Context, paths []string, ts []Transform, vi
 			setErr(err)
 		}
 	}
+	// An interrupt wins over the errors it causes (a run cut short).
+	if err := parent.Err(); err != nil {
+		return nil, CacheStats{}, fmt.Errorf("%w: %v", ErrCanceled, err)
+	}
 	select {
 	case err := <-errc:
 		return nil, CacheStats{}, err
 	default:
-	}
-	if ctx.Err() != nil {
-		return nil, CacheStats{}, fmt.Errorf("%w: %v", ErrCanceled, context.Cause(ctx))
 	}
 	b.mu.Lock()
 	busy := b.busy - busy0

@@ -256,3 +256,22 @@ func TestPaddleBaseFolder(t *testing.T) {
 		t.Errorf("the fine-tuned model gives the base's features (max |Δ| %.3g)", d0)
 	}
 }
+
+// Ctrl-C while the backbone features are being cached.
+func TestCanceledWhileCaching(t *testing.T) {
+	be := ortest.Backend(t)
+	dir := t.TempDir()
+	const side = 32
+	s := makeSynthSet(t, filepath.Join(dir, "data"), 8, 2, 1, side, 9)
+	rc := loadRecipe(t, smallOverrides(s, side, 2, 50, 8))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &cancelAt{needle: "caching backbone features", cancel: cancel}
+	_, err := Run(ctx, Options{Recipe: rc, BaseModel: smallModel(t, side), Backend: be, Threads: 1, OutDir: filepath.Join(dir, "out"), Log: w})
+	if !errors.Is(err, ErrCanceled) {
+		t.Fatalf("err %v, want ErrCanceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("output folder exists after an interrupted run: %v", err)
+	}
+}
