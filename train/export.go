@@ -127,6 +127,9 @@ func export(ctx context.Context, o Options, base *onnx.ModelProto, t *tail, h *H
 			os.RemoveAll(tmp)
 		}
 	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
 	files := map[string]string{}
 	write := func(name string, b []byte) error {
 		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {

@@ -85,3 +85,35 @@ func TestEpochCost(t *testing.T) {
 		images, views, s.nBatches, rc.BatchSize, time.Since(t0).Seconds()/epochs, runtime.GOMAXPROCS(0),
 		float64(len(feats)*4)/(1<<20), float64(ms.HeapSys)/(1<<20))
 }
+
+// Cost of a realistic run: 1,000 training images (100 products × 10
+// photos, 224×224 PNG) × 10 augmented views through the synthesized
+// PP-ShiTuV2 backbone on all cores, then 3 epochs; the report's caching
+// throughput and model busy share, the epoch time, and the process's peak
+// resident memory.
+//
+//	SHITU_LONG=1 go test ./train -run TestCostLong -v -timeout 30m
+func TestCostLong(t *testing.T) {
+	needLong(t)
+	be := ortest.Backend(t)
+	dir := t.TempDir()
+	const side = 224
+	s := makeSynthSet(t, filepath.Join(dir, "data"), 100, 10, 1, side, 8)
+	rc := loadRecipe(t, smallOverrides(s, side, 3, 10, 64))
+	res, err := Run(context.Background(), Options{Recipe: rc, BaseModel: synthRec(t), Backend: be, OutDir: filepath.Join(dir, "out")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	hwm := ""
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmHWM") {
+				hwm = strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:"))
+			}
+		}
+	}
+	t.Logf("caching %d views: %.1fs, %.1f images/s, model busy %.0f%%; epoch %.2fs (%d steps of 64); cached features %.1f MiB; Go heap %.1f MiB; peak RSS %s",
+		rep.Cache.Views, rep.Cache.Seconds, rep.Cache.ImagesPerSec, 100*rep.Cache.BusyShare, rep.EpochSeconds, rep.StepsPerEpoch,
+		float64(rep.CacheBytes)/(1<<20), float64(rep.HeapSysBytes)/(1<<20), hwm)
+}

@@ -107,10 +107,10 @@ func (r *Report) writeFiles(dir string) error {
 	if r.Before != nil && r.After != nil {
 		before, after := color.RGBA{160, 160, 160, 255}, color.RGBA{31, 119, 180, 255}
 		c := eval.BarChart{Title: "held-out retrieval before and after fine-tuning", XLabel: "value", Bars: []eval.Bar{
-			{Label: "recall@1 before", Value: r.Before.Recall1, Note: fmt.Sprintf("%.4f", r.Before.Recall1), Color: before},
-			{Label: "recall@1 after", Value: r.After.Recall1, Note: fmt.Sprintf("%.4f", r.After.Recall1), Color: after},
-			{Label: "mAP before", Value: r.Before.MAP, Note: fmt.Sprintf("%.4f", r.Before.MAP), Color: before},
-			{Label: "mAP after", Value: r.After.MAP, Note: fmt.Sprintf("%.4f", r.After.MAP), Color: after},
+			{Label: "recall@1 before", Value: r.Before.Recall1, Color: before},
+			{Label: "recall@1 after", Value: r.After.Recall1, Color: after},
+			{Label: "mAP before", Value: r.Before.MAP, Color: before},
+			{Label: "mAP after", Value: r.After.MAP, Color: after},
 		}}
 		if err := writePNG(filepath.Join(dir, RecallPNG), func() (image.Image, error) { img, _, err := c.Render(); return img, err }); err != nil {
 			return err
