@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shitu-go/shitu/arch"
 	"github.com/shitu-go/shitu/internal/ortest"
+	"github.com/shitu-go/shitu/onnx"
 )
 
 func needLong(t *testing.T) {
@@ -35,7 +37,7 @@ func TestLearnsLong(t *testing.T) {
 	rc := loadRecipe(t, smallOverrides(s, side, 60, 5, 32))
 	var log strings.Builder
 	base := synthRec(t)
-	res, err := Run(context.Background(), Options{Recipe: rc, BaseModel: base, BaseDir: "arch.BuildRec seed 1 (shitu models synth)",
+	res, err := Run(context.Background(), Options{Recipe: rc, BaseModel: base, BaseDir: "shitu models synth --seed 1 (recognition model)",
 		Backend: be, OutDir: filepath.Join(dir, "out"), Log: &log})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
@@ -48,9 +50,19 @@ func TestLearnsLong(t *testing.T) {
 	checkRoundTrip(t, res, s, side)
 }
 
+// synthRec is the recognition model `shitu models synth --seed 1` writes
+// (models.Synth: arch.BuildRec(seed, RecOptions{}), 224×224).
 func synthRec(t *testing.T) []byte {
 	t.Helper()
-	return smallModel(t, 224)
+	m, err := arch.BuildRec(1, arch.RecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := onnx.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // Cost of an epoch at 1,000 images × 10 augmented views (the head only;
