@@ -46,6 +46,7 @@ type root struct {
 	Serve   serveCmd   `cmd:"" help:"Serve recognition and live gallery edits over HTTP (REST, Paddle Serving and PaddleX endpoints)."`
 	Predict predictCmd `cmd:"" help:"Recognise images with a PaddleClas config (predict_system.py)."`
 	Demo    demoCmd    `cmd:"" help:"Run the quick start: models, gallery, recognition, visualisations."`
+	Train   trainCmd   `cmd:"" help:"Fine-tune the recognition model's embedding layers on a labelled image list (PaddleClas recipe, CPU)."`
 }
 
 // Main runs the CLI and returns the process exit code.
