@@ -22,7 +22,7 @@ import (
 
 type benchPipelineCmd struct {
 	Config      string   `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
-	Overrides   []string `short:"o" help:"Override a config key (repeatable)."`
+	Overrides   []string `short:"o" sep:"none" help:"Override a config key (repeatable)."`
 	Images      string   `type:"existingdir" help:"Folder of images (default: generated 1920×1080 JPEG shelves with 5 products each)."`
 	N           int      `short:"n" default:"40" help:"Images to recognise (cycled over the folder)."`
 	Concurrency []int    `default:"1" help:"Concurrent Recognize calls (repeatable, e.g. 1,2,4)."`

@@ -41,7 +41,7 @@ import (
 // number of recognitions at once and differ only by HTTP.
 type benchServeCmd struct {
 	Config      string        `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
-	Overrides   []string      `short:"o" help:"Override a config key (repeatable)."`
+	Overrides   []string      `short:"o" sep:"none" help:"Override a config key (repeatable)."`
 	Images      string        `type:"existingdir" help:"Folder of images (default: generated 1920×1080 JPEG shelves with 5 products each, as bench pipeline)."`
 	N           int           `short:"n" default:"40" help:"Requests per concurrency level (cycled over the images)."`
 	Concurrency []int         `default:"1,2,4,8" help:"Client concurrency levels (repeatable)."`

@@ -27,7 +27,7 @@ type galleryCmd struct {
 type galleryDir struct {
 	Dir       string   `help:"Gallery folder (default: IndexProcess.index_dir of -c)."`
 	Config    string   `short:"c" type:"existingfile" help:"PaddleClas config (for IndexProcess.index_dir)."`
-	Overrides []string `short:"o" help:"Override a config key (repeatable)."`
+	Overrides []string `short:"o" sep:"none" help:"Override a config key (repeatable)."`
 }
 
 func (d galleryDir) dir(g *Globals) (string, error) {

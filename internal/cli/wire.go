@@ -10,7 +10,7 @@ import (
 // configFlags are -c and repeated -o, as PaddleClas' tools take them.
 type configFlags struct {
 	Config    string   `short:"c" required:"" type:"existingfile" help:"PaddleClas inference config (e.g. inference_general.yaml)."`
-	Overrides []string `short:"o" help:"Override a config key, PaddleClas style: -o Global.threshold=0.3 (repeatable)."`
+	Overrides []string `short:"o" sep:"none" help:"Override a config key, PaddleClas style: -o Global.threshold=0.3 (repeatable)."`
 	Threads   int      `help:"Intra-op threads per model run (default: Global.cpu_num_threads, else all cores)."`
 }
 
