@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/shitu-go/shitu/config"
 	"github.com/shitu-go/shitu/detect"
@@ -18,16 +19,13 @@ import (
 	"github.com/shitu-go/shitu/recognize"
 )
 
-// resolveModel turns a config model folder (relative to the config file's
-// folder if not found as given) into ONNX bytes, converting Paddle models
+// resolveModel turns a config model folder (found by findModel) into ONNX
+// bytes, converting Paddle models
 // once and caching the result.
 func (s *System) resolveModel(ctx context.Context, dir string) ([]byte, error) {
-	cand := dir
-	if _, err := os.Stat(cand); err != nil && !filepath.IsAbs(dir) && s.cfg.Path != "" {
-		alt := filepath.Join(filepath.Dir(s.cfg.Path), dir)
-		if _, err2 := os.Stat(alt); err2 == nil {
-			cand = alt
-		}
+	cand, err := s.findModel(dir)
+	if err != nil {
+		return nil, err
 	}
 	r, err := models.Resolve(ctx, cand, models.ResolveOptions{Converter: models.PaddleConverter,
 		CacheDir: filepath.Join(s.o.CacheDir, "converted")})
@@ -35,6 +33,31 @@ func (s *System) resolveModel(ctx context.Context, dir string) ([]byte, error) {
 		return nil, err
 	}
 	return os.ReadFile(r.Path)
+}
+
+// findModel locates a config's model folder: as given (relative to the
+// working directory, as PaddleClas reads it), next to the config file, or
+// in the models store by its folder name — so the official configs'
+// "./models/<name>" work after `shitu models pull`, which installs into
+// the store. It says where it looked when none exists.
+func (s *System) findModel(dir string) (string, error) {
+	cands := []string{dir}
+	if !filepath.IsAbs(dir) && s.cfg.Path != "" {
+		cands = append(cands, filepath.Join(filepath.Dir(s.cfg.Path), dir))
+	}
+	if s.o.ModelsRoot != "" {
+		cands = append(cands, filepath.Join(s.o.ModelsRoot, filepath.Base(filepath.Clean(dir))))
+	}
+	for _, c := range cands {
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		}
+	}
+	if len(cands) == 1 {
+		return dir, nil // Resolve says what is missing
+	}
+	return "", fmt.Errorf("%w: %s not found; looked in %s (`shitu models pull` installs the official models in the store)",
+		models.ErrNoModel, dir, strings.Join(cands, ", "))
 }
 
 // RecognizeOptions maps Global and IndexProcess onto recognition options.

@@ -61,6 +61,11 @@ type Options struct {
 	// Threads is the intra-op thread count per model run (default:
 	// Global.cpu_num_threads capped at the number of CPUs, else all CPUs).
 	Threads int
+	// ModelsRoot is the models store (`shitu models pull` installs there):
+	// a config's model folder that is found neither as given nor next to
+	// the config, e.g. the official "./models/<name>", is looked up there
+	// by its folder name. Empty: not looked up.
+	ModelsRoot string
 	// CacheDir holds converted Paddle models and imported PaddleClas
 	// index_dirs (default: the user cache folder + "/shitu").
 	CacheDir string

@@ -134,7 +134,9 @@ func (c *demoCmd) pull(g *Globals, root string) (det, rec, data string, err erro
 	return det, rec, in.Dir, nil
 }
 
-const demoConfig = `# shitu demo config, written by 'shitu demo' (PaddleClas inference_general.yaml layout)
+// demoConfig is a PaddleClas inference config (inference_general.yaml
+// layout); the first %s is its header comment.
+const demoConfig = `# %s
 Global:
   infer_imgs: %q
   det_inference_model_dir: %q
@@ -200,8 +202,46 @@ func writeDemoConfig(dir, det, rec, imageRoot, dataFile, indexDir, queries strin
 		thres = "0.9"
 	}
 	p := filepath.Join(dir, "inference_demo.yaml")
-	body := fmt.Sprintf(demoConfig, queries, det, rec, filepath.Join(dir, "output"), imageRoot, indexDir, dataFile, thres)
+	body := fmt.Sprintf(demoConfig, "shitu demo config, written by 'shitu demo' (PaddleClas inference_general.yaml layout)",
+		queries, det, rec, filepath.Join(dir, "output"), imageRoot, indexDir, dataFile, thres)
 	return p, os.WriteFile(p, []byte(body), 0o644)
+}
+
+// DrinkConfig is the config `shitu models pull drink` writes into the
+// models folder.
+const DrinkConfig = "inference_drink.yaml"
+
+// writeDrinkConfig writes root/inference_drink.yaml: PaddleClas's
+// inference_drink.yaml with the paths of the detector, the extractor and the
+// drink data set as `shitu models pull det rec drink` installs them in
+// root (absolute, so it works from any folder); the gallery index goes to
+// drink_dataset_v2.0/index and visualisations to ./output as PaddleClas's do.
+func writeDrinkConfig(root string) (string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	name := func(alias string) string {
+		e, err := models.Lookup(alias)
+		if err != nil {
+			return alias
+		}
+		return e.Name
+	}
+	data := filepath.Join(abs, name("drink"))
+	p := filepath.Join(abs, DrinkConfig)
+	body := fmt.Sprintf(demoConfig, "PaddleClas inference_drink.yaml for the models and data set in this folder (written by 'shitu models pull drink')",
+		filepath.Join(data, "test_images"), filepath.Join(abs, name("det")), filepath.Join(abs, name("rec")), "./output",
+		filepath.Join(data, "gallery"), filepath.Join(data, "index"), filepath.Join(data, "gallery", "drink_label.txt"), "0.4")
+	return p, writeFileAtomic(p, []byte(body))
+}
+
+func writeFileAtomic(p string, b []byte) error {
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
 }
 
 // writeDemoImages renders the synthetic gallery (12 products × 3 views),

@@ -201,6 +201,13 @@ func (c *modelsPullCmd) Run(g *Globals) error {
 			state = "installed"
 		}
 		fmt.Fprintf(g.stdout, "%s: %s in %s\n", name, state, in.Dir)
+		if e, err := models.Lookup(name); err == nil && e.Role == models.RoleDataset && strings.HasPrefix(e.Name, "drink_dataset") {
+			p, err := writeDrinkConfig(c.dir())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: wrote %s (use it with -c; it names the det and rec models in the same folder)\n", name, p)
+		}
 	}
 	return nil
 }

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/config"
+	"github.com/shitu-go/shitu/gallery"
 )
 
 // configFlags are -c and repeated -o, as PaddleClas' tools take them.
@@ -49,7 +52,14 @@ func (g *Globals) open(cfg *config.Config, threads int, o shitu.Options) (*shitu
 	if o.Threads == 0 {
 		o.Threads = threads
 	}
-	return shitu.Open(g.ctx, cfg, o)
+	if o.ModelsRoot == "" { // where `shitu models pull` installs (SHITU_MODELS or the user cache)
+		o.ModelsRoot = modelsRoot{Root: os.Getenv("SHITU_MODELS")}.dir()
+	}
+	sys, err := shitu.Open(g.ctx, cfg, o)
+	if errors.Is(err, gallery.ErrLocked) {
+		err = lockedError(cfg.IndexProcess.IndexDir, err)
+	}
+	return sys, err
 }
 
 // openModels opens the models of a config without detector or gallery
