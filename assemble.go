@@ -32,6 +32,9 @@ func (s *System) resolveModel(ctx context.Context, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Manifest != nil && r.Manifest.Synthetic {
+		s.synthetic = true
+	}
 	return os.ReadFile(r.Path)
 }
 

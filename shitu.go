@@ -234,6 +234,8 @@ type Parts struct {
 	// IndexProcess describes galleries made by CreateGallery (zero: 512-dim
 	// IP HNSW32).
 	IndexProcess paddleclas.IndexProcess
+	// Synthetic marks models with seeded weights (System.Synthetic).
+	Synthetic bool
 }
 
 // New assembles a System from parts built by the caller.
@@ -242,7 +244,7 @@ func New(p Parts, o Options) (*System, error) {
 		return nil, fmt.Errorf("%w: an extractor is required", ErrConfig)
 	}
 	s := newSystem(nil, o)
-	s.ext, s.model, s.opts, s.ip = p.Extractor, p.Model, p.Recognize, p.IndexProcess
+	s.ext, s.model, s.opts, s.ip, s.synthetic = p.Extractor, p.Model, p.Recognize, p.IndexProcess, p.Synthetic
 	if p.Detector != nil {
 		s.detector = p.Detector
 	}

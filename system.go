@@ -31,6 +31,8 @@ type System struct {
 	ext      gallery.Extractor
 	base     *recognize.System
 	sessions []infer.Session
+	// synthetic: a model has seeded weights (its manifest says so).
+	synthetic bool
 
 	mu     sync.Mutex
 	gals   map[string]*gallery.Gallery
@@ -100,6 +102,11 @@ func (s *System) Close() error {
 	}
 	return first
 }
+
+// Synthetic reports whether a model of the system has seeded weights
+// (synthesized by shitu, also when installed from a synthesized mirror):
+// its answers are not meaningful, and everything showing them says so.
+func (s *System) Synthetic() bool { return s.synthetic }
 
 // Config is the config the system was opened with (nil for New).
 func (s *System) Config() *config.Config { return s.cfg }

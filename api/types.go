@@ -70,6 +70,9 @@ type RecognizeResponse struct {
 	Image          string   `json:"image,omitempty"` // base64 JPEG when visualize was asked
 	// Visualization is the file the visualisation was written to (predict only).
 	Visualization string `json:"visualization,omitempty"`
+	// Synthetic is true when the models have seeded weights (shitu models
+	// synth, a synthesized mirror): the answers are not meaningful.
+	Synthetic bool `json:"synthetic,omitempty"`
 }
 
 // Item is one gallery entry.

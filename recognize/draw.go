@@ -17,6 +17,9 @@ import (
 // Unknown boxes (kept with KeepUnknown) are drawn in grey as "unknown".
 // A Painter is safe for concurrent use.
 type Painter struct {
+	// Mark, when set, is written in the image's lower left corner (e.g.
+	// "SYNTHETIC" for answers of seeded networks).
+	Mark string
 	path string
 	once sync.Once
 	mu   sync.Mutex
@@ -74,6 +77,12 @@ func (p *Painter) Draw(img *imaging.Image, objs []Object) (*imaging.Image, error
 	for _, l := range labels {
 		imaging.FillRect(out, l.x, l.y, l.x+l.tw+1, l.y+imaging.DefaultFontSize, l.band)
 		imaging.DrawText(out, p.font, l.x+1, l.y, l.text, imaging.White)
+	}
+	if p.Mark != "" {
+		text, tw := p.fit(p.Mark, out.W-2)
+		y := max(out.H-imaging.DefaultFontSize, 0)
+		imaging.FillRect(out, 0, y, tw+2, y+imaging.DefaultFontSize, imaging.Red)
+		imaging.DrawText(out, p.font, 1, y, text, imaging.White)
 	}
 	return out, nil
 }

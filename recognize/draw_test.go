@@ -61,3 +61,23 @@ func TestDrawKeepsLabelsInside(t *testing.T) {
 		placed = append(placed, r)
 	}
 }
+
+func TestDrawMark(t *testing.T) {
+	if _, err := os.Stat(imaging.DefaultFontPath); err != nil {
+		t.Skip("CJK font not installed (make setup installs fonts-noto-cjk)")
+	}
+	p := NewPainter("")
+	p.Mark = "SYNTHETIC"
+	img := &imaging.Image{W: 200, H: 100, C: 3, Pix: make([]uint8, 200*100*3)}
+	d, err := p.Draw(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(x, y int) [3]uint8 { i := 3 * (y*d.W + x); return [3]uint8{d.Pix[i], d.Pix[i+1], d.Pix[i+2]} }
+	if c := at(0, 99); c != [3]uint8{imaging.Red.R, imaging.Red.G, imaging.Red.B} {
+		t.Fatalf("no mark band in the lower left corner: %v", c)
+	}
+	if c := at(199, 0); c != [3]uint8{} {
+		t.Fatalf("the mark drew elsewhere: %v", c)
+	}
+}

@@ -146,7 +146,7 @@ func (s *Server) handlePXInfer(w http.ResponseWriter, r *http.Request) {
 	// PaddleX returns the visualised image unless its serving config
 	// turns it off (AppConfig.visualize, default true).
 	if vis := !s.cfg.PXNoImage; (req.Visualize == nil && vis) || (req.Visualize != nil && *req.Visualize) {
-		jpg, err := recognize.VisualizeJPEG(img, res.Objects)
+		jpg, err := s.painter.JPEG(img, res.Objects)
 		if err != nil {
 			pxWrite[api.PXInferResult](s, w, r, nil, err)
 			return

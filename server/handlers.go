@@ -268,8 +268,9 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := shitu.Response(e.name, img.W, img.H, res, dec)
+	out.Synthetic = s.sys.Synthetic()
 	if o.Visualize {
-		jpg, err := recognize.VisualizeJPEG(img, res.Objects)
+		jpg, err := s.painter.JPEG(img, res.Objects)
 		if err != nil {
 			s.fail(w, r, err)
 			return

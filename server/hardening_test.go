@@ -19,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
+	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/recognize"
 )
 
 // post sends a raw body and returns the status, the Retry-After header and
@@ -511,5 +514,33 @@ func TestOpenAPIDescribed(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("only %d parameters found", n)
+	}
+}
+
+// TestSyntheticMarked: answers of seeded models say so.
+func TestSyntheticMarked(t *testing.T) {
+	dir := t.TempDir()
+	g, err := gallery.Create(dir+"/default", gallery.Options{Model: "fake", Dims: dims, Method: gallery.MethodFlat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := shitu.New(shitu.Parts{Extractor: &paletteEmbedder{}, Model: "fake", Recognize: recognize.Options{NoDetector: true},
+		Galleries: map[string]*gallery.Gallery{"default": g}, Synthetic: true}, shitu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	s, err := New(sys, Config{Recognize: recognize.Options{NoDetector: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	r, err := (&api.Client{Base: ts.URL}).Recognize(context.Background(), pngBytes(t, solid(palette[0], 8, 8)), api.RecognizeOptions{})
+	if err != nil || !r.Synthetic {
+		t.Fatalf("synthetic field: %v %+v", err, r)
+	}
+	if s.painter.Mark == "" {
+		t.Fatal("visualisations are not marked")
 	}
 }

@@ -166,6 +166,8 @@ type Server struct {
 	m     *metrics
 	seq   atomic.Uint64
 	fetch *fetcher
+	// painter draws visualisations, marked SYNTHETIC for seeded models.
+	painter *recognize.Painter
 }
 
 // New builds a server around a recognition system: its models are shared
@@ -188,6 +190,10 @@ func New(sys *shitu.System, cfg Config) (*Server, error) {
 	s.openStored(m)
 	s.gals.Store(&m)
 	s.fetch = newFetcher(cfg)
+	s.painter = recognize.NewPainter("")
+	if sys.Synthetic() {
+		s.painter.Mark = "SYNTHETIC: seeded weights, not trained"
+	}
 	s.routes()
 	s.ready.Store(true)
 	return s, nil

@@ -33,6 +33,8 @@ type Globals struct {
 	wrapSession func(name string, s infer.Session) infer.Session
 	// warned holds the config warnings already printed.
 	warned map[string]bool
+	// saidSynthetic: the [SYNTHETIC] line was printed in this run.
+	saidSynthetic bool
 }
 
 type root struct {

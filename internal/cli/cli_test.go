@@ -67,6 +67,10 @@ func TestDemoFromMirror(t *testing.T) {
 		!strings.Contains(errs, "2 of 3 images") {
 		t.Fatalf("predict with a broken and a missing file: exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
+	// seeded networks say so: a field on every line, one stderr line per run
+	if strings.Count(out, `"synthetic":true`) != 1 || strings.Count(errs, "[SYNTHETIC]") != 1 {
+		t.Errorf("synthetic marks: stdout %s\nstderr %s", out, errs)
+	}
 	for _, l := range strings.Split(errs, "\n") { // each error line names its file once
 		if strings.Contains(l, "missing.jpg") && (strings.Count(l, "missing.jpg") != 1 || !strings.Contains(l, "no such file")) {
 			t.Errorf("error line for the missing file: %q", l)

@@ -27,6 +27,10 @@ func TestOfficialConfigAfterPull(t *testing.T) {
 	if out, errs, code := run(t, "models", "pull", "det", "rec", "--root", store, "--mirror", mirror); code != 0 {
 		t.Fatalf("pull: exit %d\n%s\n%s", code, out, errs)
 	}
+	// models from a synthesized mirror keep saying so in models list
+	if out, _, code := run(t, "models", "list", "--root", store); code != 0 || strings.Count(out, models.SynthNote) != 2 {
+		t.Fatalf("models list of mirror-installed synthesized models:\n%s", out)
+	}
 	gal, list, queries, err := writeDemoImages(filepath.Join(tmp, "data"))
 	if err != nil {
 		t.Fatal(err)

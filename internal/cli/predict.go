@@ -105,6 +105,9 @@ func (c *predictCmd) Run(g *Globals) error {
 	}
 	outDir := cfg.Global.OutputDir
 	painter := recognize.NewPainter("")
+	if sys.Synthetic() {
+		painter.Mark = "SYNTHETIC: seeded weights, not trained"
+	}
 	names := outputNames(files)
 	failed := 0
 	for _, f := range files {
@@ -144,7 +147,7 @@ func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Paint
 		return nil, nil, err
 	}
 	line := shitu.Response(shitu.DefaultGallery, img.W, img.H, res, dec)
-	line.Path = path
+	line.Path, line.Synthetic = path, sys.Synthetic()
 	if g.Verbose {
 		t := line.TimingsMS
 		fmt.Fprintf(g.stderr, "%s: decode %.1fms detect %.1fms crop %.1fms rec %.1fms search %.2fms nms %.2fms\n",

@@ -59,6 +59,10 @@ func (g *Globals) open(cfg *config.Config, threads int, o shitu.Options) (*shitu
 	if errors.Is(err, gallery.ErrLocked) {
 		err = lockedError(cfg.IndexProcess.IndexDir, err)
 	}
+	if err == nil && sys.Synthetic() && !g.saidSynthetic {
+		g.saidSynthetic = true
+		fmt.Fprintln(g.stderr, "shitu: [SYNTHETIC] the models have seeded weights (architecture-faithful, not trained): the answers are not meaningful")
+	}
 	return sys, err
 }
 
