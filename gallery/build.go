@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -141,6 +142,16 @@ func ParseList(r io.Reader, imageRoot, delim string) ([]Line, []Problem, error) 
 	return lines, probs, nil
 }
 
+// reasonOf is err's message without the path the problem line names
+// already (error lines name the file once).
+func reasonOf(err error, path string) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return strings.ReplaceAll(err.Error(), path+": ", "")
+}
+
 // firstBad is the first problem that skipped its line, or nil.
 func firstBad(probs []Problem) *Problem {
 	for i := range probs {
@@ -267,7 +278,7 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		}
 		sha, err := hashes[li], herrs[li]
 		if err != nil {
-			p := Problem{Line: l.No, Path: l.Path, Reason: err.Error()}
+			p := Problem{Line: l.No, Path: l.Path, Reason: reasonOf(err, l.Path)}
 			if o.Strict {
 				return sum, fmt.Errorf("%w: %s (strict: gallery unchanged)", ErrImage, p)
 			}
@@ -386,7 +397,7 @@ func (g *Gallery) Build(ctx context.Context, o BuildOptions) (Summary, error) {
 		err := ExtractFiles(ctx, o.Extractor, paths, func(i int, vec []float32, err error) error {
 			ji := slot[i]
 			if err != nil {
-				p := Problem{Line: jobs[ji].line.No, Path: jobs[ji].line.Path, Reason: err.Error()}
+				p := Problem{Line: jobs[ji].line.No, Path: jobs[ji].line.Path, Reason: reasonOf(err, jobs[ji].line.Path)}
 				if o.Strict {
 					return fmt.Errorf("%w: %s (strict: gallery unchanged)", ErrImage, p)
 				}

@@ -157,6 +157,11 @@ func TestBuildProblemsLenientAndStrict(t *testing.T) {
 		if len(got) != 4 || !strings.Contains(got[2], "not found") || got[3] == "" || !strings.Contains(got[4], "cannot decode") || !strings.Contains(got[6], "duplicate of line 1") {
 			t.Fatalf("problems %v", s.Problems)
 		}
+		for _, p := range s.Problems { // each problem line names its file once
+			if p.Path != "" && strings.Count(p.String(), p.Path) != 1 {
+				t.Errorf("problem names its file more than once: %s", p)
+			}
+		}
 		if s.Added != 2 || g.Len() != 2 {
 			t.Fatalf("lenient: %v", s)
 		}
