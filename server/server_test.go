@@ -487,6 +487,17 @@ func TestQueueFull(t *testing.T) {
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("third request: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	// Paddle Serving's endpoint keeps its convention (HTTP 200, err_no 429)
+	// and sends Retry-After too.
+	sresp, err := http.Post(f.ts.URL+"/recognition/prediction", "application/json", strings.NewReader(`{"key":["image"],"value":["`+b64(img)+`"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := io.ReadAll(sresp.Body)
+	sresp.Body.Close()
+	if sresp.StatusCode != 200 || sresp.Header.Get("Retry-After") == "" || !strings.Contains(string(sb), `"err_no":429`) {
+		t.Fatalf("serving overload: %d Retry-After %q %s", sresp.StatusCode, sresp.Header.Get("Retry-After"), sb)
+	}
 	close(block)
 	wg.Wait()
 	close(codes)
