@@ -265,9 +265,26 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 	// Activations produced by nodes: the producer writes <t>_f, Q/DQ
 	// right after it writes t again, so every reader (and a graph output
 	// of that name) sees the quantized value.
+	//
+	// A Conv kept in float32 reads the float tensor from before the Q/DQ
+	// pair its neighbours need: with DequantizeLinear in front and
+	// QuantizeLinear behind it, ONNX Runtime would quantize its weights
+	// itself (its WeightBiasQuantization pass) and run it in int8 anyway.
+	floatConv := map[*onnx.NodeProto]bool{}
+	for i, u := range gi.units {
+		if enabled != nil && !enabled[i] && isAct[u.in] {
+			floatConv[g.Node[u.node]] = true
+		}
+	}
 	nodes := append([]*onnx.NodeProto{}, head...)
 	for _, n := range g.Node {
 		for j, in := range n.Input {
+			if floatConv[n] && j == 0 {
+				if !gi.inputs[in] {
+					n.Input[j] = in + "_f"
+				}
+				continue
+			}
 			if d, ok := inputDQ[in]; ok {
 				n.Input[j] = d
 			}
