@@ -142,13 +142,14 @@ func newModelPrep(m *models.Manifest, size string) (*modelPrep, error) {
 		return nil, fmt.Errorf("%w: no [N,3,H,W] image input in %v", quant.ErrModel, m.Inputs)
 	}
 	p.input = img.Name
+	// Size: --size, else the model's fixed input dims, else the manifest's.
 	w, h := 0, 0
-	if img.Shape[2] > 0 && img.Shape[3] > 0 {
-		h, w = int(img.Shape[2]), int(img.Shape[3])
-	}
 	pp := m.Preprocess
 	if pp != nil && pp.Width > 0 && pp.Height > 0 {
 		w, h = pp.Width, pp.Height
+	}
+	if img.Shape[2] > 0 && img.Shape[3] > 0 {
+		h, w = int(img.Shape[2]), int(img.Shape[3])
 	}
 	if size != "" {
 		hs, ws, ok := strings.Cut(strings.ToLower(size), "x")
