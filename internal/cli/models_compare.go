@@ -280,39 +280,7 @@ func (c *modelsCompareCmd) text(g *Globals, prep *modelPrep, sess [2]infer.Sessi
 	if w/h >= 3 { // a line classifier: many small images
 		n = c.Crops
 	}
-	rng := rand.New(rand.NewPCG(c.Seed, 9))
-	var imgs []*imaging.Image
-	words := []string{"shitu", "PP-OCRv3", "识图", "商品", "2026", "int8", "ONNX", "量化", "paddle", "收银台", "price ¥12.50", "Go"}
-	for range n {
-		iw, ih := w, h
-		if w/h < 3 {
-			iw, ih = 640, 480
-		} else {
-			iw, ih = 320, 64
-		}
-		img, _ := imaging.NewImage(iw, ih, 3)
-		bg := uint8(200 + rng.IntN(56))
-		for i := range img.Pix {
-			img.Pix[i] = bg
-		}
-		lines := 1
-		if ih > 100 {
-			lines = 4 + rng.IntN(8)
-		}
-		for l := range lines {
-			s := ""
-			for range 1 + rng.IntN(4) {
-				s += words[rng.IntN(len(words))] + " "
-			}
-			c := uint8(rng.IntN(80))
-			y := 8 + l*(ih-16)/max(lines, 1) + rng.IntN(6)
-			imaging.DrawText(img, f, 8+rng.IntN(iw/4), y, s, imaging.Color{R: c, G: c, B: c})
-		}
-		if rng.IntN(2) == 0 && ih <= 100 { // upside-down lines for the 0/180 classifier
-			slices.Reverse(img.Pix)
-		}
-		imgs = append(imgs, img)
-	}
+	imgs := textImages(f, n, w/h >= 3, c.Seed)
 	outs, err := c.outputs(g, prep, sess, imgs)
 	if err != nil {
 		return err
@@ -392,4 +360,37 @@ func regions(p []float32, w, h int, thr float32) []rect {
 		}
 	}
 	return out
+}
+
+// textImages renders n text pages (640×480, several lines) or single text
+// lines (320×64, half of them upside down) in dark grey on light grey.
+func textImages(f *imaging.Font, n int, lines bool, seed uint64) []*imaging.Image {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	words := []string{"shitu", "PP-OCRv3", "识图", "商品", "2026", "int8", "ONNX", "量化", "paddle", "收银台", "price ¥12.50", "Go"}
+	var imgs []*imaging.Image
+	for range n {
+		iw, ih, nl := 640, 480, 4+rng.IntN(8)
+		if lines {
+			iw, ih, nl = 320, 64, 1
+		}
+		img, _ := imaging.NewImage(iw, ih, 3)
+		bg := uint8(200 + rng.IntN(56))
+		for i := range img.Pix {
+			img.Pix[i] = bg
+		}
+		for l := range nl {
+			s := ""
+			for range 1 + rng.IntN(4) {
+				s += words[rng.IntN(len(words))] + " "
+			}
+			c := uint8(rng.IntN(80))
+			y := 8 + l*(ih-16)/nl + rng.IntN(6)
+			imaging.DrawText(img, f, 8+rng.IntN(iw/4), y, s, imaging.Color{R: c, G: c, B: c})
+		}
+		if lines && rng.IntN(2) == 0 { // upside down, for the 0°/180° classifier
+			slices.Reverse(img.Pix)
+		}
+		imgs = append(imgs, img)
+	}
+	return imgs
 }

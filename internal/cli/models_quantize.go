@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"image"
 	"os"
@@ -301,7 +302,8 @@ func listImages(src string) ([]string, error) {
 
 type modelsSynthImagesCmd struct {
 	Out  string `required:"" type:"path" help:"Folder to write."`
-	Kind string `enum:"crops,scenes" default:"crops" help:"crops: single products (recognition); scenes: shelves of 4 products (detection)."`
+	Kind string `enum:"crops,scenes,text-pages,text-lines" default:"crops" help:"crops: single products (recognition); scenes: shelves of 4 products (detection); text-pages, text-lines: rendered text (OCR models)."`
+	Font string `default:"/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc" help:"Font of the text images."`
 	N    int    `default:"64" help:"Number of images."`
 	Seed uint64 `default:"7" help:"Seed (the compare command uses other seeds)."`
 }
@@ -310,17 +312,34 @@ func (c *modelsSynthImagesCmd) Run(g *Globals) error {
 	if c.N <= 0 || c.N > 100000 {
 		return fmt.Errorf("--n %d outside 1..100000", c.N)
 	}
-	for i := range c.N {
-		img := synthImage(c.Kind, i, c.Seed)
-		b, err := synthdata.EncodePNG(img)
+	var texts []*imaging.Image
+	if strings.HasPrefix(c.Kind, "text") {
+		f, err := imaging.LoadFont(c.Font, 0, 22)
 		if err != nil {
 			return err
 		}
+		defer f.Close()
+		texts = textImages(f, c.N, c.Kind == "text-lines", c.Seed)
+	}
+	for i := range c.N {
+		var buf bytes.Buffer
+		var err error
+		if texts != nil {
+			err = imaging.EncodePNG(&buf, texts[i])
+		} else {
+			var b []byte
+			b, err = synthdata.EncodePNG(synthImage(c.Kind, i, c.Seed))
+			buf.Write(b)
+		}
+		if err != nil {
+			return err
+		}
+		b := buf.Bytes()
 		if err := synthdata.WriteFile(filepath.Join(c.Out, fmt.Sprintf("%s_%05d.png", c.Kind, i)), b); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(g.stdout, "wrote %d %s to %s (synthetic products, seed %d)\n", c.N, c.Kind, c.Out, c.Seed)
+	fmt.Fprintf(g.stdout, "wrote %d synthetic %s to %s (seed %d)\n", c.N, c.Kind, c.Out, c.Seed)
 	return nil
 }
 
