@@ -106,17 +106,29 @@ func Quantize(ctx context.Context, rt Runtime, model []byte, feeds []Feed, opts 
 		sort.SliceStable(order, func(a, b int) bool { return res.Layers[order[a]].Sensitivity > res.Layers[order[b]].Sensitivity })
 		maxFloat := int(opts.MaxFloat * float64(len(gi.units)))
 		step := max(1, len(gi.units)/25)
-		kept := 0
+		kept, bestKept, bestScore := 0, 0, res.Score
 		for res.Score.Mean < opts.Target && kept < maxFloat && kept < len(order) {
 			for j := 0; j < step && kept < maxFloat && kept < len(order); j++ {
 				enabled[order[kept]] = false
-				res.Layers[order[kept]].Float = true
 				kept++
 			}
 			if res.Score, err = q.score(enabled, qp, feeds); err != nil {
 				return nil, err
 			}
 			opts.Progress("%d layers float32: %s", kept, res.Score)
+			if res.Score.Mean > bestScore.Mean {
+				bestKept, bestScore = kept, res.Score
+			}
+		}
+		// Out of layers to move before the target: the best prefix tried.
+		if res.Score.Mean < opts.Target {
+			res.Score = bestScore
+			for j := bestKept; j < kept; j++ {
+				enabled[order[j]] = true
+			}
+		}
+		for i := range enabled {
+			res.Layers[i].Float = !enabled[i]
 		}
 	}
 	final, err := qdqModel(base, gi, enabled, qp)

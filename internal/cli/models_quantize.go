@@ -123,9 +123,9 @@ type modelPrep struct {
 
 func (p *modelPrep) String() string {
 	if p.isDet {
-		return fmt.Sprintf("detector input %s %dx%d", p.input, p.det.TargetSize[1], p.det.TargetSize[0])
+		return fmt.Sprintf("detector input %s %dx%d (HxW)", p.input, p.det.TargetSize[0], p.det.TargetSize[1])
 	}
-	return fmt.Sprintf("input %s %dx%d", p.input, p.rec.Width, p.rec.Height)
+	return fmt.Sprintf("input %s %dx%d (HxW)", p.input, p.rec.Height, p.rec.Width)
 }
 
 func newModelPrep(m *models.Manifest, size string) (*modelPrep, error) {
