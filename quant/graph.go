@@ -3,6 +3,7 @@ package quant
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 
 	"google.golang.org/protobuf/proto"
@@ -191,8 +192,32 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 		}
 		isAct[t] = true
 	}
-	var prelude, inits []*onnx.TensorProto
-	_ = prelude
+	// A Conv kept in float32 between quantized neighbours would read a
+	// DequantizeLinear output and feed a QuantizeLinear, and ONNX Runtime
+	// would quantize its weights itself (WeightBiasQuantization) and run it
+	// in int8 anyway. With a Relu, the Relu stays between the Conv and the
+	// QuantizeLinear when the zero point is not 0 (ReluQuantFusion only
+	// drops a Relu whose Q clamps at zero), so its output range gets zero
+	// point 1. Without one, the Conv reads the float tensor from before
+	// the Q/DQ pair (its producer may then lose its int8 fusion).
+	floatIn := map[*onnx.NodeProto]bool{}
+	qp = maps.Clone(qp)
+	for i, u := range gi.units {
+		if enabled == nil || enabled[i] || !isAct[u.in] || !isAct[u.out] {
+			continue
+		}
+		if u.relu {
+			if p := qp[u.out]; p.zero == 0 {
+				qp[u.out] = qparams{scale: p.scale * 255 / 254, zero: 1}
+			}
+			continue
+		}
+		if !gi.inputs[u.in] {
+			g.Node[u.node].Input[0] = u.in + "_f"
+			floatIn[g.Node[u.node]] = true
+		}
+	}
+	var inits []*onnx.TensorProto
 	var head []*onnx.NodeProto // nodes placed first (weights, graph-input Q/DQ)
 	qdq := func(src, dst, t string) []*onnx.NodeProto {
 		p := qp[t]
@@ -265,24 +290,10 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 	// Activations produced by nodes: the producer writes <t>_f, Q/DQ
 	// right after it writes t again, so every reader (and a graph output
 	// of that name) sees the quantized value.
-	//
-	// A Conv kept in float32 reads the float tensor from before the Q/DQ
-	// pair its neighbours need: with DequantizeLinear in front and
-	// QuantizeLinear behind it, ONNX Runtime would quantize its weights
-	// itself (its WeightBiasQuantization pass) and run it in int8 anyway.
-	floatConv := map[*onnx.NodeProto]bool{}
-	for i, u := range gi.units {
-		if enabled != nil && !enabled[i] && isAct[u.in] {
-			floatConv[g.Node[u.node]] = true
-		}
-	}
 	nodes := append([]*onnx.NodeProto{}, head...)
 	for _, n := range g.Node {
 		for j, in := range n.Input {
-			if floatConv[n] && j == 0 {
-				if !gi.inputs[in] {
-					n.Input[j] = in + "_f"
-				}
+			if floatIn[n] && j == 0 {
 				continue
 			}
 			if d, ok := inputDQ[in]; ok {

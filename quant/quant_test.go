@@ -22,7 +22,7 @@ func seeded(rng *rand.Rand, n int, scale float64) []float32 {
 }
 
 // tinyNet is x[N,3,16,16] → Conv3×3+BN → Relu → depthwise Conv3×3 →
-// HardSwish → Conv1×1 → out: the op mix of the PP-LCNet blocks.
+// Relu → Conv1×1 → HardSwish → out: the op mix of the PP-LCNet blocks.
 func tinyNet(t *testing.T) []byte {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 1))
@@ -37,10 +37,9 @@ func tinyNet(t *testing.T) []byte {
 	h = b.BatchNorm(h, b.Initializer("g", []int64{8}, ones), b.Initializer("be", []int64{8}, seeded(rng, 8, 0.1)),
 		b.Initializer("mu", []int64{8}, seeded(rng, 8, 0.1)), b.Initializer("var", []int64{8}, ones), 0)
 	h = b.Relu(h)
-	h = b.Conv(h, b.Initializer("w2", []int64{8, 1, 3, 3}, seeded(rng, 72, 0.4)), b.Initializer("b2", []int64{8}, seeded(rng, 8, 0.1)), onnx.ConvAttrs{Pad: 1, Group: 8})
-	h = b.HardSwish(h)
+	h = b.Relu(b.Conv(h, b.Initializer("w2", []int64{8, 1, 3, 3}, seeded(rng, 72, 0.4)), b.Initializer("b2", []int64{8}, seeded(rng, 8, 0.1)), onnx.ConvAttrs{Pad: 1, Group: 8}))
 	h = b.Conv(h, b.Initializer("w3", []int64{4, 8, 1, 1}, seeded(rng, 32, 0.4)), b.Initializer("b3", []int64{4}, seeded(rng, 4, 0.1)), onnx.ConvAttrs{})
-	b.Output(b.Rename(h, "out"))
+	b.Output(b.Rename(b.HardSwish(h), "out"))
 	m, err := b.Model()
 	if err != nil {
 		t.Fatal(err)
@@ -103,22 +102,20 @@ func TestQuantizeRoundTrip(t *testing.T) {
 		t.Fatalf("ops %v, %d int8 initializers", ops, int8s)
 	}
 	// ONNX Runtime turns the int8 layers into QLinearConv.
-	opt, err := rt.Optimize(res.Model, infer.OptAll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	om, err := onnx.Read(opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fused := 0
-	for _, n := range om.GetGraph().GetNode() {
-		if n.GetOpType() == "QLinearConv" {
-			fused++
-		}
-	}
-	if want := len(res.Layers) - len(res.FloatLayers()); fused != want {
+	if fused, want := qlinearConvs(t, rt, res.Model), len(res.Layers)-len(res.FloatLayers()); fused != want {
 		t.Errorf("%d QLinearConv after ORT optimisation, want %d (ops %v)", fused, want, ops)
+	}
+	// A float32 layer between int8 ones stays float32 in ONNX Runtime
+	// (int32 weights), and its neighbours stay int8.
+	mid, err := Quantize(context.Background(), rt, model, feeds(2, 2, 1), Options{Exclude: []string{res.Layers[1].Name}, SensitivityInputs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl := mid.FloatLayers(); len(fl) != 1 || fl[0] != res.Layers[1].Name {
+		t.Fatalf("float layers %v", fl)
+	}
+	if fused := qlinearConvs(t, rt, mid.Model); fused != 2 {
+		t.Errorf("%d QLinearConv with the middle layer float32, want 2", fused)
 	}
 	// Held-out inputs: int8 outputs close to float32.
 	test := feeds(3, 4, 99)
@@ -191,4 +188,23 @@ func TestHistogram(t *testing.T) {
 	if p := uint8Params(-1, 1); p.zero != 128 && p.zero != 127 {
 		t.Errorf("params %+v", p)
 	}
+}
+
+func qlinearConvs(t *testing.T, rt Runtime, model []byte) int {
+	t.Helper()
+	opt, err := rt.Optimize(model, infer.OptAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	om, err := onnx.Read(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, nd := range om.GetGraph().GetNode() {
+		if nd.GetOpType() == "QLinearConv" {
+			n++
+		}
+	}
+	return n
 }
