@@ -15,6 +15,46 @@ type hist struct {
 	r        float64
 	bins     []float64
 	n        float64
+	// chSum and chN: per-channel sums of [N,C,...] tensors.
+	chSum []float64
+	chN   float64
+}
+
+// addChannels accumulates per-channel sums of an [N,C,...] tensor.
+func (h *hist) addChannels(x []float32, shape []int) {
+	if len(shape) < 2 || shape[1] <= 0 || len(x) == 0 {
+		return
+	}
+	c := shape[1]
+	if h.chSum == nil {
+		h.chSum = make([]float64, c)
+	}
+	if len(h.chSum) != c || len(x)%(shape[0]*c) != 0 {
+		return
+	}
+	inner := len(x) / (shape[0] * c)
+	for n := range shape[0] {
+		for ch := range c {
+			var s float64
+			for _, v := range x[(n*c+ch)*inner : (n*c+ch+1)*inner] {
+				s += float64(v)
+			}
+			h.chSum[ch] += s
+		}
+	}
+	h.chN += float64(len(x) / c)
+}
+
+// means are the per-channel means (nil when not collected).
+func (h *hist) means() []float64 {
+	if h.chN == 0 {
+		return nil
+	}
+	m := make([]float64, len(h.chSum))
+	for i, s := range h.chSum {
+		m[i] = s / h.chN
+	}
+	return m
 }
 
 func newHist() *hist {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -27,6 +28,10 @@ type graphInfo struct {
 	outputs   map[string]bool
 	inputs    map[string]bool
 	units     []unit
+	// means are the per-channel means of the units' input activations
+	// (from calibration); when set, biases are corrected for the mean
+	// shift that weight rounding causes.
+	means map[string][]float64
 }
 
 // minOpset is the ai.onnx opset with per-axis DequantizeLinear.
@@ -263,12 +268,26 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 			rawTensor(base+"_zero", onnx.TensorProto_INT8, []int64{int64(cout)}, make([]byte, cout)))
 		head = append(head, node("DequantizeLinear", base+"_DQ", []string{base + "_q", base + "_scale", base + "_zero"}, []string{base + "_dq"}, axis))
 		n.Input[1] = base + "_dq"
+		var bv []float32
 		if len(n.Input) > 2 && n.Input[2] != "" {
 			bt := gi.inits[n.Input[2]]
-			bv, err := onnx.Float32s(bt)
-			if err != nil || len(bv) != cout {
+			if bv, err = onnx.Float32s(bt); err != nil || len(bv) != cout {
 				return nil, fmt.Errorf("%w: %s bias: %d values for %d channels (%v)", ErrModel, u.name, len(bv), cout, err)
 			}
+		}
+		if mean := gi.means[u.in]; mean != nil {
+			if bv == nil {
+				bv = make([]float32, cout)
+				for len(n.Input) < 3 {
+					n.Input = append(n.Input, "")
+				}
+				n.Input[2] = u.name + ".bias"
+			} else {
+				bv = slices.Clone(bv)
+			}
+			biasCorrect(bv, w, qw, sw, mean, convGroup(n))
+		}
+		if bv != nil {
 			sx := qp[u.in].scale
 			bs := make([]float32, cout)
 			braw := make([]byte, 4*cout)
@@ -366,4 +385,39 @@ func observeModel(base *onnx.ModelProto, tensors []string) *onnx.ModelProto {
 		})
 	}
 	return m
+}
+
+func convGroup(n *onnx.NodeProto) int {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == "group" && a.GetI() > 0 {
+			return int(a.GetI())
+		}
+	}
+	return 1
+}
+
+// biasCorrect subtracts from each output channel's bias the mean shift
+// that rounding its weights causes: Σ (ŵ − w) · E[x] over the channel's
+// inputs and kernel taps, with E[x] the calibration mean of each input
+// channel (padding ignored).
+func biasCorrect(b, w []float32, qw []int8, sw []float32, mean []float64, group int) {
+	cout := len(b)
+	per := len(w) / cout      // Cin/group · kh · kw
+	cinG := len(mean) / group // input channels per group
+	if cinG == 0 || per%cinG != 0 || cout%group != 0 {
+		return
+	}
+	taps := per / cinG
+	for c := range cout {
+		g := c / (cout / group)
+		var d float64
+		for ci := range cinG {
+			m := mean[g*cinG+ci]
+			for k := range taps {
+				j := c*per + ci*taps + k
+				d += (float64(qw[j])*float64(sw[c]) - float64(w[j])) * m
+			}
+		}
+		b[c] -= float32(d)
+	}
 }

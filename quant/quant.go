@@ -82,6 +82,10 @@ type Options struct {
 	// Threads is the intra-op thread count of the calibration sessions
 	// (default 2).
 	Threads int
+	// NoBiasCorrection turns off the bias correction: by default each int8
+	// layer's bias absorbs the mean output shift its weight rounding causes
+	// on the calibration data.
+	NoBiasCorrection bool
 	// Exclude names Conv nodes (of the optimised graph) never quantized.
 	Exclude []string
 	// Progress, when set, receives one line per step.

@@ -52,6 +52,12 @@ func Quantize(ctx context.Context, rt Runtime, model []byte, feeds []Feed, opts 
 	if err != nil {
 		return nil, err
 	}
+	if !opts.NoBiasCorrection {
+		gi.means = map[string][]float64{}
+		for t, h := range hists {
+			gi.means[t] = h.means()
+		}
+	}
 	res := &Result{Methods: map[Method]Score{}}
 	all := make([]bool, len(gi.units))
 	for i, u := range gi.units {
@@ -205,6 +211,7 @@ func (q *quantizer) calibrate() (map[string]*hist, error) {
 			if q.gi.inputs[t] {
 				if in := f[t]; in != nil && in.DType() == tensor.Float32 {
 					hists[t].add(in.Float32s())
+					hists[t].addChannels(in.Float32s(), in.Shape())
 				}
 				continue
 			}
@@ -213,6 +220,7 @@ func (q *quantizer) calibrate() (map[string]*hist, error) {
 				return nil, fmt.Errorf("%w: tensor %q is %v, not float32", ErrModel, t, o.DType())
 			}
 			hists[t].add(o.Float32s())
+			hists[t].addChannels(o.Float32s(), o.Shape())
 		}
 	}
 	return hists, nil
