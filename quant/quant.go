@@ -55,6 +55,10 @@ const (
 	MSE Method = "mse"
 )
 
+// BiasCorrected suffixes a Method in Result.Methods when biases were
+// corrected for the mean shift of weight rounding.
+const BiasCorrected = "+bias"
+
 // Runtime opens sessions and applies ONNX Runtime's graph optimisations
 // (*ort.Backend implements it).
 type Runtime interface {
@@ -82,9 +86,10 @@ type Options struct {
 	// Threads is the intra-op thread count of the calibration sessions
 	// (default 2).
 	Threads int
-	// NoBiasCorrection turns off the bias correction: by default each int8
-	// layer's bias absorbs the mean output shift its weight rounding causes
-	// on the calibration data.
+	// NoBiasCorrection turns off the bias correction. By default every
+	// method is tried with and without it: each int8 layer's bias absorbing
+	// the mean output shift its weight rounding causes on the calibration
+	// data.
 	NoBiasCorrection bool
 	// Exclude names Conv nodes (of the optimised graph) never quantized.
 	Exclude []string
@@ -157,10 +162,12 @@ type Layer struct {
 type Result struct {
 	// Model is the serialized QDQ model.
 	Model []byte
-	// Method is the range method used; Methods has the score of every
-	// method tried with all layers quantized.
-	Method  Method
-	Methods map[Method]Score
+	// Method is the range method used (with the BiasCorrected suffix when
+	// biases were corrected); Methods has the score of every method tried
+	// with all layers quantized.
+	Method         Method
+	Methods        map[Method]Score
+	BiasCorrection bool
 	// Layers are the quantizable layers in graph order.
 	Layers []Layer
 	// Score is the final model's agreement with float32 on the
@@ -192,7 +199,7 @@ func (r *Result) Summary() string {
 		if Method(m) == r.Method {
 			mark = "  ← chosen"
 		}
-		fmt.Fprintf(&b, "range %-10s all layers int8: %s%s\n", m, r.Methods[Method(m)], mark)
+		fmt.Fprintf(&b, "range %-16s all layers int8: %s%s\n", m, r.Methods[Method(m)], mark)
 	}
 	fl := r.FloatLayers()
 	q := len(r.Layers) - len(fl)

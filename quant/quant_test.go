@@ -68,7 +68,7 @@ func TestQuantizeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + res.Summary())
-	if len(res.Layers) != 3 || res.Layers[0].Op != "Conv+Relu" || len(res.Methods) != 3 {
+	if len(res.Layers) != 3 || res.Layers[0].Op != "Conv+Relu" || len(res.Methods) != 6 {
 		t.Fatalf("layers %+v methods %v", res.Layers, res.Methods)
 	}
 	// The target is out of reach: every layer's sensitivity is measured and

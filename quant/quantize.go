@@ -52,11 +52,14 @@ func Quantize(ctx context.Context, rt Runtime, model []byte, feeds []Feed, opts 
 	if err != nil {
 		return nil, err
 	}
+	var means map[string][]float64
+	corrections := []bool{false}
 	if !opts.NoBiasCorrection {
-		gi.means = map[string][]float64{}
+		means = map[string][]float64{}
 		for t, h := range hists {
-			gi.means[t] = h.means()
+			means[t] = h.means()
 		}
+		corrections = []bool{true, false}
 	}
 	res := &Result{Methods: map[Method]Score{}}
 	all := make([]bool, len(gi.units))
@@ -71,15 +74,26 @@ func Quantize(ctx context.Context, rt Runtime, model []byte, feeds []Feed, opts 
 			lo, hi := h.rangeFor(m, opts.Percentile)
 			p[t] = uint8Params(lo, hi)
 		}
-		s, err := q.score(all, p, feeds)
-		if err != nil {
-			return nil, err
+		for _, bc := range corrections {
+			gi.means = nil
+			name := m
+			if bc {
+				gi.means, name = means, m+BiasCorrected
+			}
+			s, err := q.score(all, p, feeds)
+			if err != nil {
+				return nil, err
+			}
+			opts.Progress("range %s: %s", name, s)
+			res.Methods[name] = s
+			if s.Mean > best {
+				best, res.Method, qp, res.BiasCorrection = s.Mean, name, p, bc
+			}
 		}
-		opts.Progress("range %s: %s", m, s)
-		res.Methods[m] = s
-		if s.Mean > best {
-			best, res.Method, qp = s.Mean, m, p
-		}
+	}
+	gi.means = nil
+	if res.BiasCorrection {
+		gi.means = means
 	}
 	enabled := slices.Clone(all)
 	res.Layers = make([]Layer, len(gi.units))
