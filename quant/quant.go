@@ -91,6 +91,11 @@ type Options struct {
 	// the mean output shift its weight rounding causes on the calibration
 	// data.
 	NoBiasCorrection bool
+	// QuantizeOutputs quantizes the Conv layers that write graph outputs
+	// too. By default they stay float32: their outputs are not
+	// requantized to 256 levels (a detector's box distributions and scores
+	// are decoded from them), at a small cost in speed.
+	QuantizeOutputs bool
 	// Exclude names Conv nodes (of the optimised graph) never quantized.
 	Exclude []string
 	// Progress, when set, receives one line per step.

@@ -64,7 +64,7 @@ func Quantize(ctx context.Context, rt Runtime, model []byte, feeds []Feed, opts 
 	res := &Result{Methods: map[Method]Score{}}
 	all := make([]bool, len(gi.units))
 	for i, u := range gi.units {
-		all[i] = !slices.Contains(opts.Exclude, u.name)
+		all[i] = !slices.Contains(opts.Exclude, u.name) && (opts.QuantizeOutputs || !gi.outputs[u.out])
 	}
 	best := math.Inf(-1)
 	var qp map[string]qparams

@@ -24,6 +24,8 @@ type modelsCompareCmd struct {
 	Crops    int     `default:"500" help:"Recognition: query crops (5 views of Crops/5 products, gallery = canonical views)."`
 	Scenes   int     `default:"50" help:"Detection: shelf scenes (or text pages for models without a role)."`
 	IoU      float64 `default:"0.9" help:"IoU at which two boxes match."`
+	MaxDet   int     `default:"5" help:"Detection: boxes kept per image (Global.max_det_results; the pipeline's default 5)."`
+	Thresh   float32 `default:"0.2" help:"Detection: score threshold (Global.threshold; negative keeps every score)."`
 	Size     string  `help:"Input HxW for models without fixed or manifest sizes."`
 	Text     bool    `help:"Use rendered text lines/pages instead of products (OCR models)."`
 	Seed     uint64  `default:"2026" help:"Image seed (calibration images use others)."`
@@ -147,13 +149,8 @@ func dot(a, b []float32) float64 {
 
 // det: detector boxes (decode + NMS, every score) matched at IoU ≥ c.IoU.
 func (c *modelsCompareCmd) det(g *Globals, prep *modelPrep, sess [2]infer.Session) error {
-	var ds [2]*detect.Detector
-	for i, s := range sess {
-		d, err := detect.New(s, detect.Options{Pre: prep.det, MaxDetResults: 20, Threshold: -1})
-		if err != nil {
-			return err
-		}
-		ds[i] = d
+	det := func(s infer.Session, maxDet int, thr float32) (*detect.Detector, error) {
+		return detect.New(s, detect.Options{Pre: prep.det, MaxDetResults: maxDet, Threshold: thr})
 	}
 	var imgs []*imaging.Image
 	for i := range c.Scenes {
@@ -162,8 +159,18 @@ func (c *modelsCompareCmd) det(g *Globals, prep *modelPrep, sess [2]infer.Sessio
 	if err := c.outputCosine(g, prep, sess, imgs); err != nil {
 		return err
 	}
-	var boxes [2][][]detect.Box
-	for i, d := range ds {
+	// The pipeline's boxes of both models, and the int8 model's top 100
+	// at any score (does int8 still propose the fp32 boxes at all?).
+	var boxes [3][][]detect.Box
+	for i, cfg := range []struct {
+		s      infer.Session
+		maxDet int
+		thr    float32
+	}{{sess[0], c.MaxDet, c.Thresh}, {sess[1], c.MaxDet, c.Thresh}, {sess[1], 100, -1}} {
+		d, err := det(cfg.s, cfg.maxDet, cfg.thr)
+		if err != nil {
+			return err
+		}
 		for _, img := range imgs {
 			bs, err := d.Detect(g.ctx, img)
 			if err != nil {
@@ -172,13 +179,23 @@ func (c *modelsCompareCmd) det(g *Globals, prep *modelPrep, sess [2]infer.Sessio
 			boxes[i] = append(boxes[i], bs)
 		}
 	}
-	var nf, nq, matched int
+	var nf, nq, nq100, matched, proposed int
 	for k := range imgs {
-		a, b := toRects(boxes[0][k]), toRects(boxes[1][k])
-		nf, nq = nf+len(a), nq+len(b)
+		a, b, b100 := toRects(boxes[0][k]), toRects(boxes[1][k]), toRects(boxes[2][k])
+		nf, nq, nq100 = nf+len(a), nq+len(b), nq100+len(b100)
 		matched += matchBoxes(a, b, c.IoU)
+		proposed += matchBoxes(a, b100, c.IoU)
 	}
-	reportBoxes(g, "detector boxes (top 20, every score)", len(imgs), nf, nq, matched, c.IoU)
+	reportBoxes(g, fmt.Sprintf("detector boxes (top %d, score ≥ %g)", c.MaxDet, c.Thresh), len(imgs), nf, nq, matched, c.IoU)
+	var lo, hi float64 = 1, 0
+	for _, bs := range boxes[0] {
+		for _, b := range bs {
+			lo, hi = min(lo, float64(b.Score)), max(hi, float64(b.Score))
+		}
+	}
+	fmt.Fprintf(g.stdout, "fp32 scores of those boxes: %.4f … %.4f\n", lo, hi)
+	fmt.Fprintf(g.stdout, "fp32 boxes found among the int8 model's top 100 at any score (IoU ≥ %.2f): %d of %d (%.2f%%)\n",
+		c.IoU, proposed, nf, 100*float64(proposed)/float64(max(nf, 1)))
 	return nil
 }
 

@@ -33,6 +33,7 @@ type modelsQuantizeCmd struct {
 	MaxFloat   float64  `default:"0.25" help:"Largest share of layers kept float32."`
 	SensImages int      `default:"4" help:"Calibration runs per layer in the sensitivity analysis (-1: skip)."`
 	Exclude    []string `help:"Conv nodes (optimised graph names) always kept float32."`
+	QuantOuts  bool     `name:"quantize-outputs" help:"Quantize the layers that write the model's outputs too (default: float32)."`
 	NoBiasCorr bool     `name:"no-bias-correction" help:"Do not correct biases for the mean shift of weight rounding."`
 	Threads    int      `default:"2" help:"ONNX Runtime threads for calibration."`
 	Force      bool     `help:"Replace an existing output folder."`
@@ -80,7 +81,7 @@ func (c *modelsQuantizeCmd) Run(g *Globals) error {
 	}
 	opts := quant.Options{
 		Methods: methods, Percentile: c.Percentile, Target: c.Target, MaxFloat: c.MaxFloat,
-		SensitivityInputs: c.SensImages, Exclude: c.Exclude, Threads: c.Threads, NoBiasCorrection: c.NoBiasCorr,
+		SensitivityInputs: c.SensImages, Exclude: c.Exclude, Threads: c.Threads, NoBiasCorrection: c.NoBiasCorr, QuantizeOutputs: c.QuantOuts,
 		Progress: func(f string, a ...any) { fmt.Fprintf(g.stderr, f+"\n", a...) },
 	}
 	res, err := quant.Quantize(g.ctx, b, model, feeds, opts)
