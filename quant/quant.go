@@ -15,11 +15,21 @@
 //     and output of a quantizable Conv (a Conv followed by its only Relu
 //     counts as one unit) added as a graph output, collecting exact
 //     min/max and a 2048-bin histogram per tensor;
-//  3. activation ranges by each Method (min-max, percentile, MSE) and
-//     the method whose fully quantized model agrees best with float32;
-//  4. per-layer sensitivity: the model with only that layer quantized,
-//     scored against float32; then the most sensitive layers go back to
-//     float32 until the whole model reaches Options.Target.
+//  3. activation ranges by each Method (min-max, percentile, MSE), each
+//     with and without bias correction (every int8 layer's bias absorbs
+//     the mean shift its weight rounding causes on the calibration data),
+//     and the variant whose fully quantized model agrees best with
+//     float32 (layers writing graph outputs stay float32 by default);
+//  4. only when that misses Options.Target: per-layer sensitivity (the
+//     model with only that layer quantized, scored against float32), then
+//     the most sensitive layers go back to float32 until the whole model
+//     reaches the target (at most Options.MaxFloat of them).
+//
+// Activations are uint8 (asymmetric, zero exactly representable) and
+// weights int8 symmetric per output channel: the U8S8 form whose
+// QLinearConv ONNX Runtime's CPU provider runs with VNNI where the CPU has
+// it. On x86 CPUs without VNNI, ONNX Runtime's documentation warns that
+// U8S8 may saturate (vpmaddubsw).
 package quant
 
 import (
