@@ -21,6 +21,9 @@ type benchModelsCmd struct {
 	Threads  []int         `default:"1,2" help:"Intra-op thread counts to time."`
 	Batches  []int         `default:"1,8" help:"Recognition batch sizes."`
 	Duration time.Duration `default:"5s" help:"Timing per configuration."`
+	Int8     bool          `name:"int8" help:"Time each model against its int8 twin instead (batch 1; twins from --rec-int8/--det-int8, else <model folder>_int8/inference.onnx, else quantized now for the synthesized defaults)."`
+	RecInt8  string        `name:"rec-int8" type:"existingfile" help:"int8 twin of the recognition model (with --int8)."`
+	DetInt8  string        `name:"det-int8" type:"existingfile" help:"int8 twin of the detection model (with --int8)."`
 }
 
 func (c *benchModelsCmd) Run(g *Globals) error {
@@ -49,6 +52,9 @@ func (c *benchModelsCmd) Run(g *Globals) error {
 	bm := []benchModel{
 		{name: "rec", model: rec, input: arch.RecInput, shape: func(n int) []int { return []int{n, 3, 224, 224} }, macs: recMACs, batches: c.Batches},
 		{name: "det", model: det, input: arch.DetInput, shape: func(n int) []int { return []int{n, 3, 640, 640} }, macs: detMACs, batches: []int{1}},
+	}
+	if c.Int8 {
+		return c.runInt8(g, b, bm)
 	}
 	return benchModels(g.ctx, g.stdout, g.stderr, b, bm, c.Threads, c.Duration)
 }

@@ -14,12 +14,15 @@ import (
 )
 
 type modelsCmd struct {
-	Synth   modelsSynthCmd   `cmd:"" help:"Write both PP-ShiTuV2 networks with seeded weights (ONNX) plus manifests."`
-	Info    modelsInfoCmd    `cmd:"" help:"Count parameters and multiply-accumulates of an ONNX model."`
-	List    modelsListCmd    `cmd:"" help:"List the installed models."`
-	Pull    modelsPullCmd    `cmd:"" help:"Download, check, unpack and convert an official model."`
-	Convert modelsConvertCmd `cmd:"" help:"Convert a Paddle inference model folder to ONNX (cached next to it); the converted ops are listed in docs/paddle-ops.md."`
-	Mirror  modelsMirrorCmd  `cmd:"" help:"Write a mirror folder of official-layout tarballs of the synthesized networks (for offline pull and demo tests)."`
+	Synth       modelsSynthCmd       `cmd:"" help:"Write both PP-ShiTuV2 networks with seeded weights (ONNX) plus manifests."`
+	Info        modelsInfoCmd        `cmd:"" help:"Count parameters and multiply-accumulates of an ONNX model."`
+	List        modelsListCmd        `cmd:"" help:"List the installed models."`
+	Pull        modelsPullCmd        `cmd:"" help:"Download, check, unpack and convert an official model."`
+	Convert     modelsConvertCmd     `cmd:"" help:"Convert a Paddle inference model folder to ONNX (cached next to it); the converted ops are listed in docs/paddle-ops.md."`
+	Mirror      modelsMirrorCmd      `cmd:"" help:"Write a mirror folder of official-layout tarballs of the synthesized networks (for offline pull and demo tests)."`
+	Quantize    modelsQuantizeCmd    `cmd:"" help:"Write an int8 twin of a det or rec model, calibrated on images (ONNX QDQ for ONNX Runtime's int8 kernels)."`
+	Compare     modelsCompareCmd     `cmd:"" help:"Accuracy of a model's int8 twin against the float model on synthetic images (cosine, gallery top-1, boxes)."`
+	SynthImages modelsSynthImagesCmd `cmd:"" name:"synth-images" help:"Write synthetic product crops or shelf scenes (calibration images)."`
 }
 
 type modelsMirrorCmd struct {
