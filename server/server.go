@@ -262,12 +262,18 @@ func (s *Server) acquire(ctx context.Context) (release func(), err error) {
 
 // authorized checks the API key of a gallery-changing request.
 func (s *Server) authorized(r *http.Request) error {
+	return s.checkKey(r.Header.Get("Authorization"), r.Header.Get("X-API-Key"))
+}
+
+// checkKey checks an API key given as "Bearer KEY" (authorization) or
+// as the key itself (apiKey), in HTTP headers or gRPC metadata alike.
+func (s *Server) checkKey(authorization, apiKey string) error {
 	if s.cfg.APIKey == "" {
 		return nil
 	}
-	key := r.Header.Get("X-API-Key")
-	if a := r.Header.Get("Authorization"); len(a) > 7 && a[:7] == "Bearer " {
-		key = a[7:]
+	key := apiKey
+	if len(authorization) > 7 && authorization[:7] == "Bearer " {
+		key = authorization[7:]
 	}
 	if subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) != 1 {
 		return errAuth
