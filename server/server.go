@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/health"
+
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/recognize"
@@ -168,6 +170,9 @@ type Server struct {
 	fetch *fetcher
 	// painter draws visualisations, marked SYNTHETIC for seeded models.
 	painter *recognize.Painter
+	// healths are the gRPC health services of GRPCServer, told of SetReady.
+	healthMu sync.Mutex
+	healths  []*health.Server
 }
 
 // New builds a server around a recognition system: its models are shared
@@ -202,8 +207,16 @@ func New(sys *shitu.System, cfg Config) (*Server, error) {
 // Handler is the server's http.Handler, with logging, metrics and panic recovery.
 func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
 
-// SetReady flips /readyz (e.g. false while shutting down).
-func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
+// SetReady flips /readyz and the gRPC health status (e.g. false while
+// shutting down).
+func (s *Server) SetReady(ok bool) {
+	s.ready.Store(ok)
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	for _, hs := range s.healths {
+		s.setHealth(hs, ok)
+	}
+}
 
 // AddGallery registers (or replaces) a named gallery.
 func (s *Server) AddGallery(name string, g *gallery.Gallery) {
