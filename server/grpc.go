@@ -155,11 +155,19 @@ func grpcError(err error) error {
 	return st.Err()
 }
 
-// grpcDone logs and counts one RPC as the HTTP middleware does a request.
-func (s *Server) grpcDone(method string, err error, t0 time.Time) {
+// grpcEnd ends an RPC, deferred by the interceptors: it recovers a panic
+// as an internal error, logs and counts the RPC as the HTTP middleware
+// does a request, and turns *err into a gRPC status.
+func (s *Server) grpcEnd(method string, t0 time.Time, err *error) {
+	s.m.inflight.Add(-1)
+	if p := recover(); p != nil {
+		s.cfg.Logger.Error("panic", "method", method, "panic", fmt.Sprint(p))
+		*err = fmt.Errorf("internal error")
+	}
 	code, kind := http.StatusOK, ""
-	if err != nil {
-		code, kind = classify(err)
+	if *err != nil {
+		code, kind = classify(*err)
+		defer func() { *err = grpcError(*err) }()
 	}
 	d := time.Since(t0)
 	s.m.observeRequest("grpc "+method, code, kind, d)
@@ -171,17 +179,7 @@ func (s *Server) grpcUnary(ctx context.Context, req any, info *grpc.UnaryServerI
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	s.m.inflight.Add(1)
-	defer func() {
-		s.m.inflight.Add(-1)
-		if p := recover(); p != nil {
-			s.cfg.Logger.Error("panic", "method", info.FullMethod, "panic", fmt.Sprint(p))
-			resp, err = nil, fmt.Errorf("internal error")
-		}
-		s.grpcDone(info.FullMethod, err, t0)
-		if err != nil {
-			err = grpcError(err)
-		}
-	}()
+	defer s.grpcEnd(info.FullMethod, t0, &err)
 	if err := s.grpcAuth(ctx, info.FullMethod); err != nil {
 		return nil, err
 	}
@@ -201,17 +199,7 @@ func (s *Server) grpcStream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	ctx, cancel := context.WithTimeout(ss.Context(), s.cfg.Timeout)
 	defer cancel()
 	s.m.inflight.Add(1)
-	defer func() {
-		s.m.inflight.Add(-1)
-		if p := recover(); p != nil {
-			s.cfg.Logger.Error("panic", "method", info.FullMethod, "panic", fmt.Sprint(p))
-			err = fmt.Errorf("internal error")
-		}
-		s.grpcDone(info.FullMethod, err, t0)
-		if err != nil {
-			err = grpcError(err)
-		}
-	}()
+	defer s.grpcEnd(info.FullMethod, t0, &err)
 	if err := s.grpcAuth(ctx, info.FullMethod); err != nil {
 		return err
 	}

@@ -278,19 +278,28 @@ func pipelinePredict(t *testing.T, conn *grpc.ClientConn, keys, values []string,
 	return out, nil
 }
 
+// servingHTTP asks the same over HTTP: POST /recognition/prediction.
+func servingHTTP(t *testing.T, f *fixture, keys, values []string) api.ServingResponse {
+	t.Helper()
+	body, _ := json.Marshal(api.ServingRequest{Key: keys, Value: values})
+	resp, err := http.Post(f.ts.URL+"/recognition/prediction", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h api.ServingResponse
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func TestGRPCPaddleServingPipeline(t *testing.T) {
 	f, conn := grpcFixture(t, Config{})
 	f.addColours(t, "red", "green", "blue")
 	for i, img := range [][]byte{jpegBytes(t, solid(palette[1], 64, 48)), pngBytes(t, solid(palette[5], 20, 20))} {
 		b64 := base64.StdEncoding.EncodeToString(img)
-		body, _ := json.Marshal(api.ServingRequest{Key: []string{"image"}, Value: []string{b64}})
-		resp, err := http.Post(f.ts.URL+"/recognition/prediction", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h api.ServingResponse
-		json.NewDecoder(resp.Body).Decode(&h)
-		resp.Body.Close()
+		h := servingHTTP(t, f, []string{"image"}, []string{b64})
 		g, err := pipelinePredict(t, conn, []string{"image"}, []string{b64})
 		if err != nil {
 			t.Fatal(err)
@@ -316,15 +325,7 @@ func TestGRPCPaddleServingPipeline(t *testing.T) {
 		if err != nil || g.ErrNo != tc.errNo || g.ErrMsg == "" {
 			t.Fatalf("%v: %v %+v", tc.keys, err, g)
 		}
-		body, _ := json.Marshal(api.ServingRequest{Key: tc.keys, Value: tc.values})
-		resp, err := http.Post(f.ts.URL+"/recognition/prediction", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h api.ServingResponse
-		json.NewDecoder(resp.Body).Decode(&h)
-		resp.Body.Close()
-		if h.ErrNo != g.ErrNo || h.ErrMsg != g.ErrMsg {
+		if h := servingHTTP(t, f, tc.keys, tc.values); h.ErrNo != g.ErrNo || h.ErrMsg != g.ErrMsg {
 			t.Fatalf("%v: gRPC %+v, HTTP %+v", tc.keys, g, h)
 		}
 	}

@@ -489,18 +489,20 @@ func (s *Server) listItems(galleryName, label string, start int64, limit int) (*
 // itemID reads the {id} of an item request.
 func itemID(r *http.Request) (int64, error) { return parseID(r.PathValue("id")) }
 
-func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
-	id, err := itemID(r)
-	if err != nil {
+// itemHandler serves an item request: op gets ?gallery and the {id}, and
+// its answer is the JSON body.
+func itemHandler[T any](s *Server, op func(galleryName string, id int64) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := itemID(r)
+		if err == nil {
+			var resp T
+			if resp, err = op(r.URL.Query().Get("gallery"), id); err == nil {
+				writeJSON(w, http.StatusOK, resp)
+				return
+			}
+		}
 		s.fail(w, r, err)
-		return
 	}
-	it, err := s.getItem(r.URL.Query().Get("gallery"), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, it)
 }
 
 // getItem is the work of GET /v1/gallery/items/{id} and gRPC GetItem.
@@ -514,20 +516,6 @@ func (s *Server) getItem(galleryName string, id int64) (api.Item, error) {
 		return api.Item{}, err
 	}
 	return toAPIItem(it), nil
-}
-
-func (s *Server) handleDeleteItem(w http.ResponseWriter, r *http.Request) {
-	id, err := itemID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	resp, err := s.deleteItem(r.URL.Query().Get("gallery"), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, resp)
 }
 
 // deleteItem is the work of DELETE /v1/gallery/items/{id} and gRPC DeleteItem.
