@@ -224,9 +224,11 @@ type pipelineResponse struct {
 	Value  []string
 }
 
-// pipelinePredict is what Paddle Serving's PipelineClient.predict sends
-// for feed_dict={"image": base64}: Request{key: ["image"], value: [b64],
-// logid} to /baidu.paddle_serving.pipeline_serving.PipelineService/inference.
+// pipelinePredict is what Paddle Serving's PipelineClient.predict (used by
+// PaddleClas's pipeline_rpc_client.py) sends for feed_dict={"image": b64}:
+// Request{key: ["image"], value: [b64], logid, clientip} to
+// /baidu.paddle_serving.pipeline_serving.PipelineService/inference; it
+// returns the Response as is (err_no, err_msg, key, value).
 func pipelinePredict(t *testing.T, conn *grpc.ClientConn, keys, values []string, md ...string) (pipelineResponse, error) {
 	t.Helper()
 	var req []byte
@@ -238,8 +240,10 @@ func pipelinePredict(t *testing.T, conn *grpc.ClientConn, keys, values []string,
 		req = protowire.AppendTag(req, 2, protowire.BytesType)
 		req = protowire.AppendString(req, v)
 	}
-	req = protowire.AppendTag(req, 5, protowire.VarintType)
+	req = protowire.AppendTag(req, 5, protowire.VarintType) // logid
 	req = protowire.AppendVarint(req, 10000)
+	req = protowire.AppendTag(req, 6, protowire.BytesType) // clientip
+	req = protowire.AppendString(req, "127.0.0.1")
 	ctx := metadata.AppendToOutgoingContext(context.Background(), md...)
 	var resp []byte
 	if err := conn.Invoke(ctx, "/baidu.paddle_serving.pipeline_serving.PipelineService/inference", &req, &resp, grpc.ForceCodec(rawCodec{})); err != nil {
