@@ -30,17 +30,23 @@ import (
 // handlers (recognizeV1, addItems, listItems, ..., servingPredict): the
 // same bounds, work queue, timeouts and error classification.
 
-// grpcMaxStreams bounds the concurrent RPCs of one connection.
-const grpcMaxStreams = 256
+// grpcMaxStreams bounds the concurrent RPCs of one connection, and
+// grpcMaxConnAge its life (then GOAWAY, and in-flight RPCs get the grace
+// of Timeout + ReadTimeout).
+const (
+	grpcMaxStreams = 256
+	grpcMaxConnAge = 10 * time.Minute
+)
 
 // GRPCServer returns a gRPC server with shitu.v1.Shitu (the /v1
 // operations), Paddle Serving's pipeline service
 // (baidu.paddle_serving.pipeline_serving.PipelineService), the standard
 // health service (grpc.health.v1, following SetReady) and reflection.
 // Messages are bounded by Config.MaxBodyBytes, every RPC by
-// Config.Timeout, and connections by the HTTP server's timeouts: a
-// connection that does not complete its handshake within
-// ReadHeaderTimeout, or holds no RPC for IdleTimeout, is closed.
+// Config.Timeout (a stream is one batch: Timeout and MaxBatch images),
+// and connections by the HTTP server's timeouts: a connection that does
+// not complete its handshake within ReadHeaderTimeout, or holds no RPC
+// for IdleTimeout, is closed; none lives past grpcMaxConnAge plus grace.
 func (s *Server) GRPCServer() *grpc.Server {
 	maxMsg := int(min(s.cfg.MaxBodyBytes, math.MaxInt32))
 	gs := grpc.NewServer(
@@ -49,8 +55,13 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.MaxConcurrentStreams(grpcMaxStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: s.cfg.IdleTimeout,
-			Time:              2 * time.Minute,
-			Timeout:           20 * time.Second,
+			// A request message still arriving is not under Timeout yet
+			// (the deadline starts with the handler): the connection's
+			// age bounds such a slow sender; clients reconnect after GOAWAY.
+			MaxConnectionAge:      grpcMaxConnAge,
+			MaxConnectionAgeGrace: s.cfg.Timeout + s.cfg.ReadTimeout,
+			Time:                  2 * time.Minute,
+			Timeout:               20 * time.Second,
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second}),
 		grpc.ChainUnaryInterceptor(s.grpcUnary),
