@@ -176,7 +176,16 @@ func (s *Server) grpcEnd(method string, t0 time.Time, err *error) {
 		*err = fmt.Errorf("internal error")
 	}
 	code, kind := http.StatusOK, ""
-	if *err != nil {
+	if st, ok := status.FromError(*err); ok && *err != nil {
+		// grpc's own status (a stream cut by its deadline or the client)
+		code, kind = http.StatusInternalServerError, "internal"
+		switch st.Code() {
+		case codes.DeadlineExceeded:
+			code, kind = http.StatusServiceUnavailable, "timeout"
+		case codes.Canceled:
+			code, kind = 499, "canceled"
+		}
+	} else if *err != nil {
 		code, kind = classify(*err)
 		defer func() { *err = grpcError(*err) }()
 	}
@@ -261,15 +270,45 @@ func (g *grpcShitu) RecognizeStream(st grpc.BidiStreamingServer[shituv1.Recogniz
 			sendErr = st.Send(m)
 		}
 	}
+	// Recv does not observe the stream's deadline (only the client's): it
+	// runs in its own goroutine, and the handler stops waiting at ctx's
+	// end; returning ends the stream, which ends a pending Recv.
+	type recvd struct {
+		r   *shituv1.RecognizeRequest
+		err error
+	}
+	in := make(chan recvd)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			r, err := st.Recv()
+			select {
+			case in <- recvd{r, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	var recvErr error
-	for i := int64(0); ; i++ {
-		r, err := st.Recv()
-		if err != nil {
-			if err != io.EOF {
-				recvErr = err
+	for i := int64(0); recvErr == nil; i++ {
+		var m recvd
+		select {
+		case m = <-in:
+		case <-ctx.Done():
+			recvErr = ctx.Err()
+			continue
+		}
+		if m.err != nil {
+			if m.err != io.EOF {
+				recvErr = m.err
 			}
 			break
 		}
+		r := m.r
 		if i >= int64(g.s.cfg.MaxBatch) {
 			recvErr = fmt.Errorf("%w: more than %d images in one stream (--max-batch)", errBadRequest, g.s.cfg.MaxBatch)
 			break
@@ -278,9 +317,7 @@ func (g *grpcShitu) RecognizeStream(st grpc.BidiStreamingServer[shituv1.Recogniz
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			recvErr = ctx.Err()
-		}
-		if recvErr != nil {
-			break
+			continue
 		}
 		wg.Add(1)
 		go func(i int64, r *shituv1.RecognizeRequest) {

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -495,4 +496,26 @@ func TestGRPCHealthAndReflection(t *testing.T) {
 		}
 	}
 	rs.CloseSend()
+}
+
+// TestGRPCDeadline: every RPC runs under --timeout, a stream as a whole.
+func TestGRPCDeadline(t *testing.T) {
+	f, conn := grpcFixture(t, Config{Timeout: 300 * time.Millisecond})
+	f.addColours(t, "red")
+	f.emb.mu.Lock()
+	f.emb.block = make(chan struct{}) // the embedder never answers
+	f.emb.mu.Unlock()
+	ctx := context.Background()
+	c := shituv1.NewShituClient(conn)
+	img := jpegBytes(t, solid(palette[0], 16, 16))
+	if _, err := c.Recognize(ctx, &shituv1.RecognizeRequest{Image: img}); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("recognize past --timeout: %v", err)
+	}
+	st, err := c.RecognizeStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.DeadlineExceeded { // an idle stream ends too
+		t.Fatalf("idle stream past --timeout: %v", err)
+	}
 }
