@@ -27,7 +27,7 @@ BIN := $(CURDIR)/bin/shitu
 export SHITU_ORT_LIB ?= $(ORT_LIB)
 export CGO_ENABLED ?= 1
 
-.PHONY: all setup setup-test peers ort build test test-short vet demo bench clean
+.PHONY: all setup setup-test peers ort build test test-short vet demo bench clean proto
 
 all: build
 
@@ -85,3 +85,7 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# Regenerates the committed gRPC code (api/proto; versions in api/proto/gen.sh).
+proto: peers
+	sh api/proto/gen.sh

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -34,39 +35,45 @@ func (s *Server) handleServing(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	if len(req.Key) > maxServingKeys || len(req.Key) != len(req.Value) {
-		fail(fmt.Errorf("%w: %d keys and %d values: they must pair up, at most %d", errBadRequest, len(req.Key), len(req.Value), maxServingKeys))
+	out, err := s.servingPredict(r.Context(), req.Key, req.Value)
+	if err != nil {
+		fail(err)
 		return
 	}
+	writeJSON(w, http.StatusOK, api.ServingResponse{Key: []string{"result"}, Value: []string{out}, Tensors: []any{}})
+}
+
+// servingPredict is the work of a Paddle Serving pipeline request, over
+// HTTP and gRPC: the image under key "image" (base64) recognised in the
+// default gallery, answered as PaddleClas's Python repr of the result list.
+func (s *Server) servingPredict(ctx context.Context, keys, values []string) (string, error) {
+	if len(keys) > maxServingKeys || len(keys) != len(values) {
+		return "", fmt.Errorf("%w: %d keys and %d values: they must pair up, at most %d", errBadRequest, len(keys), len(values), maxServingKeys)
+	}
 	idx := -1
-	for i, k := range req.Key {
+	for i, k := range keys {
 		if k == "image" {
 			idx = i
 		}
 	}
-	if idx < 0 || idx >= len(req.Value) {
-		fail(fmt.Errorf("%w: request needs key [\"image\"] with a base64 value", errBadRequest))
-		return
+	if idx < 0 {
+		return "", fmt.Errorf("%w: request needs key [\"image\"] with a base64 value", errBadRequest)
 	}
-	data, err := s.imageData(r.Context(), req.Value[idx])
+	data, err := s.imageData(ctx, values[idx])
 	if err != nil {
-		fail(err)
-		return
+		return "", err
 	}
 	e, err := s.gallery("")
 	if err != nil {
-		fail(err)
-		return
+		return "", err
 	}
 	ro := s.cfg.Recognize
 	ro.KeepUnknown = false
-	res, _, _, err := s.recognize(r, data, e, ro)
+	res, _, _, err := s.recognize(ctx, data, e, ro)
 	if err != nil {
-		fail(err)
-		return
+		return "", err
 	}
-	out := recognize.FormatPaddleClas(res.Objects, e.g.Binary())
-	writeJSON(w, http.StatusOK, api.ServingResponse{Key: []string{"result"}, Value: []string{out}, Tensors: []any{}})
+	return recognize.FormatPaddleClas(res.Objects, e.g.Binary()), nil
 }
 
 func logID() string {
@@ -124,7 +131,7 @@ func (s *Server) handlePXInfer(w http.ResponseWriter, r *http.Request) {
 		pxWrite[api.PXInferResult](s, w, r, nil, err)
 		return
 	}
-	res, img, _, err := s.recognize(r, data, e, ro)
+	res, img, _, err := s.recognize(r.Context(), data, e, ro)
 	if err != nil {
 		pxWrite[api.PXInferResult](s, w, r, nil, err)
 		return
@@ -247,7 +254,7 @@ func (s *Server) handlePXBuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(req.ImageLabelPairs) > 0 {
-		if _, err := s.addImages(r, e, pairsToItems(req.ImageLabelPairs)); err != nil {
+		if _, err := s.addImages(r.Context(), e, pairsToItems(req.ImageLabelPairs), nil); err != nil {
 			s.DeleteGallery(key) // nothing was acknowledged: leave no trace
 			pxWrite[api.PXBuildResult](s, w, r, nil, err)
 			return
@@ -276,7 +283,7 @@ func (s *Server) handlePXAdd(w http.ResponseWriter, r *http.Request) {
 		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
-	if _, err := s.addImages(r, e, pairsToItems(req.ImageLabelPairs)); err != nil {
+	if _, err := s.addImages(r.Context(), e, pairsToItems(req.ImageLabelPairs), nil); err != nil {
 		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}

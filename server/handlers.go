@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -222,13 +223,13 @@ func (s *Server) recognizeOptions(o api.RecognizeOptions, e *entry) (recognize.O
 }
 
 // recognize decodes and recognises one image under the work queue.
-func (s *Server) recognize(r *http.Request, data []byte, e *entry, ro recognize.Options) (*recognize.Result, *imaging.Image, time.Duration, error) {
-	release, err := s.acquire(r.Context())
+func (s *Server) recognize(ctx context.Context, data []byte, e *entry, ro recognize.Options) (*recognize.Result, *imaging.Image, time.Duration, error) {
+	release, err := s.acquire(ctx)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	defer release()
-	if err := r.Context().Err(); err != nil { // waited past the request's time
+	if err := ctx.Err(); err != nil { // waited past the request's time
 		return nil, nil, 0, err
 	}
 	t0 := time.Now()
@@ -237,12 +238,39 @@ func (s *Server) recognize(r *http.Request, data []byte, e *entry, ro recognize.
 		return nil, nil, 0, err
 	}
 	dec := time.Since(t0)
-	res, err := e.sys.RecognizeWith(r.Context(), img, ro)
+	res, err := e.sys.RecognizeWith(ctx, img, ro)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	s.m.observeStages(dec, res.Timings)
 	return res, img, dec, nil
+}
+
+// recognizeV1 is the work of POST /v1/recognize and of gRPC Recognize:
+// the answer, and the JPEG visualisation when o.Visualize asks for it.
+func (s *Server) recognizeV1(ctx context.Context, data []byte, o api.RecognizeOptions) (*api.RecognizeResponse, []byte, error) {
+	e, err := s.gallery(o.Gallery)
+	if err != nil {
+		return nil, nil, err
+	}
+	ro, err := s.recognizeOptions(o, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	ro.KeepUnknown = true
+	res, img, dec, err := s.recognize(ctx, data, e, ro)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := shitu.Response(e.name, img.W, img.H, res, dec)
+	out.Synthetic = s.sys.Synthetic()
+	var jpg []byte
+	if o.Visualize {
+		if jpg, err = s.painter.JPEG(img, res.Objects); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &out, jpg, nil
 }
 
 func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
@@ -251,30 +279,12 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	e, err := s.gallery(o.Gallery)
+	out, jpg, err := s.recognizeV1(r.Context(), data, o)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	ro, err := s.recognizeOptions(o, e)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	ro.KeepUnknown = true
-	res, img, dec, err := s.recognize(r, data, e, ro)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out := shitu.Response(e.name, img.W, img.H, res, dec)
-	out.Synthetic = s.sys.Synthetic()
-	if o.Visualize {
-		jpg, err := s.painter.JPEG(img, res.Objects)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	if jpg != nil {
 		out.Image = base64.StdEncoding.EncodeToString(jpg)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -286,7 +296,9 @@ func toAPIItem(it gallery.Item) api.Item {
 
 // addImages decodes, embeds (in one batch, under the work queue) and adds
 // images to a gallery as one durable change (gallery.Gallery.AddImages).
-func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]gallery.Item, error) {
+// raw, when not nil, holds the image bytes of every item (gRPC); else an
+// item's Image is base64 or an allowed URL.
+func (s *Server) addImages(ctx context.Context, e *entry, items []api.NewItem, raw [][]byte) ([]gallery.Item, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: no items to add", errBadRequest)
 	}
@@ -302,25 +314,49 @@ func (s *Server) addImages(r *http.Request, e *entry, items []api.NewItem) ([]ga
 		if err := gallery.CheckItem(gallery.Item{Label: it.Label, Source: it.Source, Meta: it.Metadata}); err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
+		if raw != nil && len(raw[i]) == 0 {
+			return nil, fmt.Errorf("%w: item %d has no image", errBadRequest, i)
+		}
 	}
 	if e.stored {
 		if err := s.checkQuota(false); err != nil {
 			return nil, err
 		}
 	}
-	release, err := s.acquire(r.Context())
+	release, err := s.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	for i, it := range items {
-		b, err := s.imageData(r.Context(), it.Image)
+		if raw != nil {
+			imgs[i].Data = raw[i]
+			continue
+		}
+		b, err := s.imageData(ctx, it.Image)
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
 		imgs[i].Data = b
 	}
-	return e.g.AddImages(r.Context(), s.sys.Extractor(), imgs, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels})
+	return e.g.AddImages(ctx, s.sys.Extractor(), imgs, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels})
+}
+
+// addItems is the work of POST /v1/gallery/items and gRPC AddItems.
+func (s *Server) addItems(ctx context.Context, galleryName string, items []api.NewItem, raw [][]byte) (*api.AddItemsResponse, error) {
+	e, err := s.gallery(galleryName)
+	if err != nil {
+		return nil, err
+	}
+	added, err := s.addImages(ctx, e, items, raw)
+	if err != nil {
+		return nil, err
+	}
+	resp := &api.AddItemsResponse{GalleryVersion: e.g.Version()}
+	for _, it := range added {
+		resp.Items = append(resp.Items, toAPIItem(it))
+	}
+	return resp, nil
 }
 
 func (s *Server) handleAddItems(w http.ResponseWriter, r *http.Request) {
@@ -348,19 +384,10 @@ func (s *Server) handleAddItems(w http.ResponseWriter, r *http.Request) {
 	if req.Gallery == "" {
 		req.Gallery = r.URL.Query().Get("gallery")
 	}
-	e, err := s.gallery(req.Gallery)
+	resp, err := s.addItems(r.Context(), req.Gallery, items, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	added, err := s.addImages(r, e, items)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	resp := api.AddItemsResponse{GalleryVersion: e.g.Version()}
-	for _, it := range added {
-		resp.Items = append(resp.Items, toAPIItem(it))
 	}
 	writeJSON(w, http.StatusCreated, resp)
 }
@@ -405,100 +432,131 @@ func readMultipartItems(r *http.Request, boundary string, req *api.AddItemsReque
 	return nil
 }
 
+// maxListLimit bounds the page size of an item listing.
+const maxListLimit = 10000
+
 func (s *Server) handleListItems(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	e, err := s.gallery(q.Get("gallery"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	o := gallery.ListOptions{Label: q.Get("label")}
+	var (
+		start int64
+		limit int
+		err   error
+	)
 	if v := q.Get("start"); v != "" {
-		if o.Start, err = parseID(v); err == nil && o.Start < 0 {
-			err = fmt.Errorf("%w: start=%d is out of range: allowed 0 and up", errBadRequest, o.Start)
-		}
-		if err != nil {
+		if start, err = parseID(v); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
 	if v := q.Get("limit"); v != "" {
-		if o.Limit, err = strconv.Atoi(v); err != nil || o.Limit < 1 || o.Limit > 10000 {
-			s.fail(w, r, fmt.Errorf("%w: limit=%q must be 1..10000", errBadRequest, v))
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			s.fail(w, r, fmt.Errorf("%w: limit=%q must be 1..%d", errBadRequest, v, maxListLimit))
 			return
 		}
 	}
-	items, next, err := e.g.List(o)
+	resp, err := s.listItems(q.Get("gallery"), q.Get("label"), start, limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	resp := api.ListItemsResponse{Items: make([]api.Item, 0, len(items)), Next: next}
-	for _, it := range items {
-		resp.Items = append(resp.Items, toAPIItem(it))
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// itemTarget reads the gallery and the {id} of an item request.
-func (s *Server) itemTarget(r *http.Request) (*entry, int64, error) {
-	e, err := s.gallery(r.URL.Query().Get("gallery"))
-	if err != nil {
-		return nil, 0, err
+// listItems is the work of GET /v1/gallery/items and gRPC ListItems;
+// limit 0 is the gallery's default page.
+func (s *Server) listItems(galleryName, label string, start int64, limit int) (*api.ListItemsResponse, error) {
+	if start < 0 {
+		return nil, fmt.Errorf("%w: start=%d is out of range: allowed 0 and up", errBadRequest, start)
 	}
-	id, err := parseID(r.PathValue("id"))
-	return e, id, err
+	if limit < 0 || limit > maxListLimit {
+		return nil, fmt.Errorf("%w: limit=%d must be 1..%d", errBadRequest, limit, maxListLimit)
+	}
+	e, err := s.gallery(galleryName)
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := e.g.List(gallery.ListOptions{Label: label, Start: start, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	resp := &api.ListItemsResponse{Items: make([]api.Item, 0, len(items)), Next: next}
+	for _, it := range items {
+		resp.Items = append(resp.Items, toAPIItem(it))
+	}
+	return resp, nil
 }
 
-func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
-	e, id, err := s.itemTarget(r)
-	if err != nil {
+// itemID reads the {id} of an item request.
+func itemID(r *http.Request) (int64, error) { return parseID(r.PathValue("id")) }
+
+// itemHandler serves an item request: op gets ?gallery and the {id}, and
+// its answer is the JSON body.
+func itemHandler[T any](s *Server, op func(galleryName string, id int64) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := itemID(r)
+		if err == nil {
+			var resp T
+			if resp, err = op(r.URL.Query().Get("gallery"), id); err == nil {
+				writeJSON(w, http.StatusOK, resp)
+				return
+			}
+		}
 		s.fail(w, r, err)
-		return
+	}
+}
+
+// getItem is the work of GET /v1/gallery/items/{id} and gRPC GetItem.
+func (s *Server) getItem(galleryName string, id int64) (api.Item, error) {
+	e, err := s.gallery(galleryName)
+	if err != nil {
+		return api.Item{}, err
 	}
 	it, err := e.g.Get(id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return api.Item{}, err
 	}
-	writeJSON(w, http.StatusOK, toAPIItem(it))
+	return toAPIItem(it), nil
 }
 
-func (s *Server) handleDeleteItem(w http.ResponseWriter, r *http.Request) {
-	e, id, err := s.itemTarget(r)
+// deleteItem is the work of DELETE /v1/gallery/items/{id} and gRPC DeleteItem.
+func (s *Server) deleteItem(galleryName string, id int64) (api.RemoveResponse, error) {
+	e, err := s.gallery(galleryName)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return api.RemoveResponse{}, err
 	}
 	n, err := e.g.Remove(id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return api.RemoveResponse{}, err
 	}
 	if n == 0 {
-		s.fail(w, r, fmt.Errorf("%w: id %d", gallery.ErrNotFound, id))
-		return
+		return api.RemoveResponse{}, fmt.Errorf("%w: id %d", gallery.ErrNotFound, id)
 	}
-	writeJSON(w, http.StatusOK, api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()})
+	return api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()}, nil
 }
 
 func (s *Server) handleDeleteLabel(w http.ResponseWriter, r *http.Request) {
-	e, err := s.gallery(r.URL.Query().Get("gallery"))
+	resp, err := s.deleteLabel(r.URL.Query().Get("gallery"), r.PathValue("label"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	label := r.PathValue("label")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// deleteLabel is the work of DELETE /v1/gallery/labels/{label} and gRPC DeleteLabel.
+func (s *Server) deleteLabel(galleryName, label string) (api.RemoveResponse, error) {
+	e, err := s.gallery(galleryName)
+	if err != nil {
+		return api.RemoveResponse{}, err
+	}
 	n, err := e.g.RemoveLabel(label)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return api.RemoveResponse{}, err
 	}
 	if n == 0 {
-		s.fail(w, r, fmt.Errorf("%w: no item has label %q", gallery.ErrNotFound, label))
-		return
+		return api.RemoveResponse{}, fmt.Errorf("%w: no item has label %q", gallery.ErrNotFound, label)
 	}
-	writeJSON(w, http.StatusOK, api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()})
+	return api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()}, nil
 }
 
 func (s *Server) galleryInfo(e *entry, counts bool) api.GalleryInfo {
@@ -521,10 +579,16 @@ func (s *Server) handleGalleryInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGalleries(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.galleryInfos())
+}
+
+// galleryInfos is the work of GET /v1/galleries and gRPC ListGalleries.
+func (s *Server) galleryInfos() []api.GalleryInfo {
 	var out []api.GalleryInfo
 	for _, n := range s.Galleries() {
-		e, _ := s.gallery(n)
-		out = append(out, s.galleryInfo(e, false))
+		if e, err := s.gallery(n); err == nil {
+			out = append(out, s.galleryInfo(e, false))
+		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }

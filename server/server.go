@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/health"
+
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/recognize"
@@ -168,6 +170,9 @@ type Server struct {
 	fetch *fetcher
 	// painter draws visualisations, marked SYNTHETIC for seeded models.
 	painter *recognize.Painter
+	// healths are the gRPC health services of GRPCServer, told of SetReady.
+	healthMu sync.Mutex
+	healths  []*health.Server
 }
 
 // New builds a server around a recognition system: its models are shared
@@ -202,8 +207,16 @@ func New(sys *shitu.System, cfg Config) (*Server, error) {
 // Handler is the server's http.Handler, with logging, metrics and panic recovery.
 func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
 
-// SetReady flips /readyz (e.g. false while shutting down).
-func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
+// SetReady flips /readyz and the gRPC health status (e.g. false while
+// shutting down).
+func (s *Server) SetReady(ok bool) {
+	s.ready.Store(ok)
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	for _, hs := range s.healths {
+		s.setHealth(hs, ok)
+	}
+}
 
 // AddGallery registers (or replaces) a named gallery.
 func (s *Server) AddGallery(name string, g *gallery.Gallery) {
@@ -262,12 +275,18 @@ func (s *Server) acquire(ctx context.Context) (release func(), err error) {
 
 // authorized checks the API key of a gallery-changing request.
 func (s *Server) authorized(r *http.Request) error {
+	return s.checkKey(r.Header.Get("Authorization"), r.Header.Get("X-API-Key"))
+}
+
+// checkKey checks an API key given as "Bearer KEY" (authorization) or
+// as the key itself (apiKey), in HTTP headers or gRPC metadata alike.
+func (s *Server) checkKey(authorization, apiKey string) error {
 	if s.cfg.APIKey == "" {
 		return nil
 	}
-	key := r.Header.Get("X-API-Key")
-	if a := r.Header.Get("Authorization"); len(a) > 7 && a[:7] == "Bearer " {
-		key = a[7:]
+	key := apiKey
+	if len(authorization) > 7 && authorization[:7] == "Bearer " {
+		key = authorization[7:]
 	}
 	if subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) != 1 {
 		return errAuth
@@ -284,8 +303,8 @@ func (s *Server) routes() {
 	h("DELETE /v1/galleries/{name}", s.mutating(s.handleDeleteGallery))
 	h("POST /v1/gallery/items", s.mutating(s.handleAddItems))
 	h("GET /v1/gallery/items", s.handleListItems)
-	h("GET /v1/gallery/items/{id}", s.handleGetItem)
-	h("DELETE /v1/gallery/items/{id}", s.mutating(s.handleDeleteItem))
+	h("GET /v1/gallery/items/{id}", itemHandler(s, s.getItem))
+	h("DELETE /v1/gallery/items/{id}", s.mutating(itemHandler(s, s.deleteItem)))
 	h("DELETE /v1/gallery/labels/{label}", s.mutating(s.handleDeleteLabel))
 	h("GET /v1/openapi.json", s.handleOpenAPI)
 	h("POST /recognition/prediction", s.handleServing)

@@ -19,8 +19,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
+	shituv1 "github.com/shitu-go/shitu/api/proto/shitu/v1"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/internal/loadgen"
 	"github.com/shitu-go/shitu/recognize"
@@ -39,6 +43,10 @@ import (
 // `shitu bench pipeline --concurrency 4` does on 2 cores (threads = cores ÷
 // concurrency = 1). With --workers equal to --reference both run the same
 // number of recognitions at once and differ only by HTTP.
+//
+// --grpc serves the same server over gRPC too and times Recognize (the raw
+// JPEG in, the answer message out) right after each HTTP level, so HTTP
+// and gRPC are compared in the same run under the same load.
 type benchServeCmd struct {
 	Config      string        `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
 	Overrides   []string      `short:"o" sep:"none" help:"Override a config key (repeatable)."`
@@ -52,6 +60,7 @@ type benchServeCmd struct {
 	Queue       int           `help:"Requests that may wait for a worker (default: max(4 × workers, highest concurrency), so the benchmark never sees 429)."`
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
+	GRPC        bool          `name:"grpc" help:"Also load-test the gRPC service of the same server (shitu.v1.Shitu/Recognize, the raw JPEG, one client connection) right after each HTTP level."`
 }
 
 // serveRow is one line of the table.
@@ -140,6 +149,30 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(g.stdout, "service %s: %d workers, queue %d, %d intra-op thread(s) per model run, GOMAXPROCS %d, %d cores\n",
 		url, workers, queue, threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	var rpc shituv1.ShituClient
+	if c.GRPC {
+		lnG, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		gs := srv.GRPCServer()
+		go gs.Serve(lnG)
+		defer gs.Stop()
+		conn, err := grpc.NewClient(lnG.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		rpc = shituv1.NewShituClient(conn)
+		r, err := rpc.Recognize(g.ctx, &shituv1.RecognizeRequest{Image: datas[0]})
+		if err != nil {
+			return fmt.Errorf("bench serve: gRPC check request: %w", err)
+		}
+		if len(r.Objects) != objs {
+			return fmt.Errorf("bench serve: gRPC check request: %d objects, HTTP found %d", len(r.Objects), objs)
+		}
+		fmt.Fprintf(g.stdout, "grpc %s: the same server, shitu.v1.Shitu/Recognize\n", lnG.Addr())
+	}
 	fmt.Fprintf(g.stdout, "%d images (%s…, %d objects in the first), up to %d requests or %v per level, %d warmup\n",
 		len(files), filepath.Base(files[0]), objs, c.N, c.Duration, c.Warmup)
 
@@ -155,6 +188,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	}
 	var rows []serveRow
 	var refTP, svcTP, ratios []float64
+	grpcTP, httpTP := map[int][]float64{}, map[int][]float64{}
 	for round := 1; round <= c.Rounds; round++ {
 		for _, conc := range levels {
 			var ref *loadgen.Result
@@ -176,6 +210,18 @@ func (c *benchServeCmd) Run(g *Globals) error {
 			if res.FirstError != nil {
 				fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
 			}
+			if rpc != nil {
+				gr, err := c.grpcLevel(g.ctx, rpc, datas, conc)
+				if err != nil {
+					return fmt.Errorf("bench serve: gRPC: %w", err)
+				}
+				rows = append(rows, serveRow{round: round, name: "grpc", conc: conc, res: gr})
+				if gr.FirstError != nil {
+					fmt.Fprintf(g.stderr, "bench serve: gRPC concurrency %d: %d errors, first: %v\n", conc, gr.Errors, gr.FirstError)
+				}
+				grpcTP[conc] = append(grpcTP[conc], gr.Throughput())
+				httpTP[conc] = append(httpTP[conc], res.Throughput())
+			}
 			if ref != nil {
 				svcTP = append(svcTP, res.Throughput())
 				if r := ref.Throughput(); r > 0 {
@@ -192,6 +238,12 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		}
 		fmt.Fprintf(g.stdout, "concurrency %d: service %.2f img/s, in-process %.2f img/s: ratio %.3f (median of the per-round ratios %s)\n",
 			c.Reference, median(svcTP), median(refTP), median(ratios), strings.Join(per, ", "))
+	}
+	for _, conc := range levels {
+		if len(grpcTP[conc]) > 0 {
+			fmt.Fprintf(g.stdout, "concurrency %d: grpc %.2f img/s, http %.2f img/s: grpc/http %.3f (medians)\n",
+				conc, median(grpcTP[conc]), median(httpTP[conc]), median(grpcTP[conc])/max(median(httpTP[conc]), 1e-9))
+		}
 	}
 	fmt.Fprintln(g.stdout, "img/s: wall-clock; cpu ms/img: this process's CPU time (client + server, or the in-process loop) per image, which depends little on other load on the machine")
 	fmt.Fprintln(g.stdout, "latency: client-side, request sent → whole answer read; percentiles nearest-rank over the successful requests")
@@ -231,7 +283,7 @@ func checkRecognize(ctx context.Context, url string, img []byte) (int, error) {
 // bounded by -n and --duration like a service level, with the same warmup.
 func (c *benchServeCmd) inProcess(ctx context.Context, sys *shitu.System, opts recognize.Options, datas [][]byte, conc int) (*loadgen.Result, error) {
 	var seq atomic.Int64
-	one := func(ctx context.Context) (time.Duration, error) {
+	res, err := c.closedLoop(ctx, conc, func(ctx context.Context) (time.Duration, error) {
 		t0 := time.Now()
 		img, err := imaging.Decode(datas[int(seq.Add(1)-1)%len(datas)], imaging.DecodeOptions{})
 		if err != nil {
@@ -239,7 +291,28 @@ func (c *benchServeCmd) inProcess(ctx context.Context, sys *shitu.System, opts r
 		}
 		_, err = sys.RecognizeWith(ctx, shitu.DefaultGallery, img, opts)
 		return time.Since(t0), err
+	})
+	if err == nil && res.FirstError != nil {
+		err = res.FirstError
 	}
+	return res, err
+}
+
+// grpcLevel load-tests gRPC Recognize at one concurrency: the raw image
+// per RPC, latency from the call to the decoded answer.
+func (c *benchServeCmd) grpcLevel(ctx context.Context, rpc shituv1.ShituClient, datas [][]byte, conc int) (*loadgen.Result, error) {
+	var seq atomic.Int64
+	return c.closedLoop(ctx, conc, func(ctx context.Context) (time.Duration, error) {
+		t0 := time.Now()
+		_, err := rpc.Recognize(ctx, &shituv1.RecognizeRequest{Image: datas[int(seq.Add(1)-1)%len(datas)]})
+		return time.Since(t0), err
+	})
+}
+
+// closedLoop runs one on conc goroutines, bounded by -n and --duration
+// like a service level, after the same warmup. Failures are counted in
+// the result; only a cancelled ctx is an error.
+func (c *benchServeCmd) closedLoop(ctx context.Context, conc int, one func(context.Context) (time.Duration, error)) (*loadgen.Result, error) {
 	phase := func(n int) (*loadgen.Result, error) {
 		pctx, cancel := context.WithTimeout(ctx, c.Duration)
 		defer cancel()
@@ -280,13 +353,13 @@ func (c *benchServeCmd) inProcess(ctx context.Context, sys *shitu.System, opts r
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if res.FirstError != nil {
-			return nil, res.FirstError
-		}
 		return res, nil
 	}
 	if c.Warmup > 0 {
-		if _, err := phase(c.Warmup); err != nil {
+		if res, err := phase(c.Warmup); err != nil || res.FirstError != nil {
+			if err == nil {
+				err = res.FirstError
+			}
 			return nil, err
 		}
 	}

@@ -34,10 +34,11 @@ func TestBenchServeFlagErrors(t *testing.T) {
 // TestBenchServeSynthetic runs the whole benchmark, tiny: synthesized
 // models, the generated gallery and shelves, the service on loopback, one
 // level, and the in-process reference at a concurrency --concurrency lacks
-// (so the service level at 2 is added for the ratio).
+// (so the service level at 2 is added for the ratio); --grpc adds a gRPC
+// row after each HTTP one.
 func TestBenchServeSynthetic(t *testing.T) {
 	testutil.ORTLib(t)
-	out, errs, code := run(t, "bench", "serve", "-n", "2", "--concurrency", "1", "--reference", "2", "--warmup", "0")
+	out, errs, code := run(t, "bench", "serve", "-n", "2", "--concurrency", "1", "--reference", "2", "--warmup", "0", "--grpc")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -46,6 +47,10 @@ func TestBenchServeSynthetic(t *testing.T) {
 		`(?m)^\s+in-process\s+2\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
 		`(?m)^\s+service\s+2\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
 		`(?m)^\s+service\s+1\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`grpc 127\.0\.0\.1:\d+: the same server`,
+		`(?m)^\s+grpc\s+1\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`(?m)^\s+grpc\s+2\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`concurrency 1: grpc [0-9.]+ img/s, http [0-9.]+ img/s: grpc/http [0-9.]+ \(medians\)`,
 		`concurrency 2: service [0-9.]+ img/s, in-process [0-9.]+ img/s: ratio [0-9.]+ \(median of the per-round ratios [0-9.]+\)`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {

@@ -22,6 +22,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/shitu-go/shitu/api/proto/pipeline"
+	shituv1 "github.com/shitu-go/shitu/api/proto/shitu/v1"
 	"github.com/shitu-go/shitu/internal/testutil"
 )
 
@@ -49,14 +57,14 @@ func TestHostileServe(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "--ort-lib", testutil.ORTLibPath(), "serve", "-c", cfgPath,
 		"--addr", "127.0.0.1:0", "--read-timeout", "2s", "--idle-timeout", "2s", "--timeout", "10s",
-		"--max-body", strconv.Itoa(4<<20), "--max-conns", "256", "--snapshot-every", "0")
+		"--max-body", strconv.Itoa(4<<20), "--max-conns", "256", "--snapshot-every", "0", "--grpc-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "SHITU_CLI_MAIN=1")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	addr := make(chan string, 1)
+	addr, grpcAddr := make(chan string, 1), make(chan string, 1)
 	var logTail strings.Builder
 	var logMu sync.Mutex
 	go func() {
@@ -66,6 +74,9 @@ func TestHostileServe(t *testing.T) {
 			var m struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Msg == "serving" {
 				addr <- m.Addr
+			}
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Msg == "serving grpc" {
+				grpcAddr <- m.Addr
 			}
 			logMu.Lock()
 			if logTail.Len() < 1<<16 {
@@ -142,6 +153,50 @@ func TestHostileServe(t *testing.T) {
 	// Paddle Serving answers errors with HTTP 200 and err_no (its protocol).
 	rows[len(rows)-1].ok = strings.HasPrefix(rows[len(rows)-1].outcome, "1×200")
 
+	// The same attacks over gRPC (--grpc-addr).
+	var gaddr string
+	select {
+	case gaddr = <-grpcAddr:
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve --grpc-addr did not log its gRPC address")
+	}
+	conn, err := grpc.NewClient(gaddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rpc := shituv1.NewShituClient(conn)
+	rpcN := func(name string, n int, want codes.Code, call func() error) {
+		counts := map[codes.Code]int{}
+		for range n {
+			counts[status.Code(call())]++
+		}
+		var parts []string
+		for c, k := range counts {
+			parts = append(parts, fmt.Sprintf("%d×%s", k, c))
+		}
+		rows = append(rows, row{name, n, strings.Join(parts, " "), counts[want] == n})
+	}
+	ctx := context.Background()
+	rpcN("gRPC: topk 2e9", 3, codes.InvalidArgument, func() error {
+		_, err := rpc.Recognize(ctx, &shituv1.RecognizeRequest{Image: img, Topk: 2000000000})
+		return err
+	})
+	rpcN("gRPC: 8 MiB message (limit 4 MiB)", 2, codes.ResourceExhausted, func() error {
+		_, err := rpc.Recognize(ctx, &shituv1.RecognizeRequest{Image: bytes.Repeat([]byte{0xff}, 8<<20)})
+		return err
+	})
+	rpcN("gRPC: list limit 1e9", 1, codes.InvalidArgument, func() error {
+		_, err := rpc.ListItems(ctx, &shituv1.ListItemsRequest{Limit: 1000000000})
+		return err
+	})
+	rpcN("gRPC: galleries (open on loopback)", 1, codes.OK, func() error {
+		_, err := rpc.ListGalleries(ctx, &shituv1.ListGalleriesRequest{})
+		return err
+	})
+	pr, err := pipeline.NewPipelineServiceClient(conn).Inference(ctx, &pipeline.Request{Key: make([]string, 1000), Value: make([]string, 1000)})
+	rows = append(rows, row{"gRPC Serving: 1000 keys", 1, fmt.Sprintf("%v err_no %d", err, pr.GetErrNo()), err == nil && pr.GetErrNo() == 400})
+
 	// 48 slow bodies and 48 idle connections: the server closes them.
 	closed := func(n int, start func(c net.Conn)) (string, bool) {
 		var wg sync.WaitGroup
@@ -202,6 +257,11 @@ func TestHostileServe(t *testing.T) {
 	resp.Body.Close()
 	alive := resp.StatusCode == 200 && len(rr.Objects) > 0
 	rows = append(rows, row{"normal recognition afterwards", 1, fmt.Sprintf("%d, %d objects", resp.StatusCode, len(rr.Objects)), alive})
+	gr, err := rpc.Recognize(ctx, &shituv1.RecognizeRequest{Image: img})
+	rows = append(rows, row{"gRPC recognition afterwards", 1, fmt.Sprintf("%v, %d objects", err, len(gr.GetObjects())),
+		err == nil && len(gr.GetObjects()) == len(rr.Objects)})
+	hr, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	rows = append(rows, row{"gRPC health", 1, fmt.Sprintf("%v %v", err, hr.GetStatus()), hr.GetStatus() == healthpb.HealthCheckResponse_SERVING})
 	rss, hwm := procMem(t, pid)
 	rows = append(rows, row{"server memory", 1, fmt.Sprintf("RSS %d MiB, peak %d MiB (bound %d MiB)", rss>>20, hwm>>20, hostileRSSBound>>20),
 		hwm < hostileRSSBound && rss < hostileRSSBound})

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/server"
@@ -18,6 +20,7 @@ import (
 type serveCmd struct {
 	configFlags
 	Addr          string            `default:"127.0.0.1:8080" help:"Listen address. Without --api-key only loopback addresses are allowed (see --public)."`
+	GRPCAddr      string            `name:"grpc-addr" help:"Also serve gRPC here (shitu.v1.Shitu, Paddle Serving's PipelineService, health, reflection); default off. Without --api-key only loopback addresses are allowed (see --public)."`
 	APIKey        string            `name:"api-key" env:"SHITU_API_KEY" help:"Require this key (Bearer or X-API-Key) on gallery-changing endpoints (and on reads with --auth-reads)."`
 	Public        bool              `help:"Allow listening on a non-loopback address without --api-key (anyone who reaches the port can then change galleries)."`
 	AuthReads     bool              `name:"auth-reads" help:"Require the API key on reads too (recognition, listing, metrics); health checks stay open."`
@@ -42,13 +45,13 @@ type serveCmd struct {
 
 // checkExposure refuses to listen beyond loopback without a key unless
 // --public says so; then it warns.
-func checkExposure(addr string, key string, public bool, warn func(string)) error {
+func checkExposure(flag, addr string, key string, public bool, warn func(string)) error {
 	if key != "" {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("serve: --addr %q: %w", addr, err)
+		return fmt.Errorf("serve: %s %q: %w", flag, addr, err)
 	}
 	if host == "localhost" {
 		return nil
@@ -86,8 +89,13 @@ func (c *serveCmd) checkFlags() error {
 }
 
 func (c *serveCmd) Run(g *Globals) error {
-	if err := checkExposure(c.Addr, c.APIKey, c.Public, func(m string) { fmt.Fprintln(g.stderr, m) }); err != nil {
+	if err := checkExposure("--addr", c.Addr, c.APIKey, c.Public, func(m string) { fmt.Fprintln(g.stderr, m) }); err != nil {
 		return err
+	}
+	if c.GRPCAddr != "" {
+		if err := checkExposure("--grpc-addr", c.GRPCAddr, c.APIKey, c.Public, func(m string) { fmt.Fprintln(g.stderr, m) }); err != nil {
+			return err
+		}
 	}
 	if err := c.checkFlags(); err != nil {
 		return err
@@ -103,6 +111,13 @@ func (c *serveCmd) Run(g *Globals) error {
 		return fmt.Errorf("serve: cannot listen on %s: %w", c.Addr, err)
 	}
 	defer ln0.Close()
+	var lnG net.Listener
+	if c.GRPCAddr != "" {
+		if lnG, err = net.Listen("tcp", c.GRPCAddr); err != nil {
+			return fmt.Errorf("serve: cannot listen on %s (--grpc-addr): %w", c.GRPCAddr, err)
+		}
+		defer lnG.Close()
+	}
 	threads := c.Threads
 	if threads == 0 {
 		threads = 1 // many requests in parallel: one intra-op thread each
@@ -149,8 +164,15 @@ func (c *serveCmd) Run(g *Globals) error {
 		}
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", def.Len())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	var gs *grpc.Server
+	if lnG != nil {
+		gs = srv.GRPCServer()
+		lnG = srv.Limit(lnG)
+		logger.Info("serving grpc", "addr", lnG.Addr().String())
+		go func() { errc <- gs.Serve(lnG) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -161,6 +183,17 @@ func (c *serveCmd) Run(g *Globals) error {
 	logger.Info("shutting down")
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout+5*time.Second)
 	defer cancel()
+	if gs != nil {
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		defer func() {
+			select {
+			case <-stopped:
+			case <-ctx.Done():
+				gs.Stop()
+			}
+		}()
+	}
 	if err := hs.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

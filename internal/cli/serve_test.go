@@ -29,7 +29,7 @@ func TestCheckExposure(t *testing.T) {
 		{"nonsense", "", false, false, false},
 	} {
 		var warned string
-		err := checkExposure(c.addr, c.key, c.public, func(m string) { warned = m })
+		err := checkExposure("--addr", c.addr, c.key, c.public, func(m string) { warned = m })
 		if (err == nil) != c.ok || (warned != "") != c.warns {
 			t.Errorf("%s key=%q public=%v: err %v, warning %q", c.addr, c.key, c.public, err, warned)
 		}
@@ -43,6 +43,11 @@ func TestCheckExposure(t *testing.T) {
 	_, errs, code := run(t, "serve", "-c", cfg, "--addr", ":0")
 	if code == 0 || !strings.Contains(errs, "without --api-key") {
 		t.Fatalf("serve on :0 without a key: exit %d, %s", code, errs)
+	}
+	// the gRPC address follows the same rule
+	_, errs, code = run(t, "serve", "-c", cfg, "--grpc-addr", ":0")
+	if code == 0 || !strings.Contains(errs, "without --api-key") {
+		t.Fatalf("serve --grpc-addr :0 without a key: exit %d, %s", code, errs)
 	}
 }
 
