@@ -139,7 +139,8 @@ func (g *Globals) buildPipeline(cfg *config.Config, threads int, needDet bool) (
 		return nil, err
 	}
 	p := &pipeline{}
-	opts := infer.Options{IntraOpThreads: threads}
+	opts := cfg.Global.InferOptions(threads) // threads, ir_optim, use_gpu...: config/infer.go
+	opts.GPU.Require = g.RequireGPU
 	if cfg.Global.RecInferenceModelDir == "" {
 		return nil, fmt.Errorf("config: Global.rec_inference_model_dir is not set")
 	}
