@@ -27,7 +27,25 @@ BIN := $(CURDIR)/bin/shitu
 export SHITU_ORT_LIB ?= $(ORT_LIB)
 export CGO_ENABLED ?= 1
 
-.PHONY: all setup setup-test peers ort build test test-short vet demo bench clean
+.PHONY: all setup setup-test setup-arm64 peers ort build test test-short test-arm64 vet demo bench dist clean
+
+# Release archives and the emulated arm64 tests (see `dist` and `test-arm64`).
+# Cross builds use Debian's cross gcc and the arm64 libjpeg-turbo (multiarch);
+# arm64 code runs here under qemu-user with the multiarch arm64 libc/libstdc++.
+DIST_ARCHES := amd64 arm64
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CC_amd64 := gcc
+CC_arm64 := aarch64-linux-gnu-gcc
+NPM_ARCH_amd64 := x64
+NPM_ARCH_arm64 := arm64
+ORT_SHA256_amd64 := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+ORT_SHA256_arm64 := 1f549d46250b005580b597f4164984aaf75b3bcb9f3aeb07c7f8a8fe60b23c76
+APT_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libturbojpeg0-dev:arm64 libstdc++6:arm64
+ORT_LIB_arm64 := $(DEPS)/linux-arm64/onnxruntime/libonnxruntime.so.1
+BIN_arm64 := $(CURDIR)/bin/linux-arm64/shitu
+QEMU_arm64 := qemu-aarch64
+# Packages whose unit tests run emulated; -short keeps them to a few minutes.
+ARM64_TEST_PKGS := ./tensor/... ./vecindex/... ./imaging/... ./detect/... ./feature/... ./gallery
 
 all: build
 
@@ -63,6 +81,66 @@ $(ORT_LIB):
 	@mv $(ORT_DIR)/tmp/$(ORT_NPM_PATH) $@.part && mv $@.part $@ && rm -rf $(ORT_DIR)/tmp
 	@echo "setup: $@"
 
+# The library for another architecture (linux-amd64, linux-arm64), with the
+# package's licence, checked like `ort`.
+$(DEPS)/linux-%/onnxruntime/libonnxruntime.so.1:
+	@mkdir -p $(@D)/tmp
+	@echo "setup: fetching ONNX Runtime $(ORT_VERSION) for linux/$* (npm package onnxruntime-node@$(ORT_VERSION))"
+	@cd $(@D)/tmp && npm pack --silent onnxruntime-node@$(ORT_VERSION) >/dev/null
+	@tar -xzf $(@D)/tmp/onnxruntime-node-$(ORT_VERSION).tgz -C $(@D)/tmp package/bin/napi-v6/linux/$(NPM_ARCH_$*)/libonnxruntime.so.1 package/LICENSE
+	@echo "$(ORT_SHA256_$*)  $(@D)/tmp/package/bin/napi-v6/linux/$(NPM_ARCH_$*)/libonnxruntime.so.1" | sha256sum -c --quiet - \
+	  || { echo "setup: ONNX Runtime library checksum mismatch"; rm -rf $(@D)/tmp; exit 1; }
+	@mv $(@D)/tmp/package/LICENSE $(@D)/LICENSE
+	@mv $(@D)/tmp/package/bin/napi-v6/linux/$(NPM_ARCH_$*)/libonnxruntime.so.1 $@.part && mv $@.part $@ && rm -rf $(@D)/tmp
+	@echo "setup: $@"
+
+# The arm64 cross toolchain, arm64 libraries (multiarch) and qemu-user.
+setup-arm64: setup $(ORT_LIB_arm64)
+	@dpkg --print-foreign-architectures | grep -qx arm64 || { [ "$$(dpkg --print-architecture)" = arm64 ] || \
+	  { echo "setup-arm64: dpkg --add-architecture arm64"; $(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq; }; }
+	@missing=""; for p in $(APT_ARM64); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "setup-arm64: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BIN_arm64): setup-arm64 FORCE
+	@mkdir -p $(@D)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=1 CC=$(CC_arm64) $(GO) build -o $@ ./cmd/shitu
+
+# The arm64 build under user-mode emulation: unit tests (go test -exec) and
+# one image through `shitu predict` whose answers must equal the amd64 ones.
+# The library is loaded by the emulated process, so it is the arm64 one.
+test-arm64: setup-arm64 build $(BIN_arm64)
+	@start=$$(date +%s); \
+	SHITU_ORT_LIB=$(ORT_LIB_arm64) GOOS=linux GOARCH=arm64 CGO_ENABLED=1 CC=$(CC_arm64) \
+	  $(GO) test -count=1 -short -timeout 20m -exec $(QEMU_arm64) $(ARM64_TEST_PKGS) || exit 1; \
+	scripts/arm64_e2e.sh $(BIN) $(ORT_LIB) "$(QEMU_arm64) $(BIN_arm64)" $(ORT_LIB_arm64) || exit 1; \
+	echo "test-arm64: $$(( $$(date +%s) - start ))s"
+
+# Release archives dist/shitu-VERSION-linux-ARCH.tar.gz: the binary, the
+# matching ONNX Runtime library in lib/, licences (ours, Go's, every linked
+# module's, ONNX Runtime's) and the README.
+dist: setup setup-arm64 $(foreach a,$(DIST_ARCHES),$(DEPS)/linux-$(a)/onnxruntime/libonnxruntime.so.1)
+	@set -e; mkdir -p dist; for a in $(DIST_ARCHES); do \
+	  cc=$(CC_amd64); [ $$a = arm64 ] && cc=$(CC_arm64); \
+	  name=shitu-$(VERSION)-linux-$$a; d=dist/$$name; rm -rf $$d; mkdir -p $$d/lib $$d/licenses; \
+	  GOOS=linux GOARCH=$$a CGO_ENABLED=1 CC=$$cc $(GO) build -trimpath \
+	    -ldflags "-s -w -X github.com/shitu-go/shitu/internal/cli.Version=$(VERSION)" -o $$d/shitu ./cmd/shitu; \
+	  cp $(DEPS)/linux-$$a/onnxruntime/libonnxruntime.so.1 $$d/lib/; \
+	  cp $(DEPS)/linux-$$a/onnxruntime/LICENSE $$d/licenses/onnxruntime.LICENSE; \
+	  cp "$$($(GO) env GOROOT)/LICENSE" $$d/licenses/go.LICENSE; \
+	  [ -f LICENSE ] && cp LICENSE $$d/; \
+	  GOOS=linux GOARCH=$$a CGO_ENABLED=1 $(GO) list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Dir}}{{end}}{{end}}' ./cmd/shitu | sort -u | \
+	  while read -r mod dir; do for f in "$$dir"/LICENSE* "$$dir"/COPYING* "$$dir"/NOTICE*; do \
+	    [ -f "$$f" ] && cp "$$f" "$$d/licenses/$$(echo $$mod | tr / _).$$(basename $$f)"; done; done; \
+	  cp README.md $$d/; \
+	  tar -C dist -czf dist/$$name.tar.gz $$name; \
+	  (cd dist && sha256sum $$name.tar.gz > $$name.tar.gz.sha256); \
+	  echo "dist: dist/$$name.tar.gz ($$(du -h dist/$$name.tar.gz | cut -f1))"; tar -tzvf dist/$$name.tar.gz; \
+	done
+
+FORCE:
+
 build: setup
 	$(GO) build -o $(BIN) ./cmd/shitu
 
@@ -73,6 +151,7 @@ vet:
 test: setup-test vet
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test -count=1 -timeout 25m ./...
+	$(MAKE) --no-print-directory test-arm64
 
 test-short: setup
 	$(GO) test -short ./...
@@ -84,4 +163,4 @@ bench: build
 	$(BIN) bench models
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
