@@ -61,6 +61,10 @@ type Options struct {
 	// Threads is the intra-op thread count per model run (default:
 	// Global.cpu_num_threads capped at the number of CPUs, else all CPUs).
 	Threads int
+	// RequireGPU makes Open fail (infer.ErrNoGPU) when Global.use_gpu asks
+	// for a GPU the ONNX Runtime library cannot use, instead of warning and
+	// running on the CPU.
+	RequireGPU bool
 	// ModelsRoot is the models store (`shitu models pull` installs there):
 	// a config's model folder that is found neither as given nor next to
 	// the config, e.g. the official "./models/<name>", is looked up there
@@ -206,7 +210,12 @@ func (s *System) openModel(ctx context.Context, b infer.Backend, role, dir strin
 	if err != nil {
 		return nil, nil, err
 	}
-	sess, err := b.Open(model, infer.Options{IntraOpThreads: s.o.Threads})
+	opts := infer.Options{IntraOpThreads: s.o.Threads}
+	if s.cfg != nil { // threads, ir_optim, use_gpu, use_tensorrt, use_fp16, gpu_mem (config/infer.go)
+		opts = s.cfg.Global.InferOptions(s.o.Threads)
+	}
+	opts.GPU.Require = s.o.RequireGPU
+	sess, err := b.Open(model, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,18 +22,27 @@ var topSections = []string{"Global", "DetPreProcess", "DetPostProcess", "RecPreP
 	"Eval", "Arch", "Loss", "Optimizer", "DataLoader", "Metric", "Infer", "AMP", "EMA", "Slim"}
 
 // ignoredOptions are Global keys PaddleClas' Paddle Inference honours and
-// shitu's ONNX Runtime CPU path does not, with the value that would matter.
+// shitu does not act on, with the values that would matter (g is the
+// Global mapping). use_gpu, ir_optim, cpu_num_threads and gpu_mem map to
+// ONNX Runtime settings (InferOptions); use_gpu with a CPU-only library is
+// reported when the models are loaded, naming the library.
 var ignoredOptions = []struct {
 	key  string
-	when func(*Value) bool
+	when func(v, g *Value) bool
 	why  string
 }{
-	{"use_gpu", isTrue, "shitu runs the models on the CPU with ONNX Runtime"},
-	{"use_tensorrt", isTrue, "TensorRT is not used"},
-	{"use_fp16", isTrue, "the models run in fp32"},
-	{"enable_mkldnn", isTrue, "ONNX Runtime's own CPU kernels are used (MKL-DNN is a Paddle Inference option)"},
-	{"ir_optim", isFalse, "ONNX Runtime always optimises the graph"},
-	{"enable_profile", isTrue, "use shitu bench or predict -v for timings"},
+	{"use_tensorrt", func(v, g *Value) bool { return isTrue(v) && !globalTrue(g, "use_gpu") }, "TensorRT needs use_gpu: True"},
+	{"use_fp16", func(v, g *Value) bool {
+		return isTrue(v) && !(globalTrue(g, "use_gpu") && globalTrue(g, "use_tensorrt"))
+	},
+		"fp16 applies to TensorRT engines only (use_gpu and use_tensorrt: True); the models run in fp32"},
+	{"enable_mkldnn", func(v, _ *Value) bool { return isTrue(v) }, "ONNX Runtime's own CPU kernels are used (MKL-DNN is a Paddle Inference option)"},
+	{"enable_profile", func(v, _ *Value) bool { return isTrue(v) }, "use shitu bench or predict -v for timings"},
+}
+
+func globalTrue(g *Value, key string) bool {
+	v, ok := g.Get(key)
+	return ok && isTrue(v)
 }
 
 func isTrue(v *Value) bool  { return v.Kind == Bool && v.Bool || v.Kind == Int && v.Int == 1 }
@@ -88,7 +97,7 @@ func (d *decoder) warnings(c *Config) []string {
 	}
 	if g, ok := c.Raw.Get("Global"); ok && g.Kind == Map {
 		for _, o := range ignoredOptions {
-			if v, ok := g.Get(o.key); ok && o.when(v) {
+			if v, ok := g.Get(o.key); ok && o.when(v, g) {
 				add(v, "Global."+o.key, "%s is ignored: %s", v.Repr(), o.why)
 			}
 		}

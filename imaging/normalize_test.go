@@ -78,7 +78,7 @@ func TestNormalizeLayoutsAndBatch(t *testing.T) {
 		for x := 0; x < 5; x++ {
 			for k := 0; k < 3; k++ {
 				v := img.Pix[(y*5+x)*3+k]
-				want := (float32(v)*float32(1.0/255.0) - float32(ImageNetMean[k])) / float32(ImageNetStd[k])
+				want := (float32(float32(v)*float32(1.0/255.0)) - float32(ImageNetMean[k])) / float32(ImageNetStd[k])
 				if c[k*20+y*5+x] != want || h[(y*5+x)*3+k] != want {
 					t.Fatalf("(%d,%d,%d): chw %v hwc %v want %v", x, y, k, c[k*20+y*5+x], h[(y*5+x)*3+k], want)
 				}

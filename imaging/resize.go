@@ -277,7 +277,7 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 func srcCoord(d int, scale, inv float64, area bool) (int, float32) {
 	if area {
 		s := int(math.Floor(float64(d) * scale))
-		f := float32(float64(d+1) - float64(s+1)*inv)
+		f := float32(float64(d+1) - float64(float64(s+1)*inv))
 		if f <= 0 {
 			f = 0
 		} else {
@@ -285,7 +285,7 @@ func srcCoord(d int, scale, inv float64, area bool) (int, float32) {
 		}
 		return s, f
 	}
-	f := float32((float64(d)+0.5)*scale - 0.5)
+	f := float32(float64((float64(d)+0.5)*scale) - 0.5)
 	s := int(math.Floor(float64(f)))
 	return s, f - float32(s)
 }
@@ -460,7 +460,9 @@ func vresizeCubic(t *[4][]int32, out []uint8, b []int16, asm bool) {
 func roundEven32(v float32) int32 {
 	const magic = float32(12582912)
 	if v > -(1<<22) && v < 1<<22 {
-		r := v + magic
+		// float32(v): once inlined, v may be a product that arm64 would
+		// otherwise fuse with the addition into one FMA.
+		r := float32(v) + magic
 		return int32(r - magic)
 	}
 	return int32(math.RoundToEven(float64(v)))

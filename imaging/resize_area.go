@@ -91,7 +91,8 @@ type areaTap struct {
 func areaTable(ssize, dsize, cn int, scale float64) []areaTap {
 	tab := make([]areaTap, 0, 2*ssize+2*dsize)
 	for dx := 0; dx < dsize; dx++ {
-		f1 := float64(dx) * scale
+		// float64() keeps arm64 from fusing dx·scale+scale into one FMA.
+		f1 := float64(float64(dx) * scale)
 		f2 := f1 + scale
 		cell := math.Min(scale, float64(ssize)-f1)
 		s1, s2 := int(math.Ceil(f1)), int(math.Floor(f2))

@@ -25,6 +25,9 @@ var (
 	ErrInput = errors.New("infer: bad input")
 	// ErrClosed means the session was closed.
 	ErrClosed = errors.New("infer: session closed")
+	// ErrNoGPU means a GPU was required (GPUOptions.Require) and the
+	// backend cannot run the model on one.
+	ErrNoGPU = errors.New("infer: no GPU execution provider")
 )
 
 // OptLevel is the graph optimisation level.
@@ -38,8 +41,32 @@ const (
 	OptExtended
 )
 
+// GPUOptions select GPU execution. The zero value runs on the CPU. They
+// are PaddleClas's Global.use_gpu, use_tensorrt, use_fp16 and gpu_mem
+// (ppshitu-pipeline.md §2.3) in ONNX Runtime terms.
+type GPUOptions struct {
+	// Enable runs the model with the CUDA execution provider when the
+	// backend has it (default false: CPU).
+	Enable bool
+	// TensorRT puts the TensorRT execution provider before CUDA (default
+	// false). Only with Enable.
+	TensorRT bool
+	// FP16 lets TensorRT build fp16 engines (default false: fp32). Only
+	// with TensorRT, as in PaddleClas.
+	FP16 bool
+	// MemLimitMB caps the CUDA memory arena in MB (default 0: the
+	// backend's default, no cap). PaddleClas's gpu_mem is the initial pool
+	// of Paddle's allocator; ONNX Runtime's closest knob is the cap.
+	MemLimitMB int
+	// DeviceID is the GPU to use (default 0).
+	DeviceID int
+	// Require makes Open fail with ErrNoGPU when the GPU providers cannot
+	// be used (default false: warn and run on the CPU).
+	Require bool
+}
+
 // Options configure a session. The zero value means: 1 intra-op thread,
-// 1 inter-op thread, all graph optimisations.
+// 1 inter-op thread, all graph optimisations, CPU.
 type Options struct {
 	// IntraOpThreads is the number of threads one Run may use (default 1).
 	IntraOpThreads int
@@ -47,6 +74,8 @@ type Options struct {
 	InterOpThreads int
 	// OptLevel is the graph optimisation level (default OptAll).
 	OptLevel OptLevel
+	// GPU selects GPU execution (default: CPU).
+	GPU GPUOptions
 }
 
 // ValueInfo describes one model input or output. Dynamic dimensions are -1.

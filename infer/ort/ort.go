@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/shitu-go/shitu/infer"
@@ -28,6 +30,10 @@ type Config struct {
 	// default (false) turns spinning off, which leaves the CPU to Go code
 	// that decodes and preprocesses images while a model runs.
 	Spin bool
+	// Warn receives the warning given when infer.Options.GPU asks for a GPU
+	// the library cannot use and the session falls back to the CPU; it is
+	// called once per process per distinct message (default: discarded).
+	Warn func(msg string)
 }
 
 // Backend opens ONNX Runtime sessions.
@@ -89,6 +95,69 @@ func (b *Backend) OpenFile(path string, opts infer.Options) (infer.Session, erro
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+var warned sync.Map // warning kinds already given
+
+// warnOnce gives msg to cfg.Warn unless this process gave a warning of
+// that kind before.
+func (b *Backend) warnOnce(kind, msg string) {
+	if _, dup := warned.LoadOrStore(kind, true); !dup && b.cfg.Warn != nil {
+		b.cfg.Warn(msg)
+	}
+}
+
+// shortCause drops the source location ORT puts before its message.
+func shortCause(err error) string {
+	s := fmt.Sprint(err)
+	if i := strings.LastIndex(s, "] : "); i >= 0 {
+		s = s[i+4:]
+		if j := strings.Index(s, " : "); j >= 0 && j < 12 {
+			s = s[j+3:]
+		}
+	}
+	return s
+}
+
+// gpuFallback is what happens when the GPU providers cannot be used: an
+// error wrapping infer.ErrNoGPU when g.Require, else a warning (once) and
+// nil, and the caller goes on on the CPU.
+func (b *Backend) gpuFallback(g infer.GPUOptions, cause error) error {
+	what := "CUDA"
+	if g.TensorRT {
+		what = "TensorRT/CUDA"
+	}
+	if g.Require {
+		return fmt.Errorf("%w: ort: the ONNX Runtime library %s cannot run %s: %s", infer.ErrNoGPU, b.cfg.LibPath, what, shortCause(cause))
+	}
+	b.warnOnce("gpu", fmt.Sprintf("use_gpu is set, but the ONNX Runtime library %s cannot run %s (%s); running on the CPU. "+
+		"Point SHITU_ORT_LIB at a GPU build of ONNX Runtime to use the GPU", b.cfg.LibPath, what, shortCause(cause)))
+	return nil
+}
+
+// cudaOptions are the CUDA execution provider's options for g.
+func cudaOptions(g infer.GPUOptions) map[string]string {
+	o := map[string]string{"device_id": strconv.Itoa(g.DeviceID)}
+	if g.MemLimitMB > 0 {
+		o["gpu_mem_limit"] = strconv.FormatInt(int64(g.MemLimitMB)<<20, 10)
+	}
+	return o
+}
+
+// tensorRTOptions are the TensorRT execution provider's options for g:
+// PaddleClas's engine settings (workspace 1<<30, min_subgraph_size 30,
+// ppshitu-pipeline.md §2.3) and fp16.
+func tensorRTOptions(g infer.GPUOptions) map[string]string {
+	fp16 := "0"
+	if g.FP16 {
+		fp16 = "1"
+	}
+	return map[string]string{
+		"device_id":              strconv.Itoa(g.DeviceID),
+		"trt_fp16_enable":        fp16,
+		"trt_max_workspace_size": strconv.Itoa(1 << 30),
+		"trt_min_subgraph_size":  "30",
+	}
 }
 
 func threads(n int) int {

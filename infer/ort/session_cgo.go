@@ -70,32 +70,94 @@ func (b *Backend) Open(model []byte, opts infer.Options) (infer.Session, error) 
 		}
 		s.outputs = append(s.outputs, vi)
 	}
+	if opts.GPU.Enable {
+		so, gerr := b.sessionOptions(opts, true)
+		if gerr == nil {
+			s.s, gerr = ortgo.NewDynamicAdvancedSessionWithONNXData(model, names(s.inputs), names(s.outputs), so)
+			so.Destroy()
+			if gerr == nil {
+				return s, nil
+			}
+			// The providers were appended but the session could not be
+			// made (no device, missing CUDA libraries): if the CPU can run
+			// the model, the GPU was the problem.
+		}
+		if err := b.gpuFallback(opts.GPU, gerr); err != nil {
+			return nil, err
+		}
+	}
+	so, err := b.sessionOptions(opts, false)
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	s.s, err = ortgo.NewDynamicAdvancedSessionWithONNXData(model, names(s.inputs), names(s.outputs), so)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ort: %v", infer.ErrModel, err)
+	}
+	return s, nil
+}
+
+// sessionOptions builds the ORT session options for opts; with gpu, the
+// TensorRT (if asked) and CUDA execution providers come first, and an
+// error means they are not available in this library or machine.
+func (b *Backend) sessionOptions(opts infer.Options, gpu bool) (*ortgo.SessionOptions, error) {
 	so, err := ortgo.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: session options: %w", err)
 	}
-	defer so.Destroy()
+	if err := b.configure(so, opts, gpu); err != nil {
+		so.Destroy()
+		return nil, err
+	}
+	return so, nil
+}
+
+func (b *Backend) configure(so *ortgo.SessionOptions, opts infer.Options, gpu bool) error {
 	if err := so.SetIntraOpNumThreads(threads(opts.IntraOpThreads)); err != nil {
-		return nil, fmt.Errorf("ort: intra-op threads: %w", err)
+		return fmt.Errorf("ort: intra-op threads: %w", err)
 	}
 	if err := so.SetInterOpNumThreads(threads(opts.InterOpThreads)); err != nil {
-		return nil, fmt.Errorf("ort: inter-op threads: %w", err)
+		return fmt.Errorf("ort: inter-op threads: %w", err)
 	}
 	if err := so.SetGraphOptimizationLevel(optLevel(opts.OptLevel)); err != nil {
-		return nil, fmt.Errorf("ort: optimisation level: %w", err)
+		return fmt.Errorf("ort: optimisation level: %w", err)
 	}
 	spin := "0"
 	if b.cfg.Spin {
 		spin = "1"
 	}
 	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", spin); err != nil {
-		return nil, fmt.Errorf("ort: spinning: %w", err)
+		return fmt.Errorf("ort: spinning: %w", err)
 	}
-	s.s, err = ortgo.NewDynamicAdvancedSessionWithONNXData(model, names(s.inputs), names(s.outputs), so)
+	if !gpu {
+		return nil
+	}
+	// A CPU-only library answers the provider calls with "not enabled in
+	// this build"; a GPU build without CUDA on the machine fails here or
+	// when the session is created.
+	if opts.GPU.TensorRT {
+		to, err := ortgo.NewTensorRTProviderOptions()
+		if err != nil {
+			return err
+		}
+		defer to.Destroy()
+		if err := to.Update(tensorRTOptions(opts.GPU)); err != nil {
+			return err
+		}
+		if err := so.AppendExecutionProviderTensorRT(to); err != nil {
+			return err
+		}
+	}
+	co, err := ortgo.NewCUDAProviderOptions()
 	if err != nil {
-		return nil, fmt.Errorf("%w: ort: %v", infer.ErrModel, err)
+		return err
 	}
-	return s, nil
+	defer co.Destroy()
+	if err := co.Update(cudaOptions(opts.GPU)); err != nil {
+		return err
+	}
+	return so.AppendExecutionProviderCUDA(co)
 }
 
 func optLevel(l infer.OptLevel) ortgo.GraphOptimizationLevel {

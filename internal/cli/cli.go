@@ -26,6 +26,8 @@ var Version = "dev"
 type Globals struct {
 	ORTLib  string `name:"ort-lib" env:"SHITU_ORT_LIB" help:"Path of libonnxruntime.so.1 (default: .deps/onnxruntime next to the binary's folder, then /usr/local/lib/shitu)."`
 	Verbose bool   `short:"v" help:"Verbose output: per-stage timings and details."`
+	// RequireGPU turns the CPU fallback of Global.use_gpu into an error.
+	RequireGPU bool `name:"require-gpu" help:"With Global.use_gpu, fail when the ONNX Runtime library cannot use the GPU instead of running on the CPU."`
 
 	stdout, stderr io.Writer
 	ctx            context.Context
@@ -117,7 +119,8 @@ func (g *Globals) ortLib() string {
 		dir := filepath.Dir(exe)
 		cands = append(cands,
 			filepath.Join(dir, "..", ".deps", "onnxruntime", "libonnxruntime.so.1"),
-			filepath.Join(dir, ".deps", "onnxruntime", "libonnxruntime.so.1"))
+			filepath.Join(dir, ".deps", "onnxruntime", "libonnxruntime.so.1"),
+			filepath.Join(dir, "lib", "libonnxruntime.so.1")) // release archives (make dist)
 	}
 	cands = append(cands, "/usr/local/lib/shitu/libonnxruntime.so.1", "/usr/local/lib/libonnxruntime.so.1")
 	for _, c := range cands {
@@ -130,7 +133,7 @@ func (g *Globals) ortLib() string {
 
 // backend loads ONNX Runtime.
 func (g *Globals) backend() (*ort.Backend, error) {
-	return ort.New(ort.Config{LibPath: g.ortLib()})
+	return ort.New(ort.Config{LibPath: g.ortLib(), Warn: func(m string) { fmt.Fprintln(g.stderr, "shitu: warning:", m) }})
 }
 
 type versionCmd struct{}

@@ -48,7 +48,7 @@ func (g *Globals) open(cfg *config.Config, threads int, o shitu.Options) (*shitu
 	if err != nil {
 		return nil, err
 	}
-	o.Backend, o.WrapSession = b, g.wrapSession
+	o.Backend, o.WrapSession, o.RequireGPU = b, g.wrapSession, g.RequireGPU
 	if o.Threads == 0 {
 		o.Threads = threads
 	}
