@@ -46,37 +46,22 @@ var grey = imaging.Color{R: 128, G: 128, B: 128}
 // wider than the image) and placed where it covers no other label when
 // there is such a place above, inside or below its box.
 func (p *Painter) Draw(img *imaging.Image, objs []Object) (*imaging.Image, error) {
-	p.once.Do(func() { p.font, p.err = imaging.LoadFont(p.path, -1, imaging.DefaultFontSize) })
-	if p.err != nil {
-		return nil, p.err
+	if err := p.load(); err != nil {
+		return nil, err
 	}
 	out := imaging.ToRGB(img).Clone()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	type label struct {
-		text     string
-		band     imaging.Color
-		x, y, tw int
-	}
-	labels := make([]label, 0, len(objs))
 	for _, o := range objs {
-		text, band, box := fmt.Sprintf("%s, %.2f", o.Label, o.Score), imaging.LabelBlue, imaging.Red
+		box := imaging.Red
 		if !o.Known() {
-			text, band, box = fmt.Sprintf("unknown, %.2f", o.Score), grey, grey
+			box = grey
 		}
 		imaging.DrawRect(out, o.Box[0], o.Box[1], o.Box[2], o.Box[3], box, 2)
-		labels = append(labels, label{text: text, band: band})
 	}
-	var placed []rect
-	for i, o := range objs {
-		l := &labels[i]
-		l.text, l.tw = p.fit(l.text, out.W-2)
-		l.x, l.y = placeLabel(o.Box, l.tw+1, imaging.DefaultFontSize, out.W, out.H, placed)
-		placed = append(placed, rect{l.x, l.y, l.x + l.tw + 1, l.y + imaging.DefaultFontSize})
-	}
-	for _, l := range labels {
-		imaging.FillRect(out, l.x, l.y, l.x+l.tw+1, l.y+imaging.DefaultFontSize, l.band)
-		imaging.DrawText(out, p.font, l.x+1, l.y, l.text, imaging.White)
+	for _, l := range p.layout(objs, out.W, out.H) {
+		imaging.FillRect(out, l.r.x0, l.r.y0, l.r.x1, l.r.y1, l.band)
+		imaging.DrawText(out, p.font, l.r.x0+1, l.r.y0, l.text, imaging.White)
 	}
 	if p.Mark != "" {
 		text, tw := p.fit(p.Mark, out.W-2)
@@ -85,6 +70,37 @@ func (p *Painter) Draw(img *imaging.Image, objs []Object) (*imaging.Image, error
 		imaging.DrawText(out, p.font, 1, y, text, imaging.White)
 	}
 	return out, nil
+}
+
+func (p *Painter) load() error {
+	p.once.Do(func() { p.font, p.err = imaging.LoadFont(p.path, -1, imaging.DefaultFontSize) })
+	return p.err
+}
+
+// label is one label band as Draw paints it.
+type label struct {
+	text string
+	band imaging.Color
+	r    rect
+}
+
+// layout places the label of every object in a w×h image (the font is
+// loaded and p.mu held).
+func (p *Painter) layout(objs []Object, w, h int) []label {
+	out := make([]label, 0, len(objs))
+	var placed []rect
+	for _, o := range objs {
+		text, band := fmt.Sprintf("%s, %.2f", o.Label, o.Score), imaging.LabelBlue
+		if !o.Known() {
+			text, band = fmt.Sprintf("unknown, %.2f", o.Score), grey
+		}
+		text, tw := p.fit(text, w-2)
+		x, y := placeLabel(o.Box, tw+1, imaging.DefaultFontSize, w, h, placed)
+		r := rect{x, y, x + tw + 1, y + imaging.DefaultFontSize}
+		placed = append(placed, r)
+		out = append(out, label{text: text, band: band, r: r})
+	}
+	return out
 }
 
 // fit shortens text with "…" until it is at most w pixels wide.

@@ -2,6 +2,7 @@ package recognize
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/shitu-go/shitu/imaging"
@@ -41,24 +42,23 @@ func TestDrawKeepsLabelsInside(t *testing.T) {
 	if _, err := p.Draw(img, objs); err != nil {
 		t.Fatal(err)
 	}
-	// recompute the layout Draw used and check it
-	var placed []rect
-	for _, o := range objs {
-		text, tw := p.fit(o.Label+", 0.00", img.W-2)
-		if tw > img.W-2 || text == "" {
-			t.Fatalf("label %q is %d px wide", text, tw)
+	// the layout Draw paints
+	labels := p.layout(objs, img.W, img.H)
+	if len(labels) != len(objs) {
+		t.Fatalf("%d labels for %d objects", len(labels), len(objs))
+	}
+	for i, l := range labels {
+		if r := l.r; r.x0 < 0 || r.y0 < 0 || r.x1 > img.W || r.y1 > img.H {
+			t.Fatalf("label %q outside the image: %v", l.text, r)
 		}
-		x, y := placeLabel(o.Box, tw+1, imaging.DefaultFontSize, img.W, img.H, placed)
-		r := rect{x, y, x + tw + 1, y + imaging.DefaultFontSize}
-		if x < 0 || y < 0 || r.x1 > img.W || r.y1 > img.H {
-			t.Fatalf("label %q outside the image: %v", text, r)
+		if strings.HasPrefix(objs[i].Label, "元气森林 very long") && !strings.HasSuffix(l.text, "…") {
+			t.Fatalf("a label wider than the image is not shortened: %q", l.text)
 		}
-		for _, q := range placed {
-			if r.overlaps(q) {
-				t.Fatalf("label %q at %v covers %v", text, r, q)
+		for _, q := range labels[:i] {
+			if l.r.overlaps(q.r) {
+				t.Fatalf("label %q at %v covers %q at %v", l.text, l.r, q.text, q.r)
 			}
 		}
-		placed = append(placed, r)
 	}
 }
 

@@ -69,22 +69,16 @@ func (r *reader) transforms(root *config.Value, path string, train bool) []Trans
 			if s := lookup(p, "size"); s != nil {
 				t.W, t.H = r.size(s, key+".size")
 			} else {
-				t.ResizeShort = r.integer(p, "resize_short", 0, 1)
+				t.ResizeShort = r.integer(p, "resize_short", 0, 1, 8192)
 				if t.ResizeShort == 0 {
 					r.fail(it, key, "size or resize_short is required")
 				}
 			}
 		case "RandFlipImage":
-			t.FlipCode = r.integer(p, "flip_code", 1, -1)
-			if t.FlipCode > 1 {
-				r.fail(lookup(p, "flip_code"), key+".flip_code", "want -1, 0 or 1")
-			}
+			t.FlipCode = r.integer(p, "flip_code", 1, -1, 1)
 		case "Pad":
-			t.Padding = r.integer(p, "padding", 0, 0)
-			t.Fill = uint8(r.integer(p, "fill", 0, 0))
-			if t.Padding > 4096 {
-				r.fail(lookup(p, "padding"), key+".padding", "at most 4096")
-			}
+			t.Padding = r.integer(p, "padding", 0, 0, 4096)
+			t.Fill = uint8(r.integer(p, "fill", 0, 0, 255))
 		case "RandCropImageV2":
 			s := lookup(p, "size")
 			if s == nil {

@@ -108,13 +108,15 @@ func (r *reader) num(root *config.Value, path string, def float64) float64 {
 	return f
 }
 
-func (r *reader) integer(root *config.Value, path string, def, lo int) int {
+// integer reads an integer in lo..hi: every number a config file sets is
+// bounded before anything is sized by it.
+func (r *reader) integer(root *config.Value, path string, def, lo, hi int) int {
 	v := lookup(root, path)
 	if v == nil {
 		return def
 	}
-	if v.Kind != config.Int || v.Int < int64(lo) || v.Int > 1<<30 {
-		r.fail(v, path, "want an integer ≥ %d, got %s", lo, v.Repr())
+	if v.Kind != config.Int || v.Int < int64(lo) || v.Int > int64(hi) {
+		r.fail(v, path, "want an integer in %d..%d, got %s", lo, hi, v.Repr())
 		return def
 	}
 	return int(v.Int)
@@ -151,8 +153,8 @@ func (r *reader) str(root *config.Value, path, def string) string {
 func RecipeFromConfig(root *config.Value, file string) (*Recipe, error) {
 	r := &reader{file: file}
 	rc := &Recipe{
-		Epochs:    r.integer(root, "Global.epochs", 100, 1),
-		Views:     r.integer(root, "Global.augment_views", 10, 1),
+		Epochs:    r.integer(root, "Global.epochs", 100, 1, 100_000),
+		Views:     r.integer(root, "Global.augment_views", 10, 1, 1000),
 		BaseModel: r.str(root, "Global.rec_inference_model_dir", ""),
 		OutDir:    r.str(root, "Global.save_inference_dir", "./inference"),
 		FCStd:     r.num(root, "Arch.Head.weight_attr.initializer.std", 0.001),
@@ -163,9 +165,6 @@ func RecipeFromConfig(root *config.Value, file string) (*Recipe, error) {
 		} else {
 			rc.Seed = uint64(v.Int)
 		}
-	}
-	if rc.Views > 1000 {
-		r.fail(lookup(root, "Global.augment_views"), "Global.augment_views", "at most 1000")
 	}
 	// Loss.Train: a list of single-key mappings.
 	losses := lookup(root, "Loss.Train")
@@ -238,8 +237,8 @@ func RecipeFromConfig(root *config.Value, file string) (*Recipe, error) {
 	if n := r.str(root, tr+"sampler.name", "PKSampler"); n != "PKSampler" {
 		r.fail(lookup(root, tr+"sampler.name"), tr+"sampler.name", "only PKSampler is supported, got %q", n)
 	}
-	rc.BatchSize = r.integer(root, tr+"sampler.batch_size", 64, 2)
-	rc.SamplePerID = r.integer(root, tr+"sampler.sample_per_id", 4, 1)
+	rc.BatchSize = r.integer(root, tr+"sampler.batch_size", 64, 2, 4096)
+	rc.SamplePerID = r.integer(root, tr+"sampler.sample_per_id", 4, 1, 1024)
 	rc.SampleMethod = r.str(root, tr+"sampler.sample_method", "sample_avg_prob")
 	rc.DropLast = r.boolean(root, tr+"sampler.drop_last", true)
 	if rc.SampleMethod != "id_avg_prob" && rc.SampleMethod != "sample_avg_prob" {

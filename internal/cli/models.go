@@ -91,8 +91,8 @@ func (c *modelsInfoCmd) Run(g *Globals) error {
 	}
 	if c.InputSize != "" {
 		var h, w int64
-		if _, err := fmt.Sscanf(c.InputSize, "%dx%d", &h, &w); err != nil || h <= 0 || w <= 0 {
-			return fmt.Errorf("--input-size %q: want HxW, e.g. 224x224", c.InputSize)
+		if _, err := fmt.Sscanf(c.InputSize, "%dx%d", &h, &w); err != nil || h <= 0 || w <= 0 || h > 16384 || w > 16384 {
+			return fmt.Errorf("--input-size %q: want HxW with sides 1..16384, e.g. 224x224", c.InputSize)
 		}
 		for _, vi := range m.GetGraph().GetInput() {
 			if s := onnx.ShapeOf(vi); len(s) == 4 && (s[2] < 0 || s[3] < 0) {
