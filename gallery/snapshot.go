@@ -82,17 +82,18 @@ func (g *Gallery) saveSnapshotLocked() error {
 	return err
 }
 
-// loadSnapshot installs the snapshot's index into st when it is intact and
-// was written at st.version for this model. The file is streamed: the
-// checksum is computed while the index loads, and the index is discarded
-// if it does not match, so a large snapshot is never held twice in memory.
-func (g *Gallery) loadSnapshot(st *state) bool {
+// loadSnapshot returns the snapshot's index when it is intact and was
+// written at store version version for this model, else nil. The file is
+// streamed: the checksum is computed while the index loads, and the index
+// is discarded if it does not match, so a large snapshot is never held
+// twice in memory. The caller checks the index holds every item.
+func (g *Gallery) loadSnapshot(version uint64) index {
 	if !g.loadable() {
-		return false
+		return nil
 	}
 	f, err := os.Open(filepath.Join(g.dir, SnapshotFile))
 	if err != nil {
-		return false
+		return nil
 	}
 	defer f.Close()
 	crc := crc32.New(castagnoli)
@@ -100,53 +101,52 @@ func (g *Gallery) loadSnapshot(st *state) bool {
 	tr := io.TeeReader(br, crc)
 	var fixed [24]byte
 	if _, err := io.ReadFull(tr, fixed[:]); err != nil {
-		return false
+		return nil
 	}
 	if string(fixed[:8]) != snapMagic || binary.LittleEndian.Uint32(fixed[8:]) != snapV1 ||
-		binary.LittleEndian.Uint64(fixed[12:]) != st.version {
-		return false
+		binary.LittleEndian.Uint64(fixed[12:]) != version {
+		return nil
 	}
 	kind := binary.LittleEndian.Uint32(fixed[20:])
 	if (kind == 1) != g.hdr.binary() {
-		return false
+		return nil
 	}
 	ml, err := binary.ReadUvarint(byteReader{tr})
 	if err != nil || ml > 1<<16 {
-		return false
+		return nil
 	}
 	model := make([]byte, ml)
 	var plen [8]byte
 	if _, err := io.ReadFull(tr, model); err != nil || string(model) != g.hdr.Model {
-		return false
+		return nil
 	}
 	sl, err := binary.ReadUvarint(byteReader{tr})
 	if err != nil || sl > 64 {
-		return false
+		return nil
 	}
 	sid := make([]byte, sl)
 	if _, err := io.ReadFull(tr, sid); err != nil || string(sid) != g.hdr.StoreID {
-		return false
+		return nil
 	}
 	if _, err := io.ReadFull(tr, plen[:]); err != nil {
-		return false
+		return nil
 	}
 	payload := &sizedReader{io.LimitedReader{R: tr, N: int64(binary.LittleEndian.Uint64(plen[:]))}}
 	ix, _, err := g.loadIndex(payload)
 	if err != nil || payload.N != 0 {
-		return false
+		return nil
 	}
 	var trailer [4]byte
 	if _, err := io.ReadFull(br, trailer[:]); err != nil || binary.LittleEndian.Uint32(trailer[:]) != crc.Sum32() {
-		return false
+		return nil
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
-		return false
+		return nil
 	}
-	if ix.size() != st.n || ix.dims() != g.hdr.Dims {
-		return false
+	if ix.dims() != g.hdr.Dims {
+		return nil
 	}
-	st.ix = ix
-	return true
+	return ix
 }
 
 // sizedReader tells the index loader how many bytes remain (Len), so it

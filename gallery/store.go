@@ -279,23 +279,30 @@ func (g *Gallery) decodeVec(id int64, rec []byte, dst []float32) ([]float32, []b
 
 // load reads the item metadata and the store version, then loads the index
 // snapshot if it matches the version, else rebuilds the index from vecs.
+// The snapshot (mostly one sequential read of the vectors) is read on its
+// own goroutine while the items are decoded from the store, so opening a
+// large gallery costs about the longer of the two, not their sum.
 func (g *Gallery) load() error {
 	var sh shards
 	for i := range sh {
 		sh[i] = map[int64]*entry{}
 	}
 	st := &state{items: &sh}
-	err := g.db.View(func(tx *bolt.Tx) error {
+	if err := g.db.View(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
 		var err error
 		if st.version, err = getU64(m, kVersion); err != nil {
 			return err
 		}
 		next, err := getU64(m, kNextID)
-		if err != nil {
-			return err
-		}
 		g.nextID = int64(next)
+		return err
+	}); err != nil {
+		return err
+	}
+	snap := make(chan index, 1)
+	go func() { snap <- g.loadSnapshot(st.version) }()
+	err := g.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bItems).ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
 				return fmt.Errorf("%w: bad item key", ErrFormat)
@@ -311,10 +318,13 @@ func (g *Gallery) load() error {
 			return nil
 		})
 	})
+	ix := <-snap
 	if err != nil {
 		return err
 	}
-	if ok := g.loadSnapshot(st); !ok {
+	if ix != nil && ix.size() == st.n {
+		st.ix = ix
+	} else {
 		if err := g.rebuildIndex(st); err != nil {
 			return err
 		}
