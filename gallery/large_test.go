@@ -19,7 +19,8 @@ const openChildEnv = "SHITU_GALLERY_OPEN_CHILD"
 // TestOpenLargeFlat (SHITU_LONG=1) builds a Flat gallery of
 // SHITU_LARGE_N (default 1,000,000) 512-d items, then opens it in a fresh
 // process and checks the open time and the resident memory against the
-// raw vector bytes (goal: under 10 s, at most 1.15×).
+// raw vector bytes (goal, issue 18.3: at most 5 s from the snapshot and
+// 1.15× the raw vector bytes).
 func TestOpenLargeFlat(t *testing.T) {
 	if os.Getenv("SHITU_LONG") != "1" {
 		t.Skip("set SHITU_LONG=1 to build and open a 1M×512 gallery (~2 GB on disk, a few minutes)")

@@ -42,6 +42,13 @@ func (g *Gallery) Snapshot() error {
 
 func (g *Gallery) saveSnapshotLocked() error {
 	st := g.view.Load()
+	if fl := flatOf(st.ix); fl != nil {
+		err := g.saveFlatSnapshot(fl, st.version)
+		if err == nil {
+			g.dirty = false
+		}
+		return err
+	}
 	if !g.loadable() {
 		return nil // nothing could read it back
 	}
@@ -53,17 +60,7 @@ func (g *Gallery) saveSnapshotLocked() error {
 	if err != nil {
 		return fmt.Errorf("gallery: snapshot: %w", err)
 	}
-	var h []byte
-	h = append(h, snapMagic...)
-	h = binary.LittleEndian.AppendUint32(h, snapV1)
-	h = binary.LittleEndian.AppendUint64(h, st.version)
-	kind := uint32(0)
-	if g.hdr.binary() {
-		kind = 1
-	}
-	h = binary.LittleEndian.AppendUint32(h, kind)
-	h = appendStr(h, g.hdr.Model)
-	h = appendStr(h, g.hdr.StoreID)
+	h := g.snapHeader(snapV1, st.version)
 	h = binary.LittleEndian.AppendUint64(h, uint64(body.Len()))
 	crc := crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, body.Bytes())
 	err = writeAtomic(filepath.Join(g.dir, SnapshotFile), func(w io.Writer) error {
@@ -97,13 +94,16 @@ func (g *Gallery) loadSnapshot(version uint64) index {
 	}
 	defer f.Close()
 	crc := crc32.New(castagnoli)
-	br := bufio.NewReaderSize(f, 1<<20)
+	// A small buffer: the index reader asks for large blocks, which then go
+	// from the file straight into the index arrays instead of through it.
+	br := bufio.NewReaderSize(f, 64<<10)
 	tr := io.TeeReader(br, crc)
 	var fixed [24]byte
 	if _, err := io.ReadFull(tr, fixed[:]); err != nil {
 		return nil
 	}
-	if string(fixed[:8]) != snapMagic || binary.LittleEndian.Uint32(fixed[8:]) != snapV1 ||
+	format := binary.LittleEndian.Uint32(fixed[8:])
+	if string(fixed[:8]) != snapMagic || (format != snapV1 && format != snapV2) ||
 		binary.LittleEndian.Uint64(fixed[12:]) != version {
 		return nil
 	}
@@ -128,6 +128,14 @@ func (g *Gallery) loadSnapshot(version uint64) index {
 	if _, err := io.ReadFull(tr, sid); err != nil || string(sid) != g.hdr.StoreID {
 		return nil
 	}
+	if format == snapV2 {
+		off := int64(len(fixed)) + int64(uvarintLen(ml)) + int64(ml) + int64(uvarintLen(sl)) + int64(sl)
+		ix, err := g.loadFlatSnapshot(f, tr, crc, off)
+		if err != nil {
+			return nil
+		}
+		return ix
+	}
 	if _, err := io.ReadFull(tr, plen[:]); err != nil {
 		return nil
 	}
@@ -148,6 +156,9 @@ func (g *Gallery) loadSnapshot(version uint64) index {
 	}
 	return ix
 }
+
+// uvarintLen is the encoded length of v.
+func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
 
 // sizedReader tells the index loader how many bytes remain (Len), so it
 // can allocate its arrays once instead of growing them.

@@ -303,7 +303,15 @@ func (g *Gallery) load() error {
 	snap := make(chan index, 1)
 	go func() { snap <- g.loadSnapshot(st.version) }()
 	err := g.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bItems).ForEach(func(k, v []byte) error {
+		b := tx.Bucket(bItems)
+		// Size the shard maps once: growing them item by item was a third
+		// of the time to open a million-item gallery.
+		if per := b.Stats().KeyN / nShards; per > 8 {
+			for i := range sh {
+				sh[i] = make(map[int64]*entry, per+per/8)
+			}
+		}
+		return b.ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
 				return fmt.Errorf("%w: bad item key", ErrFormat)
 			}
