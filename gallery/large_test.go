@@ -116,7 +116,6 @@ func TestOpenChild(t *testing.T) {
 
 func vmRSS() int64 { return procStatus("VmRSS:") }
 
-
 func vmHWM() int64 { return procStatus("VmHWM:") }
 
 func procStatus(key string) int64 {
