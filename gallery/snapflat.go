@@ -3,15 +3,18 @@ package gallery
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/shitu-go/shitu/vecindex"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Flat snapshots (format 2, docs/format/gallery.md): the ids and the
@@ -185,4 +188,64 @@ func (g *Gallery) loadFlatSnapshot(f *os.File, r io.Reader, crc hash.Hash32, off
 	// the heap; the mapping then goes with the index.)
 	runtime.AddCleanup(fl, func(release func()) { release() }, release)
 	return &floatIndex{fl}, nil
+}
+
+// catchUp brings the index of a Flat snapshot written at store version
+// at up to the store's items in st (a process that died after changes it
+// had not snapshotted yet): ids the store no longer holds, or holds from a
+// later add, leave the index; items added after at join it with their
+// stored vectors. An item's record keeps the version that added it and ids
+// are only ever added whole, so an item added at or before at is in the
+// snapshot with the same vector. Any failure leaves the caller to rebuild.
+func (g *Gallery) catchUp(st *state, ix index, at uint64) error {
+	fl := flatOf(ix)
+	if fl == nil {
+		return errors.New("only Flat snapshots are caught up")
+	}
+	var gone []int64
+	fl.Read(func(ids []int64, _ []float32) error {
+		for _, id := range ids {
+			if e := st.get(id); e == nil || e.added > at {
+				gone = append(gone, id)
+			}
+		}
+		return nil
+	})
+	fl.Remove(gone...)
+	var fresh []int64
+	for _, sh := range st.items {
+		for id, e := range sh {
+			if e.added > at {
+				fresh = append(fresh, id)
+			}
+		}
+	}
+	slices.Sort(fresh)
+	const chunk = 4096
+	err := g.db.View(func(tx *bolt.Tx) error {
+		vb := tx.Bucket(bVecs)
+		var vecs []float32
+		for len(fresh) > 0 {
+			ids := fresh[:min(chunk, len(fresh))]
+			fresh = fresh[len(ids):]
+			vecs = vecs[:0]
+			for _, id := range ids {
+				var err error
+				if vecs, _, err = g.decodeVec(id, vb.Get(idKey(id)), vecs); err != nil {
+					return err
+				}
+			}
+			if err := fl.Add(ids, vecs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if fl.Len() != st.n {
+		return fmt.Errorf("caught-up index holds %d vectors, the store %d", fl.Len(), st.n)
+	}
+	return nil
 }

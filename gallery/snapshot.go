@@ -79,18 +79,20 @@ func (g *Gallery) saveSnapshotLocked() error {
 	return err
 }
 
-// loadSnapshot returns the snapshot's index when it is intact and was
-// written at store version version for this model, else nil. The file is
+// loadSnapshot returns the snapshot's index, and the store version it
+// reflects, when it is intact and was written for this model at store
+// version version — or, for a format-2 (Flat) snapshot, at an earlier
+// version, which load then brings up to date (catchUp) — else nil. The file is
 // streamed: the checksum is computed while the index loads, and the index
 // is discarded if it does not match, so a large snapshot is never held
 // twice in memory. The caller checks the index holds every item.
-func (g *Gallery) loadSnapshot(version uint64) index {
+func (g *Gallery) loadSnapshot(version uint64) (index, uint64) {
 	if !g.loadable() {
-		return nil
+		return nil, 0
 	}
 	f, err := os.Open(filepath.Join(g.dir, SnapshotFile))
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	defer f.Close()
 	crc := crc32.New(castagnoli)
@@ -100,61 +102,62 @@ func (g *Gallery) loadSnapshot(version uint64) index {
 	tr := io.TeeReader(br, crc)
 	var fixed [24]byte
 	if _, err := io.ReadFull(tr, fixed[:]); err != nil {
-		return nil
+		return nil, 0
 	}
 	format := binary.LittleEndian.Uint32(fixed[8:])
+	at := binary.LittleEndian.Uint64(fixed[12:])
 	if string(fixed[:8]) != snapMagic || (format != snapV1 && format != snapV2) ||
-		binary.LittleEndian.Uint64(fixed[12:]) != version {
-		return nil
+		at > version || (format == snapV1 && at != version) {
+		return nil, 0
 	}
 	kind := binary.LittleEndian.Uint32(fixed[20:])
 	if (kind == 1) != g.hdr.binary() {
-		return nil
+		return nil, 0
 	}
 	ml, err := binary.ReadUvarint(byteReader{tr})
 	if err != nil || ml > 1<<16 {
-		return nil
+		return nil, 0
 	}
 	model := make([]byte, ml)
 	var plen [8]byte
 	if _, err := io.ReadFull(tr, model); err != nil || string(model) != g.hdr.Model {
-		return nil
+		return nil, 0
 	}
 	sl, err := binary.ReadUvarint(byteReader{tr})
 	if err != nil || sl > 64 {
-		return nil
+		return nil, 0
 	}
 	sid := make([]byte, sl)
 	if _, err := io.ReadFull(tr, sid); err != nil || string(sid) != g.hdr.StoreID {
-		return nil
+		return nil, 0
 	}
 	if format == snapV2 {
 		off := int64(len(fixed)) + int64(uvarintLen(ml)) + int64(ml) + int64(uvarintLen(sl)) + int64(sl)
 		ix, err := g.loadFlatSnapshot(f, tr, crc, off)
 		if err != nil {
-			return nil
+			return nil, 0
 		}
-		return ix
+		return ix, at
 	}
 	if _, err := io.ReadFull(tr, plen[:]); err != nil {
-		return nil
+		return nil, 0
 	}
 	payload := &sizedReader{io.LimitedReader{R: tr, N: int64(binary.LittleEndian.Uint64(plen[:]))}}
 	ix, _, err := g.loadIndex(payload)
 	if err != nil || payload.N != 0 {
-		return nil
+		return nil, 0
 	}
 	var trailer [4]byte
 	if _, err := io.ReadFull(br, trailer[:]); err != nil || binary.LittleEndian.Uint32(trailer[:]) != crc.Sum32() {
-		return nil
+		return nil, 0
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
-		return nil
+		return nil, 0
 	}
 	if ix.dims() != g.hdr.Dims {
-		return nil
+		return nil, 0
 	}
-	return ix
+	return ix, at
 }
 
 // uvarintLen is the encoded length of v.

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"math"
 	"sort"
+	"sync/atomic"
 
 	"github.com/shitu-go/shitu/vecindex"
 	bolt "go.etcd.io/bbolt"
@@ -300,8 +301,15 @@ func (g *Gallery) load() error {
 	}); err != nil {
 		return err
 	}
-	snap := make(chan index, 1)
-	go func() { snap <- g.loadSnapshot(st.version) }()
+	type loaded struct {
+		ix index
+		at uint64
+	}
+	snap := make(chan loaded, 1)
+	go func() {
+		ix, at := g.loadSnapshot(st.version)
+		snap <- loaded{ix, at}
+	}()
 	err := g.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bItems)
 		// Size the shard maps once: growing them item by item was a third
@@ -326,13 +334,17 @@ func (g *Gallery) load() error {
 			return nil
 		})
 	})
-	ix := <-snap
+	sn := <-snap
 	if err != nil {
 		return err
 	}
-	if ix != nil && ix.size() == st.n {
-		st.ix = ix
-	} else {
+	switch {
+	case sn.ix != nil && sn.at == st.version && sn.ix.size() == st.n:
+		st.ix = sn.ix
+	case sn.ix != nil && sn.at < st.version && g.catchUp(st, sn.ix, sn.at) == nil:
+		st.ix = sn.ix
+		g.dirty = true
+	default:
 		if err := g.rebuildIndex(st); err != nil {
 			return err
 		}
@@ -345,8 +357,13 @@ func (g *Gallery) load() error {
 	return nil
 }
 
+// rebuilds counts index rebuilds from the store (tests tell a snapshot
+// that was used or caught up from one that was not).
+var rebuilds atomic.Int64
+
 // rebuildIndex makes a fresh index holding every stored vector.
 func (g *Gallery) rebuildIndex(st *state) error {
+	rebuilds.Add(1)
 	ix, err := g.newIndex(IndexSpec{Method: g.hdr.Method, Metric: g.hdr.Metric, Dims: g.hdr.Dims, Count: st.n})
 	if err != nil {
 		return err
