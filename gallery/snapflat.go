@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/shitu-go/shitu/vecindex"
@@ -182,12 +183,41 @@ func (g *Gallery) loadFlatSnapshot(f *os.File, r io.Reader, crc hash.Hash32, off
 		return nil, err
 	}
 	ok = true
+	m := &mapping{base: unsafe.SliceData(vecs)}
+	m.release = sync.OnceFunc(release)
 	// The mapping lives as long as the index that holds it: every view
 	// that a search can still use reaches the index, so no search runs on
-	// unmapped memory. (Vectors appended past the reserved room move to
-	// the heap; the mapping then goes with the index.)
-	runtime.AddCleanup(fl, func(release func()) { release() }, release)
-	return &floatIndex{fl}, nil
+	// unmapped memory. When appends outgrow the reserved room the Flat
+	// moves its vectors to the heap, and the mapping goes at once
+	// (releaseIfMoved).
+	runtime.AddCleanup(fl, func(release func()) { release() }, m.release)
+	return &floatIndex{ix: fl, mapped: m}, nil
+}
+
+// mapping is the snapshot region a Flat's vectors were mapped from.
+type mapping struct {
+	base    *float32
+	release func() // idempotent
+}
+
+// releaseIfMoved unmaps the region once the Flat's vectors live elsewhere.
+// It runs after a write to the index: a search holds the index's read
+// lock for as long as it reads the vectors, and a write waits for every
+// such search, so once the vectors have moved no search can still read
+// the old region.
+func (m *mapping) releaseIfMoved(ix vecindex.Index) {
+	fl, ok := ix.(*vecindex.Flat)
+	if !ok {
+		return
+	}
+	moved := false
+	fl.Read(func(_ []int64, vecs []float32) error {
+		moved = unsafe.SliceData(vecs) != m.base
+		return nil
+	})
+	if moved {
+		m.release()
+	}
 }
 
 // catchUp brings the index of a Flat snapshot written at store version
@@ -241,6 +271,9 @@ func (g *Gallery) catchUp(st *state, ix index, at uint64) error {
 		}
 		return nil
 	})
+	if fi, ok := ix.(*floatIndex); ok && fi.mapped != nil {
+		fi.mapped.releaseIfMoved(fl)
+	}
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -78,8 +79,22 @@ func TestFlatSnapshotMapped(t *testing.T) {
 		}
 		check(g)
 		// 5000 adds outgrow the room reserved after the mapped vectors
-		// (4096): the index moves them to the heap on the way.
+		// (4096): the index moves them to the heap on the way, and the
+		// mapping of the snapshot goes at once.
+		snapMapped := func() bool {
+			b, err := os.ReadFile("/proc/self/maps")
+			if err != nil {
+				t.Skip("no /proc/self/maps")
+			}
+			return bytes.Contains(b, []byte(filepath.Join(dir, SnapshotFile)))
+		}
+		if round == 0 && runtime.GOOS == "linux" && !snapMapped() {
+			t.Fatal("the snapshot's vectors are not mapped")
+		}
 		add(g, 5000)
+		if round == 0 && runtime.GOOS == "linux" && snapMapped() {
+			t.Fatal("the snapshot is still mapped after the vectors moved to the heap")
+		}
 		var gone []int64
 		for id := range vecs {
 			if len(gone) == 700 {
