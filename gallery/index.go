@@ -44,14 +44,14 @@ func (g *Gallery) newIndex(spec IndexSpec) (index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &floatIndex{ix}, nil
+	return &floatIndex{ix: ix}, nil
 }
 
 // wrapIndex wraps a vecindex.Index or vecindex.BinaryIndex.
 func wrapIndex(x any) (index, error) {
 	switch ix := x.(type) {
 	case vecindex.Index:
-		return &floatIndex{ix}, nil
+		return &floatIndex{ix: ix}, nil
 	case vecindex.BinaryIndex:
 		return binaryIndex{ix}, nil
 	}
@@ -89,14 +89,23 @@ func (g *Gallery) loadIndex(r io.Reader) (ix index, ok bool, err error) {
 	if fi.Metric() != g.hdr.Metric {
 		return nil, true, fmt.Errorf("%w: snapshot metric %v", ErrFormat, fi.Metric())
 	}
-	return &floatIndex{fi}, true, nil
+	return &floatIndex{ix: fi}, true, nil
 }
 
 // floatIndex is a float gallery's index.
-type floatIndex struct{ ix vecindex.Index }
+type floatIndex struct {
+	ix vecindex.Index
+	// mapped is set when ix is a Flat whose vectors are a mapping of its
+	// snapshot (snapflat.go).
+	mapped *mapping
+}
 
 func (f *floatIndex) add(ids []int64, vecs []float32, _ []byte) error {
-	return addTrained(f.ix, ids, vecs)
+	err := addTrained(f.ix, ids, vecs)
+	if f.mapped != nil {
+		f.mapped.releaseIfMoved(f.ix)
+	}
+	return err
 }
 
 func (f *floatIndex) fill(ids []int64, vecs []float32, _ []byte) error {

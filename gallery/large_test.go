@@ -19,7 +19,8 @@ const openChildEnv = "SHITU_GALLERY_OPEN_CHILD"
 // TestOpenLargeFlat (SHITU_LONG=1) builds a Flat gallery of
 // SHITU_LARGE_N (default 1,000,000) 512-d items, then opens it in a fresh
 // process and checks the open time and the resident memory against the
-// raw vector bytes (goal: under 10 s, at most 1.15×).
+// raw vector bytes (goal, issue 18.3: at most 5 s from the snapshot and
+// 1.15× the raw vector bytes).
 func TestOpenLargeFlat(t *testing.T) {
 	if os.Getenv("SHITU_LONG") != "1" {
 		t.Skip("set SHITU_LONG=1 to build and open a 1M×512 gallery (~2 GB on disk, a few minutes)")
@@ -79,7 +80,7 @@ func TestOpenLargeFlat(t *testing.T) {
 			}
 		}
 		raw := float64(n) * 512 * 4
-		t.Logf("snapshot %v: open %.2f s; RSS growth %.0f MB = %.3f× the %.0f MB of raw vectors, of which anonymous (heap) %.0f MB = %.3f× (the rest is bbolt's read-only file mapping)",
+		t.Logf("snapshot %v: open %.2f s; RSS growth %.0f MB = %.3f× the %.0f MB of raw vectors, of which anonymous (heap) %.0f MB = %.3f× (the rest is file mappings: the snapshot's vectors, bbolt's pages)",
 			snap, secs, rss/1e6, rss/raw, raw/1e6, anon/1e6, anon/raw)
 		if snap && rss > 1.15*raw {
 			t.Errorf("open from snapshot grows the resident set by %.3f× the raw vector bytes (goal ≤ 1.15×)", rss/raw)
@@ -95,15 +96,17 @@ func TestOpenChild(t *testing.T) {
 		t.Skip("child process of TestOpenLargeFlat only")
 	}
 	rss0, anon0 := vmRSS(), procStatus("RssAnon:")
+	cpu0 := cpuTime()
 	t0 := time.Now()
 	g, err := Open(dir, Options{Model: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	el := time.Since(t0)
+	cpu := cpuTime() - cpu0
 	debug.FreeOSMemory()
 	fmt.Printf("OPEN %.3f %d %d\n", el.Seconds(), vmRSS()-rss0, procStatus("RssAnon:")-anon0)
-	fmt.Printf("peak RSS %d MB, heap in use %d MB\n", vmHWM()>>20, heapInUse()>>20)
+	fmt.Printf("peak RSS %d MB, heap in use %d MB; open used %.2f s of CPU (user+system): the open time on an idle machine with two cores or more is about this or less\n", vmHWM()>>20, heapInUse()>>20, cpu.Seconds())
 	if _, err := g.Search(make([]float32, 512), 5, Query{}); err != nil {
 		t.Fatal(err)
 	}

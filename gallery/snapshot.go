@@ -42,6 +42,13 @@ func (g *Gallery) Snapshot() error {
 
 func (g *Gallery) saveSnapshotLocked() error {
 	st := g.view.Load()
+	if fl := flatOf(st.ix); fl != nil {
+		err := g.saveFlatSnapshot(fl, st.version)
+		if err == nil {
+			g.dirty = false
+		}
+		return err
+	}
 	if !g.loadable() {
 		return nil // nothing could read it back
 	}
@@ -53,17 +60,7 @@ func (g *Gallery) saveSnapshotLocked() error {
 	if err != nil {
 		return fmt.Errorf("gallery: snapshot: %w", err)
 	}
-	var h []byte
-	h = append(h, snapMagic...)
-	h = binary.LittleEndian.AppendUint32(h, snapV1)
-	h = binary.LittleEndian.AppendUint64(h, st.version)
-	kind := uint32(0)
-	if g.hdr.binary() {
-		kind = 1
-	}
-	h = binary.LittleEndian.AppendUint32(h, kind)
-	h = appendStr(h, g.hdr.Model)
-	h = appendStr(h, g.hdr.StoreID)
+	h := g.snapHeader(snapV1, st.version)
 	h = binary.LittleEndian.AppendUint64(h, uint64(body.Len()))
 	crc := crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, body.Bytes())
 	err = writeAtomic(filepath.Join(g.dir, SnapshotFile), func(w io.Writer) error {
@@ -82,72 +79,89 @@ func (g *Gallery) saveSnapshotLocked() error {
 	return err
 }
 
-// loadSnapshot installs the snapshot's index into st when it is intact and
-// was written at st.version for this model. The file is streamed: the
-// checksum is computed while the index loads, and the index is discarded
-// if it does not match, so a large snapshot is never held twice in memory.
-func (g *Gallery) loadSnapshot(st *state) bool {
+// loadSnapshot returns the snapshot's index, and the store version it
+// reflects, when it is intact and was written for this model at store
+// version version — or, for a format-2 (Flat) snapshot, at an earlier
+// version, which load then brings up to date (catchUp) — else nil. The file is
+// streamed: the checksum is computed while the index loads, and the index
+// is discarded if it does not match, so a large snapshot is never held
+// twice in memory. The caller checks the index holds every item.
+func (g *Gallery) loadSnapshot(version uint64) (index, uint64) {
 	if !g.loadable() {
-		return false
+		return nil, 0
 	}
 	f, err := os.Open(filepath.Join(g.dir, SnapshotFile))
 	if err != nil {
-		return false
+		return nil, 0
 	}
 	defer f.Close()
 	crc := crc32.New(castagnoli)
-	br := bufio.NewReaderSize(f, 1<<20)
+	// A small buffer: the index reader asks for large blocks, which then go
+	// from the file straight into the index arrays instead of through it.
+	br := bufio.NewReaderSize(f, 64<<10)
 	tr := io.TeeReader(br, crc)
 	var fixed [24]byte
 	if _, err := io.ReadFull(tr, fixed[:]); err != nil {
-		return false
+		return nil, 0
 	}
-	if string(fixed[:8]) != snapMagic || binary.LittleEndian.Uint32(fixed[8:]) != snapV1 ||
-		binary.LittleEndian.Uint64(fixed[12:]) != st.version {
-		return false
+	format := binary.LittleEndian.Uint32(fixed[8:])
+	at := binary.LittleEndian.Uint64(fixed[12:])
+	if string(fixed[:8]) != snapMagic || (format != snapV1 && format != snapV2) ||
+		at > version || (format == snapV1 && at != version) {
+		return nil, 0
 	}
 	kind := binary.LittleEndian.Uint32(fixed[20:])
 	if (kind == 1) != g.hdr.binary() {
-		return false
+		return nil, 0
 	}
 	ml, err := binary.ReadUvarint(byteReader{tr})
 	if err != nil || ml > 1<<16 {
-		return false
+		return nil, 0
 	}
 	model := make([]byte, ml)
 	var plen [8]byte
 	if _, err := io.ReadFull(tr, model); err != nil || string(model) != g.hdr.Model {
-		return false
+		return nil, 0
 	}
 	sl, err := binary.ReadUvarint(byteReader{tr})
 	if err != nil || sl > 64 {
-		return false
+		return nil, 0
 	}
 	sid := make([]byte, sl)
 	if _, err := io.ReadFull(tr, sid); err != nil || string(sid) != g.hdr.StoreID {
-		return false
+		return nil, 0
+	}
+	if format == snapV2 {
+		off := int64(len(fixed)) + int64(uvarintLen(ml)) + int64(ml) + int64(uvarintLen(sl)) + int64(sl)
+		ix, err := g.loadFlatSnapshot(f, tr, crc, off)
+		if err != nil {
+			return nil, 0
+		}
+		return ix, at
 	}
 	if _, err := io.ReadFull(tr, plen[:]); err != nil {
-		return false
+		return nil, 0
 	}
 	payload := &sizedReader{io.LimitedReader{R: tr, N: int64(binary.LittleEndian.Uint64(plen[:]))}}
 	ix, _, err := g.loadIndex(payload)
 	if err != nil || payload.N != 0 {
-		return false
+		return nil, 0
 	}
 	var trailer [4]byte
 	if _, err := io.ReadFull(br, trailer[:]); err != nil || binary.LittleEndian.Uint32(trailer[:]) != crc.Sum32() {
-		return false
+		return nil, 0
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
-		return false
+		return nil, 0
 	}
-	if ix.size() != st.n || ix.dims() != g.hdr.Dims {
-		return false
+	if ix.dims() != g.hdr.Dims {
+		return nil, 0
 	}
-	st.ix = ix
-	return true
+	return ix, at
 }
+
+// uvarintLen is the encoded length of v.
+func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
 
 // sizedReader tells the index loader how many bytes remain (Len), so it
 // can allocate its arrays once instead of growing them.

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"math"
 	"sort"
+	"sync/atomic"
 
 	"github.com/shitu-go/shitu/vecindex"
 	bolt "go.etcd.io/bbolt"
@@ -279,24 +280,46 @@ func (g *Gallery) decodeVec(id int64, rec []byte, dst []float32) ([]float32, []b
 
 // load reads the item metadata and the store version, then loads the index
 // snapshot if it matches the version, else rebuilds the index from vecs.
+// The snapshot (mostly one sequential read of the vectors) is read on its
+// own goroutine while the items are decoded from the store, so opening a
+// large gallery costs about the longer of the two, not their sum.
 func (g *Gallery) load() error {
 	var sh shards
 	for i := range sh {
 		sh[i] = map[int64]*entry{}
 	}
 	st := &state{items: &sh}
-	err := g.db.View(func(tx *bolt.Tx) error {
+	if err := g.db.View(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
 		var err error
 		if st.version, err = getU64(m, kVersion); err != nil {
 			return err
 		}
 		next, err := getU64(m, kNextID)
-		if err != nil {
-			return err
-		}
 		g.nextID = int64(next)
-		return tx.Bucket(bItems).ForEach(func(k, v []byte) error {
+		return err
+	}); err != nil {
+		return err
+	}
+	type loaded struct {
+		ix index
+		at uint64
+	}
+	snap := make(chan loaded, 1)
+	go func() {
+		ix, at := g.loadSnapshot(st.version)
+		snap <- loaded{ix, at}
+	}()
+	err := g.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bItems)
+		// Size the shard maps once: growing them item by item was a third
+		// of the time to open a million-item gallery.
+		if per := b.Stats().KeyN / nShards; per > 8 {
+			for i := range sh {
+				sh[i] = make(map[int64]*entry, per+per/8)
+			}
+		}
+		return b.ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
 				return fmt.Errorf("%w: bad item key", ErrFormat)
 			}
@@ -311,10 +334,17 @@ func (g *Gallery) load() error {
 			return nil
 		})
 	})
+	sn := <-snap
 	if err != nil {
 		return err
 	}
-	if ok := g.loadSnapshot(st); !ok {
+	switch {
+	case sn.ix != nil && sn.at == st.version && sn.ix.size() == st.n:
+		st.ix = sn.ix
+	case sn.ix != nil && sn.at < st.version && g.catchUp(st, sn.ix, sn.at) == nil:
+		st.ix = sn.ix
+		g.dirty = true
+	default:
 		if err := g.rebuildIndex(st); err != nil {
 			return err
 		}
@@ -327,8 +357,13 @@ func (g *Gallery) load() error {
 	return nil
 }
 
+// rebuilds counts index rebuilds from the store (tests tell a snapshot
+// that was used or caught up from one that was not).
+var rebuilds atomic.Int64
+
 // rebuildIndex makes a fresh index holding every stored vector.
 func (g *Gallery) rebuildIndex(st *state) error {
+	rebuilds.Add(1)
 	ix, err := g.newIndex(IndexSpec{Method: g.hdr.Method, Metric: g.hdr.Metric, Dims: g.hdr.Dims, Count: st.n})
 	if err != nil {
 		return err

@@ -305,3 +305,12 @@ func (f *Flat) SearchBatch(qs []float32, k int, filter Filter) ([][]Result, erro
 	}
 	return res, nil
 }
+
+// Read calls fn with the index's own ids and vectors (in storage order)
+// under the read lock: a writer of a snapshot streams them without a
+// copy. fn must neither keep nor change them.
+func (f *Flat) Read(fn func(ids []int64, vecs []float32) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return fn(f.ids, f.vecs)
+}

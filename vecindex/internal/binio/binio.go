@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"unsafe"
 )
 
 // ErrShort reports input that ends early or claims more data than it has.
@@ -183,73 +184,80 @@ func (r *Reader) Bytes(n uint64) []byte {
 
 // F32s reads n float32 values.
 func (r *Reader) F32s(n uint64) []float32 {
-	if !r.Check(n, 4) {
-		return nil
-	}
-	out := make([]float32, 0, r.capFor(n))
-	r.chunked(n, 4, func(b []byte) {
-		for i := 0; i+4 <= len(b); i += 4 {
-			out = append(out, math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
-		}
-	})
-	return out
+	return readArray(r, n, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) })
 }
 
 // F64s reads n float64 values.
 func (r *Reader) F64s(n uint64) []float64 {
-	if !r.Check(n, 8) {
-		return nil
-	}
-	out := make([]float64, 0, r.capFor(n))
-	r.chunked(n, 8, func(b []byte) {
-		for i := 0; i+8 <= len(b); i += 8 {
-			out = append(out, math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
-		}
-	})
-	return out
+	return readArray(r, n, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
 }
 
 // I32s reads n int32 values.
 func (r *Reader) I32s(n uint64) []int32 {
-	if !r.Check(n, 4) {
-		return nil
-	}
-	out := make([]int32, 0, r.capFor(n))
-	r.chunked(n, 4, func(b []byte) {
-		for i := 0; i+4 <= len(b); i += 4 {
-			out = append(out, int32(binary.LittleEndian.Uint32(b[i:])))
-		}
-	})
-	return out
+	return readArray(r, n, func(b []byte) int32 { return int32(binary.LittleEndian.Uint32(b)) })
 }
 
 // I64s reads n int64 values.
 func (r *Reader) I64s(n uint64) []int64 {
-	if !r.Check(n, 8) {
+	return readArray(r, n, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) })
+}
+
+// U64s reads n uint64 values.
+func (r *Reader) U64s(n uint64) []uint64 {
+	return readArray(r, n, binary.LittleEndian.Uint64)
+}
+
+// number is what readArray reads: fixed-size little-endian values.
+type number interface {
+	~int32 | ~uint32 | ~int64 | ~uint64 | ~float32 | ~float64
+}
+
+// directChunk is how many bytes a direct read takes at a time: the CRC
+// then runs over bytes still in the cache.
+const directChunk = 1 << 20
+
+// readArray reads n values. When the input's length is known (so n is
+// already checked against it) and the host is little-endian, the bytes
+// are read straight into the result's memory: opening a large index costs
+// one sequential read, not a decode per value. Otherwise the values are
+// decoded from bounded chunks, so memory grows only as data arrives.
+func readArray[T number](r *Reader, n uint64, decode func([]byte) T) []T {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	if !r.Check(n, size) {
 		return nil
 	}
-	out := make([]int64, 0, r.capFor(n))
-	r.chunked(n, 8, func(b []byte) {
-		for i := 0; i+8 <= len(b); i += 8 {
-			out = append(out, int64(binary.LittleEndian.Uint64(b[i:])))
+	if n == 0 {
+		return []T{}
+	}
+	if r.remain >= 0 && littleEndian {
+		out := make([]T, n)
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), int(n)*size)
+		adviseHuge(raw)
+		for len(raw) > 0 && r.err == nil {
+			c := min(len(raw), directChunk)
+			r.full(raw[:c])
+			raw = raw[c:]
+		}
+		if r.err != nil {
+			return nil
+		}
+		return out
+	}
+	out := make([]T, 0, r.capFor(n))
+	r.chunked(n, size, func(b []byte) {
+		for i := 0; i+size <= len(b); i += size {
+			out = append(out, decode(b[i:]))
 		}
 	})
 	return out
 }
 
-// U64s reads n uint64 values.
-func (r *Reader) U64s(n uint64) []uint64 {
-	if !r.Check(n, 8) {
-		return nil
-	}
-	out := make([]uint64, 0, r.capFor(n))
-	r.chunked(n, 8, func(b []byte) {
-		for i := 0; i+8 <= len(b); i += 8 {
-			out = append(out, binary.LittleEndian.Uint64(b[i:]))
-		}
-	})
-	return out
-}
+// littleEndian reports whether the host stores numbers as the file does.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // Writer encodes a stream with a sticky error and an optional CRC-32C.
 type Writer struct {
