@@ -30,7 +30,7 @@ BIN := $(CURDIR)/bin/shitu
 export SHITU_ORT_LIB ?= $(ORT_LIB)
 export CGO_ENABLED ?= 1
 
-.PHONY: all setup setup-test setup-arm64 peers ort build test test-short test-arm64 vet demo bench dist clean proto
+.PHONY: vendor-htmx all setup setup-test setup-arm64 peers ort build test test-short test-arm64 vet demo bench dist clean proto
 
 # Release archives and the emulated arm64 tests (see `dist` and `test-arm64`).
 # Cross builds use Debian's cross gcc and the arm64 libjpeg-turbo (multiarch);
@@ -172,6 +172,11 @@ bench: build
 
 clean:
 	rm -rf bin dist
+
+# Checks (UPDATE=1: refreshes) the console's vendored htmx against the npm
+# package and its recorded sha256 (server/console/static; version in the script).
+vendor-htmx:
+	sh scripts/vendor-htmx.sh
 
 # Regenerates the committed gRPC code (api/proto; versions in api/proto/gen.sh).
 proto: peers
