@@ -58,6 +58,10 @@ type Config struct {
 	// ReviewMax bounds each gallery's review queue; the oldest entries are
 	// dropped [500].
 	ReviewMax int
+	// ReviewRate bounds how many unsure boxes per second are queued (a
+	// burst of 4 × ReviewRate may go at once) [2]: under load the queue
+	// samples, so keeping crops costs the API next to nothing.
+	ReviewRate float64
 	// SessionTTL is how long a login lasts [12 h].
 	SessionTTL time.Duration
 	// Logger gets background errors [slog.Default()].
@@ -73,6 +77,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReviewMax <= 0 {
 		c.ReviewMax = 500
+	}
+	if c.ReviewRate <= 0 {
+		c.ReviewRate = 2
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = 12 * time.Hour
@@ -100,7 +107,8 @@ type Console struct {
 
 	decisions [3]atomic.Uint64 // accepted, relabelled, discarded
 	queued    atomic.Uint64
-	dropped   atomic.Uint64
+	dropped   [3]atomic.Uint64 // by dropReasons
+	bucket    tokens
 	work      chan func() // review entries being written
 }
 
@@ -113,7 +121,7 @@ func Mount(srv *server.Server, cfg Config) (*Console, error) {
 		return nil, err
 	}
 	srv.MountConsole(c)
-	srv.OnRecognized(func(name string, img *imaging.Image, res *recognize.Result) { c.observe(name, img, res) })
+	srv.OnRecognized(func(name string, img *imaging.Image, res *recognize.Result) { c.observe(name, img, res, true) })
 	srv.AddMetrics(c.writeMetrics)
 	return c, nil
 }
@@ -125,6 +133,7 @@ func New(srv *server.Server, cfg Config) (*Console, error) {
 	}
 	c := &Console{srv: srv, cfg: cfg.withDefaults(), sessions: map[string]time.Time{}, queues: map[string]*queue{},
 		work: make(chan func(), 64)}
+	c.bucket = tokens{rate: c.cfg.ReviewRate, burst: 4 * c.cfg.ReviewRate}
 	c.secret = make([]byte, 32)
 	if _, err := rand.Read(c.secret); err != nil {
 		return nil, fmt.Errorf("console: %w", err)

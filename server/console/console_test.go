@@ -237,3 +237,20 @@ func TestAuthReads(t *testing.T) {
 		t.Fatalf("API read without key: %d", resp.StatusCode)
 	}
 }
+
+func TestReviewRate(t *testing.T) {
+	b := tokens{rate: 2, burst: 4}
+	t0 := time.Unix(1000, 0)
+	n := 0
+	for i := 0; i < 10; i++ {
+		if b.take(t0) {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("burst took %d, want 4", n)
+	}
+	if !b.take(t0.Add(500*time.Millisecond)) || b.take(t0.Add(500*time.Millisecond)) {
+		t.Fatal("after 0.5 s at 2/s exactly one more should pass")
+	}
+}

@@ -93,7 +93,7 @@ func (c *Console) doRecognize(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rv := resultView{Gallery: name, Version: res.GalleryVersion, W: img.W, H: img.H, Binary: g.Binary()}
-	rv.Queued = c.observe(name, img, res)
+	rv.Queued = c.observe(name, img, res, false)
 	if jpg, err := shrinkJPEG(img, 1024, 85); err == nil {
 		rv.Image = dataURL(jpg)
 	}

@@ -194,7 +194,9 @@ func (c *Console) unsure(o recognize.Object) bool {
 // how many. The crops are cut here; encoding and writing happen on the
 // console's worker, and are dropped (counted) when it is behind. Binary
 // galleries, whose scores are Hamming distances, are not reviewed.
-func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result) int {
+// API recognitions (limited) pass ReviewRate's token bucket; the
+// console's own, one person at a page, do not.
+func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result, limited bool) int {
 	n := 0
 	var g *gallery.Gallery
 	for _, o := range res.Objects {
@@ -206,6 +208,10 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 			if g, err = c.srv.Gallery(name); err != nil || g.Binary() {
 				return 0
 			}
+		}
+		if limited && !c.bucket.take(time.Now()) {
+			c.dropped[dropRate].Add(1)
+			continue
 		}
 		b := o.Box
 		crop, err := imaging.Crop(img, b[0], b[1], b[2], b[3])
@@ -224,7 +230,7 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 			if err == nil {
 				var d int
 				d, err = q.add(e, jpg, c.cfg.ReviewMax)
-				c.dropped.Add(uint64(d))
+				c.dropped[dropFull].Add(uint64(d))
 			}
 			if err != nil {
 				c.cfg.Logger.Error("review queue", "gallery", name, "error", err.Error())
@@ -234,7 +240,7 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 		}:
 			n++
 		default:
-			c.dropped.Add(1)
+			c.dropped[dropBusy].Add(1)
 		}
 	}
 	return n
@@ -293,6 +299,40 @@ const (
 )
 
 var decisionNames = [3]string{"accept", "relabel", "discard"}
+
+// Why an unsure box was not kept, as counted in /metrics.
+const (
+	dropFull = iota
+	dropRate
+	dropBusy
+)
+
+var dropReasons = [3]string{"full", "rate", "busy"}
+
+// tokens is a token bucket: take succeeds at most rate times a second on
+// average, burst at once.
+type tokens struct {
+	mu          sync.Mutex
+	rate, burst float64
+	have        float64
+	last        time.Time
+}
+
+func (b *tokens) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last.IsZero() {
+		b.have = b.burst
+	} else {
+		b.have = min(b.burst, b.have+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.have < 1 {
+		return false
+	}
+	b.have--
+	return true
+}
 
 func (c *Console) doDecide(w http.ResponseWriter, r *http.Request) error {
 	name, g, err := c.gallery(r)
@@ -355,7 +395,10 @@ func (c *Console) writeMetrics(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "# HELP shitu_review_queued_total Unsure recognitions queued for review.\n# TYPE shitu_review_queued_total counter\nshitu_review_queued_total %d\n", c.queued.Load())
-	fmt.Fprintf(w, "# HELP shitu_review_dropped_total Review entries dropped (queue full or writer behind).\n# TYPE shitu_review_dropped_total counter\nshitu_review_dropped_total %d\n", c.dropped.Load())
+	fmt.Fprintf(w, "# HELP shitu_review_dropped_total Unsure boxes not kept: the oldest past --review-max (full), over the rate (rate), writer behind (busy).\n# TYPE shitu_review_dropped_total counter\n")
+	for i, n := range dropReasons {
+		fmt.Fprintf(w, "shitu_review_dropped_total{reason=%q} %d\n", n, c.dropped[i].Load())
+	}
 	fmt.Fprintf(w, "# HELP shitu_review_decisions_total Review decisions by kind.\n# TYPE shitu_review_decisions_total counter\n")
 	for i, n := range decisionNames {
 		fmt.Fprintf(w, "shitu_review_decisions_total{decision=%q} %d\n", n, c.decisions[i].Load())
