@@ -45,6 +45,7 @@ type serveCmd struct {
 	ReviewBelow   float32           `name:"review-below" default:"0.10" help:"Console review queue: keep a box whose best score is up to this much below its threshold (the calibrated one of its label, when stored) ..."`
 	ReviewAbove   float32           `name:"review-above" default:"0.05" help:"... or less than this much above it (negative: none). The queue sits in the folder 'review' of each gallery's directory."`
 	ReviewMax     int               `name:"review-max" default:"500" help:"Most review entries kept per gallery; the oldest are dropped."`
+	ReviewRate    float64           `name:"review-rate" default:"2" help:"Most unsure API recognitions queued for review per second (bursts of 4×); the rest are counted, not kept, so the queue costs the API next to nothing."`
 	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
 }
 
@@ -92,8 +93,8 @@ func (c *serveCmd) checkFlags() error {
 	}
 	for _, f := range []struct {
 		name string
-		v    float32
-	}{{"--review-below", c.ReviewBelow}, {"--review-above", c.ReviewAbove}} {
+		v    float64
+	}{{"--review-below", float64(c.ReviewBelow)}, {"--review-above", float64(c.ReviewAbove)}, {"--review-rate", c.ReviewRate}} {
 		if f.v != f.v || f.v < -1e6 || f.v > 1e6 {
 			return fmt.Errorf("serve: %s %g is out of range", f.name, f.v)
 		}
@@ -176,7 +177,7 @@ func (c *serveCmd) Run(g *Globals) error {
 		if above == 0 {
 			above = -1
 		}
-		if _, err := console.Mount(srv, console.Config{ReviewBelow: below, ReviewAbove: above, ReviewMax: c.ReviewMax, Logger: logger}); err != nil {
+		if _, err := console.Mount(srv, console.Config{ReviewBelow: below, ReviewAbove: above, ReviewMax: c.ReviewMax, ReviewRate: c.ReviewRate, Logger: logger}); err != nil {
 			return err
 		}
 	}
