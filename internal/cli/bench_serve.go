@@ -136,9 +136,11 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.Console {
-		if _, err := console.Mount(srv, console.Config{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		con, err := console.Mount(srv, console.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
 			return err
 		}
+		defer con.Close()
 	}
 	// Loopback only, on a free port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

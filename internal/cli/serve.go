@@ -45,7 +45,7 @@ type serveCmd struct {
 	ReviewBelow   float32           `name:"review-below" default:"0.10" help:"Console review queue: keep a box whose best score is up to this much below its threshold (the calibrated one of its label, when stored) ..."`
 	ReviewAbove   float32           `name:"review-above" default:"0.05" help:"... or less than this much above it (negative: none). The queue sits in the folder 'review' of each gallery's directory."`
 	ReviewMax     int               `name:"review-max" default:"500" help:"Most review entries kept per gallery; the oldest are dropped."`
-	ReviewRate    float64           `name:"review-rate" default:"2" help:"Most unsure API recognitions queued for review per second (bursts of 4×); the rest are counted, not kept, so the queue costs the API next to nothing."`
+	ReviewRate    float64           `name:"review-rate" default:"0.2" help:"Most unsure boxes of API recognitions queued for review per second (default: one every 5 s); the rest are counted, not kept, so the queue costs the API next to nothing. The console's own recognitions are always kept."`
 	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
 }
 
@@ -177,9 +177,11 @@ func (c *serveCmd) Run(g *Globals) error {
 		if above == 0 {
 			above = -1
 		}
-		if _, err := console.Mount(srv, console.Config{ReviewBelow: below, ReviewAbove: above, ReviewMax: c.ReviewMax, ReviewRate: c.ReviewRate, Logger: logger}); err != nil {
+		con, err := console.Mount(srv, console.Config{ReviewBelow: below, ReviewAbove: above, ReviewMax: c.ReviewMax, ReviewRate: c.ReviewRate, Logger: logger})
+		if err != nil {
 			return err
 		}
+		defer con.Close() // after the server stops: the review entries being written are finished
 	}
 	ln := srv.Limit(ln0)
 	hs := srv.HTTPServer()

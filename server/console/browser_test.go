@@ -227,7 +227,11 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("gallery-10k", func(t *testing.T) {
-		f := newFixture(t, server.Config{}, 10_000)
+		n := 10_000
+		if os.Getenv("SHITU_LONG") == "1" {
+			n = 100_000
+		}
+		f := newFixture(t, server.Config{}, n)
 		b := newTab(t, bctx, out)
 		b.do(chromedp.Navigate(f.ts.URL+"/ui/galleries"), chromedp.WaitVisible(chromedp.CSS(`.label-card`)))
 		fcp := eval[float64](b, `(performance.getEntriesByName("first-contentful-paint")[0] || {startTime: -1}).startTime`)

@@ -254,3 +254,36 @@ func TestReviewRate(t *testing.T) {
 		t.Fatal("after 0.5 s at 2/s exactly one more should pass")
 	}
 }
+
+func TestRelabelAndCalibration(t *testing.T) {
+	f := newFixture(t, server.Config{}, 0)
+	if err := f.g.SetThresholds(0.8, map[string]float32{"red": 0.9, "green": 0.7}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, f)
+	_, page := get(t, b.c, b.base+"/ui/galleries")
+	for _, want := range []string{"global threshold 0.800, 2 label threshold(s)", `class="hist"`, "threshold 0.900"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("galleries page lacks %q", want)
+		}
+	}
+	v := strconv.FormatUint(f.g.Version(), 10)
+	resp, body := b.post("/ui/relabel", url.Values{"label": {"red"}, "to": {"红色"}, "version": {v}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Relabelled 1 item(s)") || !strings.Contains(body, "红色") {
+		t.Fatalf("relabel: %d\n%s", resp.StatusCode, body)
+	}
+	if c := f.g.Labels(); c["红色"] != 1 || c["red"] != 0 {
+		t.Fatalf("labels after relabel: %v", c)
+	}
+	items := f.g.ByLabel([]string{"红色"}, 1)["红色"]
+	v = strconv.FormatUint(f.g.Version(), 10)
+	resp, body = b.post("/ui/remove", url.Values{"id": {strconv.FormatInt(items[0].ID, 10)}, "version": {v}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Removed item") || f.g.Len() != 2 {
+		t.Fatalf("remove item: %d, %d items\n%s", resp.StatusCode, f.g.Len(), body)
+	}
+	// Paging and search over many labels.
+	_, page = get(t, b.c, b.base+"/ui/galleries?q=GREEN")
+	if !strings.Contains(page, "1 label(s) matching") {
+		t.Fatalf("search is not case-insensitive:\n%s", page)
+	}
+}

@@ -147,6 +147,12 @@ type fixture struct {
 // items, generated) with the console mounted.
 func newFixture(t testing.TB, cfg server.Config, extra int) *fixture {
 	t.Helper()
+	return newFixtureMount(t, cfg, extra, true)
+}
+
+// newFixtureMount is newFixture, with the console mounted or not.
+func newFixtureMount(t testing.TB, cfg server.Config, extra int, mount bool) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	g, err := gallery.Create(dir+"/default", gallery.Options{Model: "fake", Dims: dims, Metric: vecindex.IP, Method: gallery.MethodFlat})
 	if err != nil {
@@ -187,9 +193,12 @@ func newFixture(t testing.TB, cfg server.Config, extra int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	con, err := Mount(srv, Config{ReviewAbove: 0.02, Logger: cfg.Logger})
-	if err != nil {
-		t.Fatal(err)
+	var con *Console
+	if mount {
+		if con, err = Mount(srv, Config{ReviewAbove: 0.02, Logger: cfg.Logger}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { con.Close() }) // after the test server closes, before its folder goes
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

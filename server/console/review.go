@@ -224,6 +224,10 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 			e.Candidates = append(e.Candidates, reviewCand{Label: cd.Label, Score: cd.Score, ID: cd.ID})
 		}
 		q := c.queueOf(g)
+		if c.closed.Load() {
+			return n
+		}
+		c.pending.Add(1)
 		select {
 		case c.work <- func() {
 			jpg, err := shrinkJPEG(crop, reviewSide, 90)
@@ -240,6 +244,7 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 		}:
 			n++
 		default:
+			c.pending.Done()
 			c.dropped[dropBusy].Add(1)
 		}
 	}
