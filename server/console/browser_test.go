@@ -152,6 +152,12 @@ func TestBrowser(t *testing.T) {
 		}
 		eval[bool](b, `(() => { const s = document.getElementById("thr"); s.value = "0.95"; s.dispatchEvent(new Event("input", {bubbles: true})); return true })()`)
 		b.shot("recognise")
+		// On a phone-sized screen the page fits its width (no sideways scrolling).
+		b.do(chromedp.EmulateViewport(390, 844))
+		if w := eval[float64](b, `document.documentElement.scrollWidth`); w > 390 {
+			t.Errorf("phone layout is %v px wide, more than the 390 px screen", w)
+		}
+		b.shot("recognise-phone")
 	})
 
 	t.Run("add-chinese-label", func(t *testing.T) {

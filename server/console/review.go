@@ -36,7 +36,11 @@ type reviewCand struct {
 	ID    int64   `json:"id"`
 }
 
+// reviewFormat is the version of a review entry's JSON.
+const reviewFormat = 1
+
 type reviewEntry struct {
+	Format     int          `json:"format"`
 	ID         int64        `json:"id"`
 	Time       time.Time    `json:"time"`
 	Version    uint64       `json:"gallery_version"`
@@ -85,7 +89,7 @@ func (q *queue) loadLocked() {
 		}
 		b, err := os.ReadFile(filepath.Join(q.dir, de.Name()))
 		var e reviewEntry
-		if err != nil || len(b) > 1<<20 || json.Unmarshal(b, &e) != nil || e.ID != id {
+		if err != nil || len(b) > 1<<20 || json.Unmarshal(b, &e) != nil || e.ID != id || e.Format != reviewFormat {
 			continue
 		}
 		q.entries = append(q.entries, e)
@@ -218,7 +222,7 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 		if err != nil {
 			continue
 		}
-		e := reviewEntry{Time: time.Now().UTC(), Version: res.GalleryVersion, Box: b, Score: o.Score,
+		e := reviewEntry{Format: reviewFormat, Time: time.Now().UTC(), Version: res.GalleryVersion, Box: b, Score: o.Score,
 			Threshold: o.Threshold, Suggested: firstCandidate(o)}
 		for _, cd := range o.Candidates {
 			e.Candidates = append(e.Candidates, reviewCand{Label: cd.Label, Score: cd.Score, ID: cd.ID})
