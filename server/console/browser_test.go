@@ -223,7 +223,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`.label-card details summary`)),
 			chromedp.Click(chromedp.CSS(`.label-card details button.danger`)),
 			chromedp.WaitVisible(chromedp.CSS(`.error`)))
-		if got := b.text(`.error`); !strings.Contains(got, "log in") {
+		if got := b.text(`.error`); !strings.Contains(got, "Log in with the API key") || strings.Contains(got, "went wrong") {
 			t.Fatalf("error shown: %q", got)
 		}
 		if f.g.Version() != v || f.g.Len() != 3 {

@@ -187,7 +187,7 @@ func TestEditNeedsLogin(t *testing.T) {
 	v := f.g.Version()
 	form := url.Values{"label": {"red"}, "version": {"1"}}
 	resp, body := b.post("/ui/remove-label", form)
-	if resp.StatusCode != 401 || !strings.Contains(body, "log in") || f.g.Version() != v {
+	if resp.StatusCode != 401 || !strings.Contains(body, "Log in with the API key") || strings.Contains(body, "went wrong") || f.g.Version() != v {
 		t.Fatalf("edit without key: %d\n%s", resp.StatusCode, body)
 	}
 	// Reads stay open without --auth-reads.

@@ -109,11 +109,15 @@ func friendly(err error) string {
 	case errors.Is(err, imaging.ErrFormat), errors.Is(err, imaging.ErrUnsupported), errors.Is(err, imaging.ErrSize):
 		return "That file is not an image shitu can read (JPEG, PNG, BMP, GIF, WebP, TIFF): " + err.Error()
 	}
-	code, _ := server.Classify(err)
+	code := statusOf(err)
 	if code >= 500 && code != http.StatusServiceUnavailable && code != http.StatusInsufficientStorage && code != http.StatusNotImplemented {
 		return "Something went wrong on the server: " + err.Error()
 	}
-	return strings.TrimPrefix(err.Error(), "console: ")
+	m := strings.TrimPrefix(err.Error(), "console: ")
+	if m != "" && m[0] >= 'a' && m[0] <= 'z' { // a sentence on the page
+		m = string(m[0]-'a'+'A') + m[1:]
+	}
+	return m
 }
 
 // redirectDone sends the browser back to a page with a message.
