@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/shitu-go/shitu"
@@ -210,16 +211,19 @@ func sha256Of(i int) []byte {
 	return s[:]
 }
 
-// outDir is where browser tests put screenshots: $SHITU_TEST_OUT, else a
-// fresh temporary folder (printed in the log).
+// outDir is where browser tests put screenshots: $SHITU_TEST_OUT, else
+// test-out/console at the repository root (gitignored; overwritten by each
+// run). The path is printed in the test log.
 func outDir(t testing.TB) string {
 	d := os.Getenv("SHITU_TEST_OUT")
 	if d == "" {
-		var err error
-		if d, err = os.MkdirTemp("", "shitu-console-"); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := os.MkdirAll(d, 0o755); err != nil {
+		d = filepath.Join("..", "..", "test-out", "console")
+	}
+	d, err := filepath.Abs(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return d
