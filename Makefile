@@ -16,11 +16,12 @@ ORT_NPM_PATH := package/bin/napi-v6/linux/x64/libonnxruntime.so.1
 ORT_SHA256 := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 endif
 # Debian packages: the build (libjpeg-turbo, CJK font, protoc for regenerating
-# protobuf code) and the peers the tests compare against (faiss, hnswlib); `make peers`
+# protobuf code), the peers the tests compare against (faiss, hnswlib) and the
+# browser of the console tests (chromium, driven headless by chromedp); `make peers`
 # adds what the benchmark and fixture scripts use (OpenCV, PyYAML, onnx, protoc).
 APT_PEERS := python3-opencv python3-yaml python3-onnx protobuf-compiler hyperfine
 APT_BUILD := gcc libturbojpeg0-dev fonts-noto-cjk
-APT_TEST := python3-numpy python3-faiss python3-hnswlib
+APT_TEST := python3-numpy python3-faiss python3-hnswlib chromium
 # Whether package $$p is installed; with arm64 (multiarch) twins installed, a
 # bare name is ambiguous to dpkg, so the native-arch name is tried too.
 INSTALLED = dpkg -s $$p >/dev/null 2>&1 || dpkg -s $$p:$$(dpkg --print-architecture) >/dev/null 2>&1
@@ -30,7 +31,7 @@ BIN := $(CURDIR)/bin/shitu
 export SHITU_ORT_LIB ?= $(ORT_LIB)
 export CGO_ENABLED ?= 1
 
-.PHONY: all setup setup-test setup-arm64 peers ort build test test-short test-arm64 vet demo bench dist clean proto
+.PHONY: vendor-htmx all setup setup-test setup-arm64 peers ort build test test-short test-arm64 vet demo bench dist clean proto
 
 # Release archives and the emulated arm64 tests (see `dist` and `test-arm64`).
 # Cross builds use Debian's cross gcc and the arm64 libjpeg-turbo (multiarch);
@@ -172,6 +173,11 @@ bench: build
 
 clean:
 	rm -rf bin dist
+
+# Checks (UPDATE=1: refreshes) the console's vendored htmx against the npm
+# package and its recorded sha256 (server/console/static; version in the script).
+vendor-htmx:
+	sh scripts/vendor-htmx.sh
 
 # Regenerates the committed gRPC code (api/proto; versions in api/proto/gen.sh).
 proto: peers

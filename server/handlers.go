@@ -262,6 +262,7 @@ func (s *Server) recognizeV1(ctx context.Context, data []byte, o api.RecognizeOp
 	if err != nil {
 		return nil, nil, err
 	}
+	s.observe(e.name, img, res)
 	out := shitu.Response(e.name, img.W, img.H, res, dec)
 	out.Synthetic = s.sys.Synthetic()
 	var jpg []byte

@@ -136,6 +136,12 @@ func (m *metrics) handle(w http.ResponseWriter, r *http.Request) {
 		e, _ := m.s.gallery(n)
 		fmt.Fprintf(&b, "shitu_gallery_version{gallery=\"%s\"} %d\n", label(n), e.g.Version())
 	}
+	m.s.observeMu.Lock()
+	extra := m.s.extraMetrics
+	m.s.observeMu.Unlock()
+	for _, f := range extra {
+		f(&b)
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write([]byte(b.String()))
 }

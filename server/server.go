@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/recognize"
 )
 
@@ -173,6 +175,12 @@ type Server struct {
 	// healths are the gRPC health services of GRPCServer, told of SetReady.
 	healthMu sync.Mutex
 	healths  []*health.Server
+	// console: MountConsole was called (extend.go); observers and
+	// extraMetrics are the console's hooks.
+	console      atomic.Bool
+	observeMu    sync.Mutex
+	observers    []func(string, *imaging.Image, *recognize.Result)
+	extraMetrics []func(io.Writer)
 }
 
 // New builds a server around a recognition system: its models are shared
@@ -376,7 +384,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		s.m.inflight.Add(1)
 		h := next
-		if s.cfg.AuthReads && !openPath(r.URL.Path) {
+		if s.cfg.AuthReads && !openPath(r.URL.Path) && !s.consolePath(r.URL.Path) {
 			if err := s.authorized(r); err != nil {
 				h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, err) })
 			}

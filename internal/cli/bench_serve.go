@@ -29,6 +29,7 @@ import (
 	"github.com/shitu-go/shitu/internal/loadgen"
 	"github.com/shitu-go/shitu/recognize"
 	"github.com/shitu-go/shitu/server"
+	"github.com/shitu-go/shitu/server/console"
 )
 
 // benchServeCmd load-tests the HTTP service in-process over real loopback
@@ -60,6 +61,7 @@ type benchServeCmd struct {
 	Queue       int           `help:"Requests that may wait for a worker (default: max(4 × workers, highest concurrency), so the benchmark never sees 429)."`
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
+	Console     bool          `help:"Mount the web console as shitu serve does by default (its review queue then sees every recognition); compare with and without."`
 	GRPC        bool          `name:"grpc" help:"Also load-test the gRPC service of the same server (shitu.v1.Shitu/Recognize, the raw JPEG, one client connection) right after each HTTP level."`
 }
 
@@ -132,6 +134,13 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	})
 	if err != nil {
 		return err
+	}
+	if c.Console {
+		con, err := console.Mount(srv, console.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return err
+		}
+		defer con.Close()
 	}
 	// Loopback only, on a free port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -260,6 +260,15 @@ func TestHostileServe(t *testing.T) {
 	gr, err := rpc.Recognize(ctx, &shituv1.RecognizeRequest{Image: img})
 	rows = append(rows, row{"gRPC recognition afterwards", 1, fmt.Sprintf("%v, %d objects", err, len(gr.GetObjects())),
 		err == nil && len(gr.GetObjects()) == len(rr.Objects)})
+	// serve mounts the web console by default (server/console tests it).
+	cr, err := http.Get(base + "/")
+	var page []byte
+	if err == nil {
+		page, _ = io.ReadAll(cr.Body)
+		cr.Body.Close()
+	}
+	rows = append(rows, row{"web console at /", 1, fmt.Sprintf("%v %d bytes", err, len(page)),
+		err == nil && cr.StatusCode == 200 && bytes.Contains(page, []byte("<h1>Recognise</h1>"))})
 	hr, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	rows = append(rows, row{"gRPC health", 1, fmt.Sprintf("%v %v", err, hr.GetStatus()), hr.GetStatus() == healthpb.HealthCheckResponse_SERVING})
 	rss, hwm := procMem(t, pid)

@@ -15,6 +15,7 @@ import (
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/server"
+	"github.com/shitu-go/shitu/server/console"
 )
 
 type serveCmd struct {
@@ -40,6 +41,11 @@ type serveCmd struct {
 	IdleTimeout   time.Duration     `name:"idle-timeout" default:"30s" help:"Idle keep-alive connections are closed after this."`
 	FetchAllow    []string          `name:"fetch-allow" help:"Hosts whose http(s) image URLs are fetched (repeatable; '*.example.com' admits subdomains). Default: image URLs are refused."`
 	PaddleXImage  bool              `name:"paddlex-image" default:"true" negatable:"" help:"Return the visualised image from /shitu-infer, as PaddleX does."`
+	NoConsole     bool              `name:"no-console" help:"Do not serve the web console (at / and /ui/: recognise, browse and edit galleries, review unsure answers). With --api-key its changes need a login with the key; --auth-reads applies to its pages."`
+	ReviewBelow   float32           `name:"review-below" default:"0.10" help:"Console review queue: keep a box whose best score is up to this much below its threshold (the calibrated one of its label, when stored) ..."`
+	ReviewAbove   float32           `name:"review-above" default:"0.05" help:"... or less than this much above it (negative: none). The queue sits in the folder 'review' of each gallery's directory."`
+	ReviewMax     int               `name:"review-max" default:"500" help:"Most review entries kept per gallery; the oldest are dropped."`
+	ReviewRate    float64           `name:"review-rate" default:"0.2" help:"Most unsure boxes of API recognitions queued for review per second (default: one every 5 s); the rest are counted, not kept, so the queue costs the API next to nothing. The console's own recognitions are always kept."`
 	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
 }
 
@@ -79,10 +85,18 @@ func (c *serveCmd) checkFlags() error {
 	}{
 		{"--workers", int64(c.Workers), 4096}, {"--queue", int64(c.Queue), 1 << 20}, {"--max-topk", int64(c.MaxTopK), 100_000},
 		{"--max-batch", int64(c.MaxBatch), 4096}, {"--max-conns", int64(c.MaxConns), 1 << 20}, {"--max-galleries", int64(c.MaxGalleries), 1 << 20},
-		{"--max-body", c.MaxBody, 1 << 34}, {"--max-pixels", c.MaxPixels, 1 << 32},
+		{"--max-body", c.MaxBody, 1 << 34}, {"--max-pixels", c.MaxPixels, 1 << 32}, {"--review-max", int64(c.ReviewMax), 1 << 20},
 	} {
 		if b.v < 0 || b.v > b.max {
 			return fmt.Errorf("serve: %s %d is out of range: allowed 0..%d (0: the default)", b.name, b.v, b.max)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"--review-below", float64(c.ReviewBelow)}, {"--review-above", float64(c.ReviewAbove)}, {"--review-rate", c.ReviewRate}} {
+		if f.v != f.v || f.v < -1e6 || f.v > 1e6 {
+			return fmt.Errorf("serve: %s %g is out of range", f.name, f.v)
 		}
 	}
 	return nil
@@ -154,6 +168,20 @@ func (c *serveCmd) Run(g *Globals) error {
 	})
 	if err != nil {
 		return err
+	}
+	if !c.NoConsole {
+		below, above := c.ReviewBelow, c.ReviewAbove
+		if below == 0 {
+			below = -1 // console.Config: 0 is the default, negative an empty side
+		}
+		if above == 0 {
+			above = -1
+		}
+		con, err := console.Mount(srv, console.Config{ReviewBelow: below, ReviewAbove: above, ReviewMax: c.ReviewMax, ReviewRate: c.ReviewRate, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer con.Close() // after the server stops: the review entries being written are finished
 	}
 	ln := srv.Limit(ln0)
 	hs := srv.HTTPServer()
