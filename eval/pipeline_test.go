@@ -74,7 +74,7 @@ func TestRunPipeline(t *testing.T) {
 		return []Prediction{{Label: "a", Score: 1}}, nil, nil
 	}
 	done := 0
-	out, err := RunPipeline(context.Background(), rec, qs, "root", map[string]bool{"a": true}, func(d, total int) { done = d })
+	out, err := RunPipeline(context.Background(), PerImage(rec), qs, "root", map[string]bool{"a": true}, func(d, total int) { done = d })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,9 +85,9 @@ func TestRunPipeline(t *testing.T) {
 		t.Errorf("outcomes %+v", out)
 	}
 	boom := errors.New("boom")
-	_, err = RunPipeline(context.Background(), func(context.Context, string) ([]Prediction, []Prediction, error) {
+	_, err = RunPipeline(context.Background(), PerImage(func(context.Context, string) ([]Prediction, []Prediction, error) {
 		return nil, nil, boom
-	}, qs, "", nil, nil)
+	}), qs, "", nil, nil)
 	if !errors.Is(err, boom) {
 		t.Errorf("err = %v", err)
 	}
