@@ -65,7 +65,7 @@ func BenchmarkNormalizeCHW640(b *testing.B) {
 }
 
 // BenchmarkDetPreprocess1080p is PaddleClas' detector input: decode →
-// DetResize 640×640 cubic → DetNormalizeImage → CHW.
+// DetResize 640×640 cubic → DetNormalizeImage → CHW (the last three fused).
 func BenchmarkDetPreprocess1080p(b *testing.B) {
 	data := benchJPEG(b)
 	dst := make([]float32, 3*640*640)
@@ -76,11 +76,8 @@ func BenchmarkDetPreprocess1080p(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := ResizeScale(img, 640/float64(img.W), 640/float64(img.H), Cubic)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := NormalizeInto(dst, r, o); err != nil {
+		// The fused pass detect.Preprocess uses.
+		if _, _, err := ResizeScaleNormalizeInto(dst, 640, 640, img, 640/float64(img.W), 640/float64(img.H), Cubic, o); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -87,13 +87,48 @@ func ResizeScale(img *Image, fx, fy float64, interp Interp) (*Image, error) {
 }
 
 func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, error) {
-	cn := img.Channels()
 	if int64(w)*int64(h) > 1<<31 {
 		return nil, fmt.Errorf("%w: resize to %dx%d", ErrTooLarge, w, h)
 	}
 	if w == img.W && h == img.H {
 		return img.Clone(), nil // OpenCV copies when the size does not change
 	}
+	if p := linearPlan(img, w, h, invx, invy, interp); p != nil {
+		out := &Image{W: w, H: h, C: img.Channels(), Pix: make([]uint8, w*h*img.Channels())}
+		p.run(img.Pix, out.Pix, nil)
+		return out, nil
+	}
+	return resizeOther(img, w, h, invx, invy, interp)
+}
+
+// linearPlan returns the separable plan that resizes img to w×h with
+// interp, or nil when OpenCV takes another path for these sizes (nearest,
+// the area paths, an exact 2× linear downscale) or the size does not change.
+func linearPlan(img *Image, w, h int, invx, invy float64, interp Interp) *plan {
+	if w == img.W && h == img.H {
+		return nil
+	}
+	sx, sy := 1/invx, 1/invy
+	isx, isy := math.RoundToEven(sx), math.RoundToEven(sy)
+	areaFast := math.Abs(sx-isx) < 0x1p-52 && math.Abs(sy-isy) < 0x1p-52
+	switch interp {
+	case Linear:
+		if areaFast && isx == 2 && isy == 2 {
+			return nil
+		}
+	case Cubic:
+	case Area:
+		if sx >= 1 && sy >= 1 {
+			return nil
+		}
+	default:
+		return nil
+	}
+	return cachedPlan(img.W, img.H, w, h, img.Channels(), sx, sy, invx, invy, interp)
+}
+
+func resizeOther(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, error) {
+	cn := img.Channels()
 	out := &Image{W: w, H: h, C: cn, Pix: make([]uint8, w*h*cn)}
 	sx, sy := 1/invx, 1/invy
 	isx, isy := math.RoundToEven(sx), math.RoundToEven(sy)
@@ -122,7 +157,7 @@ func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, er
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, interp)
 	}
 	p := cachedPlan(img.W, img.H, w, h, cn, sx, sy, invx, invy, interp)
-	p.run(img.Pix, out.Pix)
+	p.run(img.Pix, out.Pix, nil)
 	return out, nil
 }
 
@@ -322,10 +357,11 @@ const parallelBytes = 256 << 10
 // run resizes src into dst. Large outputs are cut into bands of rows
 // resized on separate goroutines; each output row depends only on its own
 // coefficients, so the result is the same byte for byte.
-func (p *plan) run(src, dst []uint8) {
+// With f set, every output row goes to f instead of dst (nil).
+func (p *plan) run(src, dst []uint8, f *normSink) {
 	parts := min(runtime.GOMAXPROCS(0), 4, p.dh/16)
 	if parts < 2 || p.dw*p.dh*p.cn < parallelBytes {
-		p.runRows(src, dst, 0, p.dh)
+		p.runRows(src, dst, 0, p.dh, f)
 		return
 	}
 	var wg sync.WaitGroup
@@ -334,7 +370,7 @@ func (p *plan) run(src, dst []uint8) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.runRows(src, dst, y0, y1)
+			p.runRows(src, dst, y0, y1, f)
 		}()
 	}
 	wg.Wait()
@@ -343,9 +379,13 @@ func (p *plan) run(src, dst []uint8) {
 // runRows resizes output rows [y0, y1) with a cache of horizontally
 // resized source rows, so each source row is filtered horizontally at most
 // once per band.
-func (p *plan) runRows(src, dst []uint8, y0, y1 int) {
+func (p *plan) runRows(src, dst []uint8, y0, y1 int, f *normSink) {
 	W := p.dw * p.cn
 	ks := p.ks
+	var line []uint8
+	if f != nil {
+		line = make([]uint8, W)
+	}
 	var rows [4][]int32
 	var have [4]int
 	for k := 0; k < ks; k++ {
@@ -397,12 +437,18 @@ func (p *plan) runRows(src, dst []uint8, y0, y1 int) {
 		for k := 0; k < ks; k++ {
 			cur[k] = rows[slot[k]]
 		}
-		out := dst[dy*W : (dy+1)*W]
+		out := line
+		if f == nil {
+			out = dst[dy*W : (dy+1)*W]
+		}
 		b := p.beta[dy*ks : dy*ks+ks]
 		if ks == 2 {
 			vresizeLinear(cur[0], cur[1], out, int32(b[0]), int32(b[1]), p.asm)
 		} else {
 			vresizeCubic(&cur, out, b, p.asm)
+		}
+		if f != nil {
+			f.row(dy, out)
 		}
 	}
 }
