@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"github.com/shitu-go/shitu/imaging/internal/simd"
 	"os"
 	"path/filepath"
 	"testing"
@@ -113,3 +114,19 @@ func BenchmarkResizeLinear1080pTo640Gather(b *testing.B) {
 	defer func() { noLin3 = false }()
 	benchResize(b, 640, 640, Linear)
 }
+
+// The same resizes with the AVX2 kernels only, where the CPU has AVX-512
+// (A/B of the AVX-512 path).
+
+func benchNo512(b *testing.B, w, h int, interp Interp) {
+	if !simd.AVX512 {
+		b.Skip("no AVX-512 on this CPU")
+	}
+	simd.AVX512 = false
+	defer func() { simd.AVX512 = true }()
+	benchResize(b, w, h, interp)
+}
+
+func BenchmarkResizeCubic1080pTo640AVX2(b *testing.B)  { benchNo512(b, 640, 640, Cubic) }
+func BenchmarkResizeLinear1080pTo224AVX2(b *testing.B) { benchNo512(b, 224, 224, Linear) }
+func BenchmarkResizeLinear1080pTo640AVX2(b *testing.B) { benchNo512(b, 640, 640, Linear) }

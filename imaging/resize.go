@@ -185,6 +185,13 @@ type plan struct {
 	pofs []int32
 	w3   []int16
 	n3   int
+	// With AVX-512: the whole horizontal pass in ng groups of up to 16
+	// elements (simd.HGroups; buildGroups).
+	ng    int
+	gbase []int32
+	gcnt  []int32
+	gidx  []uint8
+	gw    []int16
 }
 
 // planKey identifies a plan: plans depend only on sizes, scales and method.
@@ -192,6 +199,7 @@ type planKey struct {
 	sw, sh, dw, dh, cn int
 	sx, sy, invx, invy float64
 	interp             Interp
+	kernels            [3]bool // simd.AVX2, simd.AVX512, noLin3 when built
 }
 
 // plans caches coefficient tables: a service resizes to the same few sizes
@@ -207,7 +215,7 @@ var (
 const maxPlans = 64
 
 func cachedPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) *plan {
-	k := planKey{sw, sh, dw, dh, cn, sx, sy, invx, invy, interp}
+	k := planKey{sw, sh, dw, dh, cn, sx, sy, invx, invy, interp, [3]bool{simd.AVX2, simd.AVX512, noLin3}}
 	planMu.Lock()
 	p := plans[k]
 	planMu.Unlock()
@@ -289,6 +297,9 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 				p.n3 = dx + 1
 			}
 		}
+	}
+	if simd.AVX512 {
+		p.buildGroups()
 	}
 	for dy := 0; dy < dh; dy++ {
 		s, f := srcCoord(dy, sy, invy, area)

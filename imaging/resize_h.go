@@ -6,6 +6,10 @@ import "github.com/shitu-go/shitu/imaging/internal/simd"
 // (exact), so they are free to be specialised by channel count and taps.
 
 func (p *plan) hresize(s []uint8, d []int32) {
+	if p.ng > 0 {
+		simd.HGroups(&s[0], &d[0], p.ng, &p.gbase[0], &p.gcnt[0], &p.gidx[0], &p.gw[0], p.ks)
+		return
+	}
 	if p.n3 > 0 {
 		simd.HLinear3(&s[0], &d[0], p.n3, &p.pofs[0], &p.w3[0])
 		n := 3 * p.n3
@@ -90,4 +94,51 @@ func hresize4c3(s []uint8, d []int32, xofs []int32, alpha []int16) {
 		q[1] = int32(p0[1])*a0 + int32(p1[1])*a1 + int32(p2[1])*a2 + int32(p3[1])*a3
 		q[2] = int32(p0[2])*a0 + int32(p1[2])*a1 + int32(p2[2])*a2 + int32(p3[2])*a3
 	}
+}
+
+// groupWindow is the span of source bytes one HGroups group may read.
+const groupWindow = 128
+
+// buildGroups lays out the AVX-512 horizontal pass (simd.HGroups): the
+// dw·cn output elements of a row, in order, cut into groups of at most 16
+// whose taps all lie in a 128-byte window of the row; per group, the
+// window's start, the tap bytes' positions in it and the weights. Rows
+// shorter than the window keep the other kernels.
+func (p *plan) buildGroups() {
+	W, rowLen, ks := p.dw*p.cn, p.sw*p.cn, p.ks
+	if rowLen < groupWindow {
+		return
+	}
+	tap := func(j, t int) int { return int(p.xofs[(j/p.cn)*ks+t]) + j%p.cn }
+	span := func(j int) (lo, hi int) {
+		lo, hi = tap(j, 0), tap(j, 0)
+		for t := 1; t < ks; t++ {
+			lo, hi = min(lo, tap(j, t)), max(hi, tap(j, t))
+		}
+		return lo, hi
+	}
+	var base, cnt []int32
+	var idx []uint8
+	var w []int16
+	for j := 0; j < W; {
+		lo, _ := span(j)
+		b := min(lo, rowLen-groupWindow)
+		start := j
+		gi, gw := make([]uint8, ks*32), make([]int16, ks*16)
+		for ; j < W && j-start < 16; j++ {
+			lo, hi := span(j)
+			if lo < b || hi >= b+groupWindow {
+				break
+			}
+			e := j - start
+			for t := 0; t < ks; t++ {
+				h, odd := t/2, t%2
+				gi[h*64+2*(2*e+odd)] = uint8(tap(j, t) - b)
+				gw[h*32+2*e+odd] = p.alpha[(j/p.cn)*ks+t]
+			}
+		}
+		base, cnt = append(base, int32(b)), append(cnt, int32(j-start))
+		idx, w = append(idx, gi...), append(w, gw...)
+	}
+	p.ng, p.gbase, p.gcnt, p.gidx, p.gw = len(base), base, cnt, idx, w
 }
