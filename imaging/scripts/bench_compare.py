@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Times imaging's Go benchmarks and the same operations in OpenCV (one
+thread each), interleaved operation by operation, and prints the ratio.
+
+    /usr/bin/python3 imaging/scripts/bench_compare.py [rounds]
+
+Builds the imaging test binary, then for every round and operation runs the
+Go benchmark once (-cpu=1) and times OpenCV once (bench_opencv.py's
+calibration), keeping the best time of each over the rounds: on a shared
+machine the best is the one least disturbed by other processes. A ratio
+≤ 1.00 means Go is at least as fast. The CPU flags that choose the
+kernels and the load average are printed first.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_opencv  # noqa: E402  (loads the image, defines OPS)
+
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def cpu_flags():
+    want = ["avx2", "avx512f", "avx512bw", "avx512vbmi", "avx512_vnni"]
+    have = set()
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "?":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                break
+    return model, [w for w in want if w in have]
+
+
+def time_opencv(fn):
+    fn()
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        t = time.perf_counter() - t0
+        if t > 0.2:
+            return t / n * 1e3
+        n *= 2
+
+
+def time_go(binary, name):
+    out = subprocess.run([binary, "-test.run=NONE", "-test.bench=^%s$" % name, "-test.cpu=1",
+                          "-test.benchtime=0.2s", "-test.count=1"],
+                         cwd=os.path.join(ROOT, "imaging"), capture_output=True, text=True, check=True).stdout
+    m = re.search(r"^%s\s+\d+\s+([\d.]+) ns/op" % name, out, re.M)
+    if not m:
+        raise SystemExit("no result for %s:\n%s" % (name, out))
+    return float(m.group(1)) / 1e6
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    model, flags = cpu_flags()
+    print("cpu: %s; flags: %s; load average: %s" % (model, " ".join(flags), open("/proc/loadavg").read().split()[:3]))
+    with tempfile.TemporaryDirectory() as d:
+        binary = os.path.join(d, "imaging.test")
+        subprocess.run(["go", "test", "-c", "-o", binary, "./imaging"], cwd=ROOT, check=True)
+        best = {}
+        for _ in range(rounds):
+            for name, gobench, fn in bench_opencv.OPS:
+                g = time_go(binary, gobench)
+                c = time_opencv(fn)
+                og, oc = best.get(name, (g, c))
+                best[name] = (min(g, og), min(c, oc))
+    print("%-50s %10s %10s %7s" % ("operation (best of %d, ms)" % rounds, "Go", "OpenCV", "Go/CV"))
+    worst = 0
+    for name, _, _ in bench_opencv.OPS:
+        g, c = best[name]
+        worst = max(worst, g / c)
+        print("%-50s %10.3f %10.3f %6.2fx" % (name, g, c, g / c))
+    print("worst ratio %.2fx; load average after: %s" % (worst, open("/proc/loadavg").read().split()[:3]))
+
+
+if __name__ == "__main__":
+    main()
