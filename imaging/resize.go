@@ -442,7 +442,18 @@ func (p *plan) runRows(src, dst []uint8, y0, y1 int, f *normSink) {
 			}
 			r := int(need[k])
 			row := src[r*sstride : (r+1)*sstride]
-			p.hresize(row, rows[slot[k]])
+			// The row filtered next: this step's next tap row, or
+			// the next output row's first (a guess: it may be cached).
+			nr := r
+			if k+1 < ks {
+				nr = int(need[k+1])
+			} else if dy+1 < y1 {
+				nr = int(p.yofs[(dy+1)*ks])
+			}
+			if nr == r && dy+1 < y1 {
+				nr = int(p.yofs[(dy+1)*ks+ks-1])
+			}
+			p.hresize(row, src[nr*sstride:(nr+1)*sstride], rows[slot[k]])
 			have[slot[k]] = r
 		}
 		for k := 0; k < ks; k++ {

@@ -5,9 +5,11 @@ import "github.com/shitu-go/shitu/imaging/internal/simd"
 // Horizontal passes: every output element is Σ src[tap]·alpha in int32
 // (exact), so they are free to be specialised by channel count and taps.
 
-func (p *plan) hresize(s []uint8, d []int32) {
+// next is the row that will be filtered after s (for prefetching; s
+// itself when unknown).
+func (p *plan) hresize(s, next []uint8, d []int32) {
 	if p.ng > 0 {
-		simd.HGroups(&s[0], &d[0], p.ng, &p.gbase[0], &p.gcnt[0], &p.gidx[0], &p.gw[0], p.ks)
+		simd.HGroups(&s[0], &d[0], p.ng, &p.gbase[0], &p.gcnt[0], &p.gidx[0], &p.gw[0], p.ks, &next[0])
 		return
 	}
 	if p.n3 > 0 {

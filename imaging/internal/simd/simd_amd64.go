@@ -23,10 +23,11 @@ var AVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu
 // cnt[g]. Per group, idx holds ks·32 bytes and w ks·16 int16, laid out in
 // halves of 64 bytes (32 words, two taps per output: word 2j is tap 2h,
 // word 2j+1 tap 2h+1; only the even index bytes are used). It reads the
-// 128 bytes at s+b.
+// 128 bytes at s+b, and prefetches the same windows of the row at pf
+// (the next row to be filtered; any address).
 //
 //go:noescape
-func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int)
+func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int, pf *uint8)
 
 //go:noescape
 func vlinear256(t0, t1 *int32, out *uint8, n int, b0, b1 int32)

@@ -245,14 +245,16 @@ a2loop3:
 a2done:
 	RET
 
-// func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int)
+// func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int, pf *uint8)
 // AVX-512 (F, BW, VBMI) horizontal pass in groups of up to 16 output
 // elements whose taps lie in the 128 bytes at s+base[g]: per group and
 // half h < ks/2, VPERMI2B picks the tap bytes named by 64 index bytes into
 // the low bytes of 32 words (the high bytes zeroed by the mask), VPMADDWD
 // multiplies them by 32 weights and adds the pairs; the halves are added
-// and cnt[g] int32 are stored at d, which then moves on by cnt[g].
-TEXT ·HGroups(SB), NOSPLIT, $0-64
+// and cnt[g] int32 are stored at d, which then moves on by cnt[g]. The
+// same windows of the row at pf (the next one to be filtered) are
+// prefetched.
+TEXT ·HGroups(SB), NOSPLIT, $0-72
 	MOVQ s+0(FP), SI
 	MOVQ d+8(FP), DI
 	MOVQ ng+16(FP), CX
@@ -261,6 +263,7 @@ TEXT ·HGroups(SB), NOSPLIT, $0-64
 	MOVQ idx+40(FP), R10
 	MOVQ w+48(FP), R11
 	MOVQ ks+56(FP), R12
+	MOVQ pf+64(FP), R13
 	MOVQ $0x5555555555555555, AX
 	KMOVQ AX, K1
 	TESTQ CX, CX
@@ -270,6 +273,8 @@ TEXT ·HGroups(SB), NOSPLIT, $0-64
 
 hgloop2:
 	MOVLQSX (R8), AX
+	PREFETCHT0 (R13)(AX*1)
+	PREFETCHT0 64(R13)(AX*1)
 	VMOVDQU8 (SI)(AX*1), Z1
 	VMOVDQU8 64(SI)(AX*1), Z2
 	VMOVDQU8 (R10), Z0
@@ -292,6 +297,8 @@ hgloop2:
 
 hgloop4:
 	MOVLQSX (R8), AX
+	PREFETCHT0 (R13)(AX*1)
+	PREFETCHT0 64(R13)(AX*1)
 	VMOVDQU8 (SI)(AX*1), Z1
 	VMOVDQU8 64(SI)(AX*1), Z2
 	VMOVDQU8 (R10), Z0

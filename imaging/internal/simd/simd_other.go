@@ -9,7 +9,7 @@ var AVX2 = false
 var AVX512 = false
 
 // HGroups panics: see AVX512.
-func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int) {
+func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int, pf *uint8) {
 	panic("simd: no assembly kernels in this build")
 }
 
