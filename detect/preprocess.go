@@ -84,14 +84,15 @@ func Preprocess(img *imaging.Image, p PreConfig) (*Input, error) {
 		norm.Scale = 1
 	}
 	// The resized size is cv2.resize's: the rounded products.
-	rw, rh := int(math.RoundToEven(w*sx)), int(math.RoundToEven(h*sy))
+	fw, fh := math.RoundToEven(w*sx), math.RoundToEven(h*sy)
+	if !(fw >= 1 && fh >= 1 && fw <= 1<<20 && fh <= 1<<20) {
+		return nil, fmt.Errorf("detect: resize: %w: %dx%d by %v, %v", imaging.ErrSize, img.W, img.H, sx, sy)
+	}
+	rw, rh := int(fw), int(fh)
 	ph, pw := rh, rw
 	if s := p.PadStride; s > 0 {
 		ph = (rh + s - 1) / s * s
 		pw = (rw + s - 1) / s * s
-	}
-	if rw < 1 || rh < 1 || rw > 1<<20 || rh > 1<<20 {
-		return nil, fmt.Errorf("detect: resize: %w: %dx%d by %v, %v", imaging.ErrSize, img.W, img.H, sx, sy)
 	}
 	// Resize, normalise and CHW in one pass (issue 18); the padding stays zero.
 	buf := make([]float32, 3*ph*pw)
