@@ -4,10 +4,11 @@ thread each), interleaved operation by operation, and prints the ratio.
 
     /usr/bin/python3 imaging/scripts/bench_compare.py [rounds]
 
-Builds the imaging test binary, then for every round and operation runs the
-Go benchmark once (-cpu=1) and times OpenCV once (bench_opencv.py's
-calibration), keeping the best time of each over the rounds: on a shared
-machine the best is the one least disturbed by other processes. A ratio
+Builds the imaging test binary, then for every round (default 10) and
+operation times the Go benchmark (-cpu=1, 3 runs of about 50 ms) and then
+OpenCV (3 timings of about 50 ms), keeping the best time of each over all
+rounds: on a shared machine the best is the one least disturbed by other
+processes, and alternating keeps both sides exposed to the same load. A ratio
 ≤ 1.00 means Go is at least as fast. The CPU flags that choose the
 kernels and the load average are printed first.
 """
@@ -39,7 +40,8 @@ def cpu_flags():
     return model, [w for w in want if w in have]
 
 
-def time_opencv(fn):
+def time_opencv(fn, samples=3):
+    """Best of samples timings of about 50 ms each, in ms per call."""
     fn()
     n = 1
     while True:
@@ -47,23 +49,31 @@ def time_opencv(fn):
         for _ in range(n):
             fn()
         t = time.perf_counter() - t0
-        if t > 0.2:
-            return t / n * 1e3
+        if t > 0.05:
+            break
         n *= 2
+    best = t / n
+    for _ in range(samples - 1):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best * 1e3
 
 
-def time_go(binary, name):
+def time_go(binary, name, samples=3):
+    """Best of samples Go benchmark runs of about 50 ms each, in ms per call."""
     out = subprocess.run([binary, "-test.run=NONE", "-test.bench=^%s$" % name, "-test.cpu=1",
-                          "-test.benchtime=0.2s", "-test.count=1"],
+                          "-test.benchtime=0.05s", "-test.count=%d" % samples],
                          cwd=os.path.join(ROOT, "imaging"), capture_output=True, text=True, check=True).stdout
-    m = re.search(r"^%s\s+\d+\s+([\d.]+) ns/op" % name, out, re.M)
-    if not m:
+    ts = [float(x) for x in re.findall(r"^%s\s+\d+\s+([\d.]+) ns/op" % name, out, re.M)]
+    if not ts:
         raise SystemExit("no result for %s:\n%s" % (name, out))
-    return float(m.group(1)) / 1e6
+    return min(ts) / 1e6
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     model, flags = cpu_flags()
     print("cpu: %s; flags: %s; load average: %s" % (model, " ".join(flags), open("/proc/loadavg").read().split()[:3]))
     with tempfile.TemporaryDirectory() as d:
