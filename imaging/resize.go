@@ -268,6 +268,11 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 	}
 	if simd.AVX2 {
 		p.asm = true
+		if simd.AVX512 {
+			p.buildGroups()
+		}
+	}
+	if p.asm && p.ng == 0 {
 		W := dw * cn
 		p.eofs, p.ealpha = make([]int32, ks*W), make([]int32, ks*W)
 		p.nsafe = W
@@ -297,9 +302,6 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 				p.n3 = dx + 1
 			}
 		}
-	}
-	if simd.AVX512 {
-		p.buildGroups()
 	}
 	for dy := 0; dy < dh; dy++ {
 		s, f := srcCoord(dy, sy, invy, area)

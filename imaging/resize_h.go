@@ -105,42 +105,48 @@ const groupWindow = 128
 // dw·cn output elements of a row, in order, cut into groups of at most 16
 // whose taps all lie in a 128-byte window of the row; per group, the
 // window's start, the tap bytes' positions in it and the weights. Rows
-// shorter than the window keep the other kernels.
+// shorter than the window keep the other kernels. Crops of every size
+// get their own plan, so this is kept cheap.
 func (p *plan) buildGroups() {
-	W, rowLen, ks := p.dw*p.cn, p.sw*p.cn, p.ks
-	if rowLen < groupWindow {
+	cn, ks := p.cn, p.ks
+	W, rowLen := p.dw*cn, p.sw*cn
+	if rowLen < groupWindow || (ks != 2 && ks != 4) {
 		return
 	}
-	tap := func(j, t int) int { return int(p.xofs[(j/p.cn)*ks+t]) + j%p.cn }
-	span := func(j int) (lo, hi int) {
-		lo, hi = tap(j, 0), tap(j, 0)
-		for t := 1; t < ks; t++ {
-			lo, hi = min(lo, tap(j, t)), max(hi, tap(j, t))
-		}
-		return lo, hi
-	}
-	var base, cnt []int32
-	var idx []uint8
-	var w []int16
+	est := W/8 + 1
+	base, cnt := make([]int32, 0, est), make([]int32, 0, est)
+	idx, w := make([]uint8, 0, est*ks*32), make([]int16, 0, est*ks*16)
+	var zi [128]uint8
+	var zw [64]int16
+	var taps [4]int
 	for j := 0; j < W; {
-		lo, _ := span(j)
-		b := min(lo, rowLen-groupWindow)
-		start := j
-		gi, gw := make([]uint8, ks*32), make([]int16, ks*16)
+		b, start := -1, j
+		idx, w = append(idx, zi[:ks*32]...), append(w, zw[:ks*16]...)
+		gi, gw := idx[len(idx)-ks*32:], w[len(w)-ks*16:]
 		for ; j < W && j-start < 16; j++ {
-			lo, hi := span(j)
+			x, c := j/cn, j%cn
+			lo, hi := rowLen, 0
+			for t := 0; t < ks; t++ {
+				taps[t] = int(p.xofs[x*ks+t]) + c
+				lo, hi = min(lo, taps[t]), max(hi, taps[t])
+			}
+			if b < 0 {
+				b = min(lo, rowLen-groupWindow)
+			}
 			if lo < b || hi >= b+groupWindow {
 				break
 			}
 			e := j - start
 			for t := 0; t < ks; t++ {
-				h, odd := t/2, t%2
-				gi[h*64+2*(2*e+odd)] = uint8(tap(j, t) - b)
-				gw[h*32+2*e+odd] = p.alpha[(j/p.cn)*ks+t]
+				h, odd := t>>1, t&1
+				gi[h*64+4*e+2*odd] = uint8(taps[t] - b)
+				gw[h*32+2*e+odd] = p.alpha[x*ks+t]
 			}
 		}
+		if j == start {
+			return // taps wider than the window: keep the other kernels
+		}
 		base, cnt = append(base, int32(b)), append(cnt, int32(j-start))
-		idx, w = append(idx, gi...), append(w, gw...)
 	}
 	p.ng, p.gbase, p.gcnt, p.gidx, p.gw = len(base), base, cnt, idx, w
 }
