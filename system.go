@@ -243,6 +243,29 @@ func (s *System) RecognizeWith(ctx context.Context, name string, img *imaging.Im
 	return r.RecognizeWith(ctx, img, opts)
 }
 
+// RecognizeStream recognises images 0…n−1 against the default gallery
+// with the system's options, loading and preprocessing the next image
+// while the current one is in the models (recognize.System.Stream). each
+// gets every image in order: its frame and, when the frame has no error,
+// its answer (the same as Recognize's).
+func (s *System) RecognizeStream(ctx context.Context, n int, load func(ctx context.Context, i int) (*imaging.Image, error), each func(f recognize.Frame, res *recognize.Result) error) error {
+	r, err := s.Recognizer(DefaultGallery)
+	if err != nil {
+		return err
+	}
+	opts := s.opts
+	return r.Stream(ctx, n, opts, load, func(f recognize.Frame) error {
+		if f.Err != nil {
+			return each(f, nil)
+		}
+		res, err := f.Searched.Decide(opts)
+		if err != nil {
+			f.Err = err
+		}
+		return each(f, res)
+	})
+}
+
 // RecognizeFile decodes an image file (EXIF orientation applied) and
 // recognises it with Recognize.
 func (s *System) RecognizeFile(ctx context.Context, path string) (*recognize.Result, error) {

@@ -79,35 +79,25 @@ func Preprocess(img *imaging.Image, p PreConfig) (*Input, error) {
 		}
 		sy, sx = s, s
 	}
-	resized, err := imaging.ResizeScale(img, sx, sy, p.Interp)
-	if err != nil {
-		return nil, fmt.Errorf("detect: resize: %w", err)
-	}
 	norm := imaging.NormOptions{Det: true, Mean: p.Mean, Std: p.Std}
 	if p.NoScale {
 		norm.Scale = 1
 	}
-	rh, rw := resized.H, resized.W
+	// The resized size is cv2.resize's: the rounded products.
+	fw, fh := math.RoundToEven(w*sx), math.RoundToEven(h*sy)
+	if !(fw >= 1 && fh >= 1 && fw <= 1<<20 && fh <= 1<<20) {
+		return nil, fmt.Errorf("detect: resize: %w: %dx%d by %v, %v", imaging.ErrSize, img.W, img.H, sx, sy)
+	}
+	rw, rh := int(fw), int(fh)
 	ph, pw := rh, rw
 	if s := p.PadStride; s > 0 {
 		ph = (rh + s - 1) / s * s
 		pw = (rw + s - 1) / s * s
 	}
+	// Resize, normalise and CHW in one pass (issue 18); the padding stays zero.
 	buf := make([]float32, 3*ph*pw)
-	if ph == rh && pw == rw {
-		if err := imaging.NormalizeInto(buf, resized, norm); err != nil {
-			return nil, fmt.Errorf("detect: normalise: %w", err)
-		}
-	} else {
-		tmp := make([]float32, 3*rh*rw)
-		if err := imaging.NormalizeInto(tmp, resized, norm); err != nil {
-			return nil, fmt.Errorf("detect: normalise: %w", err)
-		}
-		for c := 0; c < 3; c++ {
-			for y := 0; y < rh; y++ {
-				copy(buf[(c*ph+y)*pw:(c*ph+y)*pw+rw], tmp[(c*rh+y)*rw:(c*rh+y+1)*rw])
-			}
-		}
+	if _, _, err := imaging.ResizeScaleNormalizeInto(buf, pw, ph, img, sx, sy, p.Interp, norm); err != nil {
+		return nil, fmt.Errorf("detect: resize and normalise: %w", err)
 	}
 	t, err := tensor.New([]int{1, 3, ph, pw}, buf)
 	if err != nil {

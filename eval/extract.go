@@ -9,41 +9,40 @@ import (
 
 // ExtractFeatures embeds the images at paths with ext (decoded and
 // preprocessed by its own pipelined file path when it has one, see
-// gallery.ExtractFiles), in batches of batch (default 32), calling
-// progress (if set) after each batch. An unreadable image stops the run
-// with its error, as PaddleClas stops.
+// gallery.ExtractFiles: the next images are decoded while the model runs,
+// across the whole list), calling progress (if set) every batch images
+// (default 32) and at the end. An unreadable image stops the run with its
+// error, as PaddleClas stops.
 func ExtractFeatures(ctx context.Context, ext gallery.Extractor, paths []string, batch int, progress func(done, total int)) ([][]float32, error) {
 	if batch <= 0 {
 		batch = 32
 	}
-	out := make([][]float32, 0, len(paths))
-	for i := 0; i < len(paths); i += batch {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("eval: %w", err)
-		}
-		j := min(i+batch, len(paths))
-		fs := make([][]float32, j-i)
-		got := 0
-		err := gallery.ExtractFiles(ctx, ext, paths[i:j], func(k int, v []float32, err error) error {
-			if err != nil {
-				return fmt.Errorf("%s: %w", paths[i+k], err)
-			}
-			if v != nil {
-				got++
-			}
-			fs[k] = v
-			return nil
-		})
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	out := make([][]float32, len(paths))
+	got := 0
+	err := gallery.ExtractFiles(ctx, ext, paths, func(k int, v []float32, err error) error {
 		if err != nil {
-			return nil, fmt.Errorf("eval: features of %s…: %w", paths[i], err)
+			return fmt.Errorf("%s: %w", paths[k], err)
 		}
-		if got != j-i {
-			return nil, fmt.Errorf("%w: extractor returned %d features for %d images", ErrMismatch, got, j-i)
+		if v != nil {
+			got++
 		}
-		out = append(out, fs...)
-		if progress != nil {
-			progress(j, len(paths))
+		out[k] = v
+		if progress != nil && ((k+1)%batch == 0 || k+1 == len(paths)) {
+			progress(k+1, len(paths))
 		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("eval: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("eval: features: %w", err)
+	}
+	if got != len(paths) {
+		return nil, fmt.Errorf("%w: extractor returned %d features for %d images", ErrMismatch, got, len(paths))
 	}
 	return out, nil
 }
@@ -56,7 +55,8 @@ type ListEval struct {
 	// single Eval loader; give it a 3rd column to exclude self-matches).
 	Gallery     []ListEntry
 	GalleryRoot string
-	// Batch is the extraction batch size (default 32).
+	// Batch is how many images go between Progress calls (default 32);
+	// the extractor's own batch size applies to its model runs.
 	Batch int
 	// Progress, if set, is called as features are extracted, with the
 	// count over query and gallery images together.

@@ -124,7 +124,7 @@ func TestListLabelsAgreeWithGallery(t *testing.T) {
 	rec := func(_ context.Context, p string) ([]Prediction, []Prediction, error) {
 		return []Prediction{{Label: byPath[p], Score: 0.9}}, nil, nil
 	}
-	qs, err := RunPipeline(context.Background(), rec, ql, "", known, nil)
+	qs, err := RunPipeline(context.Background(), PerImage(rec), ql, "", known, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

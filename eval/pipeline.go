@@ -172,30 +172,63 @@ func WritePaddleClasPipeline(w io.Writer, name string, r *PipelineResult) error 
 // per-box predictions (no threshold, no NMS) and its deployed objects.
 type Recognizer func(ctx context.Context, path string) (raw, deployed []Prediction, err error)
 
+// StreamRecognizer runs the recognition system over paths in order and
+// calls each once per image, in order, with that image's predictions or
+// error; a non-nil error from each stops it and is returned.
+// SystemRecognizer's loads the next image while the current one is in
+// the models.
+type StreamRecognizer func(ctx context.Context, paths []string, each func(i int, raw, deployed []Prediction, err error) error) error
+
+// PerImage makes a StreamRecognizer of a Recognizer: one image after the
+// other, nothing ahead.
+func PerImage(rec Recognizer) StreamRecognizer {
+	return func(ctx context.Context, paths []string, each func(int, []Prediction, []Prediction, error) error) error {
+		for i, p := range paths {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			raw, dep, err := rec(ctx, p)
+			if err := each(i, raw, dep, err); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // RunPipeline runs rec on every query (paths resolved against root) and
 // collects the outcomes for Pipeline. A query whose label is not in
 // galleryLabels (when non-nil) is marked Unknown. progress, if set, is
-// called after each query.
-func RunPipeline(ctx context.Context, rec Recognizer, queries []ListEntry, root string,
+// called after each query. The first image that fails stops the run.
+func RunPipeline(ctx context.Context, rec StreamRecognizer, queries []ListEntry, root string,
 	galleryLabels map[string]bool, progress func(done, total int)) ([]PipelineQuery, error) {
 	if len(queries) == 0 {
 		return nil, fmt.Errorf("%w: no pipeline queries", ErrEmpty)
 	}
 	paths := ResolvePaths(root, queries)
 	out := make([]PipelineQuery, len(queries))
-	for i, e := range queries {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("eval: %w", err)
-		}
-		raw, dep, err := rec(ctx, paths[i])
+	done := 0
+	err := rec(ctx, paths, func(i int, raw, dep []Prediction, err error) error {
+		e := queries[i]
 		if err != nil {
-			return nil, fmt.Errorf("eval: %s (line %d): %w", paths[i], e.Line, err)
+			return fmt.Errorf("eval: %s (line %d): %w", paths[i], e.Line, err)
 		}
 		out[i] = PipelineQuery{Path: paths[i], Label: e.Label, Raw: raw, Deployed: dep,
 			Unknown: galleryLabels != nil && !galleryLabels[e.Label]}
+		done++
 		if progress != nil {
 			progress(i+1, len(queries))
 		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("eval: %w", ctx.Err())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if done < len(queries) {
+		return nil, fmt.Errorf("%w: recogniser answered %d of %d queries", ErrMismatch, done, len(queries))
 	}
 	return out, nil
 }

@@ -74,7 +74,7 @@ func TestRunPipeline(t *testing.T) {
 		return []Prediction{{Label: "a", Score: 1}}, nil, nil
 	}
 	done := 0
-	out, err := RunPipeline(context.Background(), rec, qs, "root", map[string]bool{"a": true}, func(d, total int) { done = d })
+	out, err := RunPipeline(context.Background(), PerImage(rec), qs, "root", map[string]bool{"a": true}, func(d, total int) { done = d })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,9 +85,9 @@ func TestRunPipeline(t *testing.T) {
 		t.Errorf("outcomes %+v", out)
 	}
 	boom := errors.New("boom")
-	_, err = RunPipeline(context.Background(), func(context.Context, string) ([]Prediction, []Prediction, error) {
+	_, err = RunPipeline(context.Background(), PerImage(func(context.Context, string) ([]Prediction, []Prediction, error) {
 		return nil, nil, boom
-	}, qs, "", nil, nil)
+	}), qs, "", nil, nil)
 	if !errors.Is(err, boom) {
 		t.Errorf("err = %v", err)
 	}
@@ -135,7 +135,8 @@ func TestEvaluateLists(t *testing.T) {
 	if RecallAt(r.Recall, 2) != 1 || RecallAt(r.Recall, 1) != 0 || r.MAP != 0.5 || r.MaskedPairs != 3 {
 		t.Errorf("result %+v", r)
 	}
-	if batches != 2 || !reflect.DeepEqual(prog, []int{2, 3, 3, 3}) {
+	// One pipelined extraction over the whole list; progress every Batch.
+	if batches != 1 || !reflect.DeepEqual(prog, []int{2, 3, 3, 3}) {
 		t.Errorf("batches %d progress %v", batches, prog)
 	}
 	bad := pathExtractor(func(ps []string) [][]float32 { return make([][]float32, len(ps)) })

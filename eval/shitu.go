@@ -47,9 +47,10 @@ func SaveThresholds(g *gallery.Gallery, t Thresholds) error {
 	return nil
 }
 
-// SystemRecognizer adapts a recognition system to Recognizer. Each image
-// is decoded, detected, embedded and searched once (recognize's
-// Candidates), then decided twice:
+// SystemRecognizer adapts a recognition system to StreamRecognizer. Each
+// image is decoded, detected, embedded and searched once (recognize's
+// Stream, which decodes and preprocesses the next image while the current
+// one is in the models), then decided twice:
 //   - Raw, as eval_shitu_pipeline.py does (ppshitu-pipeline.md §16.2):
 //     every box (detections and whole image) with its top-1 label and
 //     score, no score threshold, no stored thresholds, no recognition NMS
@@ -59,7 +60,7 @@ func SaveThresholds(g *gallery.Gallery, t Thresholds) error {
 //
 // For binary galleries scores are Hamming distances and are sorted
 // descending like any score, as PaddleClas does.
-func SystemRecognizer(sys *recognize.System, opts recognize.Options, dec imaging.DecodeOptions) Recognizer {
+func SystemRecognizer(sys *recognize.System, opts recognize.Options, dec imaging.DecodeOptions) StreamRecognizer {
 	raw := opts
 	raw.ScoreThreshold = -math.MaxFloat32
 	raw.HammingRadius = math.MaxFloat32
@@ -68,24 +69,24 @@ func SystemRecognizer(sys *recognize.System, opts recognize.Options, dec imaging
 	raw.KeepUnknown = true
 	dep := opts
 	dep.KeepUnknown = true
-	return func(ctx context.Context, path string) ([]Prediction, []Prediction, error) {
-		img, err := imaging.DecodeFile(path, dec)
-		if err != nil {
-			return nil, nil, err
+	return func(ctx context.Context, paths []string, each func(int, []Prediction, []Prediction, error) error) error {
+		load := func(_ context.Context, i int) (*imaging.Image, error) {
+			return imaging.DecodeFile(paths[i], dec)
 		}
-		c, err := sys.Candidates(ctx, img, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		r, err := c.Decide(raw)
-		if err != nil {
-			return nil, nil, err
-		}
-		d, err := c.Decide(dep)
-		if err != nil {
-			return nil, nil, err
-		}
-		return predictions(r.Objects), predictions(d.Objects), nil
+		return sys.Stream(ctx, len(paths), opts, load, func(f recognize.Frame) error {
+			if f.Err != nil {
+				return each(f.Index, nil, nil, f.Err)
+			}
+			r, err := f.Searched.Decide(raw)
+			if err != nil {
+				return each(f.Index, nil, nil, err)
+			}
+			d, err := f.Searched.Decide(dep)
+			if err != nil {
+				return each(f.Index, nil, nil, err)
+			}
+			return each(f.Index, predictions(r.Objects), predictions(d.Objects), nil)
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"github.com/shitu-go/shitu/imaging/internal/simd"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,7 +66,7 @@ func BenchmarkNormalizeCHW640(b *testing.B) {
 }
 
 // BenchmarkDetPreprocess1080p is PaddleClas' detector input: decode →
-// DetResize 640×640 cubic → DetNormalizeImage → CHW.
+// DetResize 640×640 cubic → DetNormalizeImage → CHW (the last three fused).
 func BenchmarkDetPreprocess1080p(b *testing.B) {
 	data := benchJPEG(b)
 	dst := make([]float32, 3*640*640)
@@ -76,11 +77,8 @@ func BenchmarkDetPreprocess1080p(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := ResizeScale(img, 640/float64(img.W), 640/float64(img.H), Cubic)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := NormalizeInto(dst, r, o); err != nil {
+		// The fused pass detect.Preprocess uses.
+		if _, _, err := ResizeScaleNormalizeInto(dst, 640, 640, img, 640/float64(img.W), 640/float64(img.H), Cubic, o); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -116,3 +114,19 @@ func BenchmarkResizeLinear1080pTo640Gather(b *testing.B) {
 	defer func() { noLin3 = false }()
 	benchResize(b, 640, 640, Linear)
 }
+
+// The same resizes with the AVX2 kernels only, where the CPU has AVX-512
+// (A/B of the AVX-512 path).
+
+func benchNo512(b *testing.B, w, h int, interp Interp) {
+	if !simd.AVX512 {
+		b.Skip("no AVX-512 on this CPU")
+	}
+	simd.AVX512 = false
+	defer func() { simd.AVX512 = true }()
+	benchResize(b, w, h, interp)
+}
+
+func BenchmarkResizeCubic1080pTo640AVX2(b *testing.B)  { benchNo512(b, 640, 640, Cubic) }
+func BenchmarkResizeLinear1080pTo224AVX2(b *testing.B) { benchNo512(b, 224, 224, Linear) }
+func BenchmarkResizeLinear1080pTo640AVX2(b *testing.B) { benchNo512(b, 640, 640, Linear) }

@@ -87,13 +87,48 @@ func ResizeScale(img *Image, fx, fy float64, interp Interp) (*Image, error) {
 }
 
 func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, error) {
-	cn := img.Channels()
 	if int64(w)*int64(h) > 1<<31 {
 		return nil, fmt.Errorf("%w: resize to %dx%d", ErrTooLarge, w, h)
 	}
 	if w == img.W && h == img.H {
 		return img.Clone(), nil // OpenCV copies when the size does not change
 	}
+	if p := linearPlan(img, w, h, invx, invy, interp); p != nil {
+		out := &Image{W: w, H: h, C: img.Channels(), Pix: make([]uint8, w*h*img.Channels())}
+		p.run(img.Pix, out.Pix, nil)
+		return out, nil
+	}
+	return resizeOther(img, w, h, invx, invy, interp)
+}
+
+// linearPlan returns the separable plan that resizes img to w×h with
+// interp, or nil when OpenCV takes another path for these sizes (nearest,
+// the area paths, an exact 2× linear downscale) or the size does not change.
+func linearPlan(img *Image, w, h int, invx, invy float64, interp Interp) *plan {
+	if w == img.W && h == img.H {
+		return nil
+	}
+	sx, sy := 1/invx, 1/invy
+	isx, isy := math.RoundToEven(sx), math.RoundToEven(sy)
+	areaFast := math.Abs(sx-isx) < 0x1p-52 && math.Abs(sy-isy) < 0x1p-52
+	switch interp {
+	case Linear:
+		if areaFast && isx == 2 && isy == 2 {
+			return nil
+		}
+	case Cubic:
+	case Area:
+		if sx >= 1 && sy >= 1 {
+			return nil
+		}
+	default:
+		return nil
+	}
+	return cachedPlan(img.W, img.H, w, h, img.Channels(), sx, sy, invx, invy, interp)
+}
+
+func resizeOther(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, error) {
+	cn := img.Channels()
 	out := &Image{W: w, H: h, C: cn, Pix: make([]uint8, w*h*cn)}
 	sx, sy := 1/invx, 1/invy
 	isx, isy := math.RoundToEven(sx), math.RoundToEven(sy)
@@ -122,7 +157,7 @@ func resize(img *Image, w, h int, invx, invy float64, interp Interp) (*Image, er
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, interp)
 	}
 	p := cachedPlan(img.W, img.H, w, h, cn, sx, sy, invx, invy, interp)
-	p.run(img.Pix, out.Pix)
+	p.run(img.Pix, out.Pix, nil)
 	return out, nil
 }
 
@@ -150,6 +185,13 @@ type plan struct {
 	pofs []int32
 	w3   []int16
 	n3   int
+	// With AVX-512: the whole horizontal pass in ng groups of up to 16
+	// elements (simd.HGroups; buildGroups).
+	ng    int
+	gbase []int32
+	gcnt  []int32
+	gidx  []uint8
+	gw    []int16
 }
 
 // planKey identifies a plan: plans depend only on sizes, scales and method.
@@ -157,6 +199,7 @@ type planKey struct {
 	sw, sh, dw, dh, cn int
 	sx, sy, invx, invy float64
 	interp             Interp
+	kernels            [3]bool // simd.AVX2, simd.AVX512, noLin3 when built
 }
 
 // plans caches coefficient tables: a service resizes to the same few sizes
@@ -172,7 +215,7 @@ var (
 const maxPlans = 64
 
 func cachedPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) *plan {
-	k := planKey{sw, sh, dw, dh, cn, sx, sy, invx, invy, interp}
+	k := planKey{sw, sh, dw, dh, cn, sx, sy, invx, invy, interp, [3]bool{simd.AVX2, simd.AVX512, noLin3}}
 	planMu.Lock()
 	p := plans[k]
 	planMu.Unlock()
@@ -225,6 +268,11 @@ func newPlan(sw, sh, dw, dh, cn int, sx, sy, invx, invy float64, interp Interp) 
 	}
 	if simd.AVX2 {
 		p.asm = true
+		if simd.AVX512 {
+			p.buildGroups()
+		}
+	}
+	if p.asm && p.ng == 0 {
 		W := dw * cn
 		p.eofs, p.ealpha = make([]int32, ks*W), make([]int32, ks*W)
 		p.nsafe = W
@@ -322,10 +370,11 @@ const parallelBytes = 256 << 10
 // run resizes src into dst. Large outputs are cut into bands of rows
 // resized on separate goroutines; each output row depends only on its own
 // coefficients, so the result is the same byte for byte.
-func (p *plan) run(src, dst []uint8) {
+// With f set, every output row goes to f instead of dst (nil).
+func (p *plan) run(src, dst []uint8, f *normSink) {
 	parts := min(runtime.GOMAXPROCS(0), 4, p.dh/16)
 	if parts < 2 || p.dw*p.dh*p.cn < parallelBytes {
-		p.runRows(src, dst, 0, p.dh)
+		p.runRows(src, dst, 0, p.dh, f)
 		return
 	}
 	var wg sync.WaitGroup
@@ -334,7 +383,7 @@ func (p *plan) run(src, dst []uint8) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.runRows(src, dst, y0, y1)
+			p.runRows(src, dst, y0, y1, f)
 		}()
 	}
 	wg.Wait()
@@ -343,9 +392,13 @@ func (p *plan) run(src, dst []uint8) {
 // runRows resizes output rows [y0, y1) with a cache of horizontally
 // resized source rows, so each source row is filtered horizontally at most
 // once per band.
-func (p *plan) runRows(src, dst []uint8, y0, y1 int) {
+func (p *plan) runRows(src, dst []uint8, y0, y1 int, f *normSink) {
 	W := p.dw * p.cn
 	ks := p.ks
+	var line []uint8
+	if f != nil {
+		line = make([]uint8, W)
+	}
 	var rows [4][]int32
 	var have [4]int
 	for k := 0; k < ks; k++ {
@@ -391,18 +444,35 @@ func (p *plan) runRows(src, dst []uint8, y0, y1 int) {
 			}
 			r := int(need[k])
 			row := src[r*sstride : (r+1)*sstride]
-			p.hresize(row, rows[slot[k]])
+			// The row filtered next: this step's next tap row, or
+			// the next output row's first (a guess: it may be cached).
+			nr := r
+			if k+1 < ks {
+				nr = int(need[k+1])
+			} else if dy+1 < y1 {
+				nr = int(p.yofs[(dy+1)*ks])
+			}
+			if nr == r && dy+1 < y1 {
+				nr = int(p.yofs[(dy+1)*ks+ks-1])
+			}
+			p.hresize(row, src[nr*sstride:(nr+1)*sstride], rows[slot[k]])
 			have[slot[k]] = r
 		}
 		for k := 0; k < ks; k++ {
 			cur[k] = rows[slot[k]]
 		}
-		out := dst[dy*W : (dy+1)*W]
+		out := line
+		if f == nil {
+			out = dst[dy*W : (dy+1)*W]
+		}
 		b := p.beta[dy*ks : dy*ks+ks]
 		if ks == 2 {
 			vresizeLinear(cur[0], cur[1], out, int32(b[0]), int32(b[1]), p.asm)
 		} else {
 			vresizeCubic(&cur, out, b, p.asm)
+		}
+		if f != nil {
+			f.row(dy, out)
 		}
 	}
 }

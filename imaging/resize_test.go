@@ -3,6 +3,7 @@ package imaging
 import (
 	"errors"
 	"github.com/shitu-go/shitu/imaging/internal/simd"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,14 +13,66 @@ var interpNames = map[string]Interp{"nearest": Nearest, "linear": Linear, "cubic
 
 func TestResizeMatchesOpenCV(t *testing.T) {
 	testResizeFixtures(t)
-	if simd.AVX2 {
+	avx2, avx512 := simd.AVX2, simd.AVX512
+	defer func() { simd.AVX2, simd.AVX512 = avx2, avx512 }()
+	if avx512 {
+		// The AVX2 kernels on a CPU that has AVX-512.
+		simd.AVX512 = false
+		t.Run("avx2", testResizeFixtures)
+	}
+	if avx2 {
 		noLin3 = true
 		t.Run("gather", testResizeFixtures)
 		noLin3 = false
 		// The same fixtures through the pure-Go kernels.
-		simd.AVX2 = false
-		defer func() { simd.AVX2 = true }()
+		simd.AVX2, simd.AVX512 = false, false
 		t.Run("go", testResizeFixtures)
+	}
+}
+
+// TestResizeKernelsAgree compares every kernel set this CPU has (AVX-512,
+// AVX2 with and without the 3-channel linear kernel) with the pure-Go
+// kernels on random sizes, both ways of scaling, 1 and 3 channels: the
+// bytes must be the same (the Go kernels are the ones checked against
+// OpenCV by TestResizeMatchesOpenCV).
+func TestResizeKernelsAgree(t *testing.T) {
+	if !simd.AVX2 {
+		t.Skip("no assembly kernels on this CPU/build")
+	}
+	avx2, avx512 := simd.AVX2, simd.AVX512
+	defer func() { simd.AVX2, simd.AVX512, noLin3 = avx2, avx512, false }()
+	r := rand.New(rand.NewPCG(18, 512))
+	n := 60
+	if testing.Short() {
+		n = 20
+	}
+	for i := 0; i < n; i++ {
+		sw, sh := 1+r.IntN(400), 1+r.IntN(60)
+		dw, dh := 1+r.IntN(400), 1+r.IntN(60)
+		cn := 1 + 2*r.IntN(2)
+		interp := []Interp{Linear, Cubic, Area}[r.IntN(3)]
+		img := patternImage(sw, sh, cn, uint32(i))
+		simd.AVX2, simd.AVX512, noLin3 = false, false, false
+		want, err := Resize(img, dw, dh, interp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []struct {
+			name                string
+			avx2, avx512, nolin bool
+		}{{"avx512", true, true, false}, {"avx2", true, false, false}, {"gather", true, false, true}} {
+			if k.avx512 && !avx512 {
+				continue
+			}
+			simd.AVX2, simd.AVX512, noLin3 = k.avx2, k.avx512, k.nolin
+			got, err := Resize(img, dw, dh, interp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, maxd := diffCount(got.Pix, want.Pix); n != 0 {
+				t.Fatalf("%s: %dx%dx%d → %dx%d %v: %d bytes differ from the Go kernels (max %d)", k.name, sw, sh, cn, dw, dh, interp, n, maxd)
+			}
+		}
 	}
 }
 

@@ -64,6 +64,50 @@ type Searched struct {
 // Candidates runs detection (MaxDetResults, DetThreshold, WholeImage),
 // embedding and the search (TopK, Filter) of opts on one image.
 func (s *System) Candidates(ctx context.Context, img *imaging.Image, opts Options) (*Searched, error) {
+	return s.candidates(ctx, img, nil, opts)
+}
+
+// Prepared is an image with the detector's input already made (Prepare),
+// ready for CandidatesPrepared.
+type Prepared struct {
+	img *imaging.Image
+	in  *detect.Input // nil: no *detect.Detector, or NoDetector
+	pre time.Duration
+}
+
+// Image returns the prepared image.
+func (p *Prepared) Image() *imaging.Image { return p.img }
+
+// Prepare does the model-free work that precedes detection: the
+// detector's preprocessing (resize, normalise, CHW) when the detector is
+// a *detect.Detector and opts run it. Streams prepare the next image while
+// the current one is in the models (Stream).
+func (s *System) Prepare(img *imaging.Image, opts Options) (*Prepared, error) {
+	if img == nil || img.W <= 0 || img.H <= 0 {
+		return nil, fmt.Errorf("%w: empty image", ErrImage)
+	}
+	p := &Prepared{img: img}
+	if d, ok := s.det.(*detect.Detector); ok && !opts.NoDetector {
+		t0 := time.Now()
+		in, err := detect.Preprocess(img, d.Pre())
+		if err != nil {
+			return nil, err
+		}
+		p.in, p.pre = in, time.Since(t0)
+	}
+	return p, nil
+}
+
+// CandidatesPrepared is Candidates for an image made ready by Prepare
+// with the same opts; the answer is the same as Candidates'.
+func (s *System) CandidatesPrepared(ctx context.Context, p *Prepared, opts Options) (*Searched, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: nil prepared image", ErrImage)
+	}
+	return s.candidates(ctx, p.img, p, opts)
+}
+
+func (s *System) candidates(ctx context.Context, img *imaging.Image, prep *Prepared, opts Options) (*Searched, error) {
 	opts = opts.withDefaults()
 	if img == nil || img.W <= 0 || img.H <= 0 {
 		return nil, fmt.Errorf("%w: empty image", ErrImage)
@@ -73,7 +117,15 @@ func (s *System) Candidates(ctx context.Context, img *imaging.Image, opts Option
 	var dets []detect.Box
 	if s.det != nil && !opts.NoDetector {
 		var err error
-		dets, err = s.detect(ctx, img, &sr.timings)
+		if prep != nil && prep.in != nil {
+			// Preprocessed ahead: its time still counts in Total, as
+			// the work this image took, and Detect stays the run alone.
+			sr.timings.DetPreprocess = prep.pre
+			dets, err = s.det.(*detect.Detector).DetectInput(ctx, prep.in)
+			t0 = t0.Add(-prep.pre)
+		} else {
+			dets, err = s.detect(ctx, img, &sr.timings)
+		}
 		if err != nil {
 			return nil, err
 		}

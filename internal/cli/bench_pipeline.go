@@ -28,6 +28,8 @@ type benchPipelineCmd struct {
 	Concurrency []int    `default:"1" help:"Concurrent Recognize calls (repeatable, e.g. 1,2,4)."`
 	Threads     int      `default:"0" help:"Intra-op threads per model run (default: cores ÷ concurrency)."`
 	Warmup      int      `default:"3" help:"Untimed images first."`
+	Modes       []string `name:"mode" enum:"seq,stream" default:"seq,stream" help:"seq: decode then recognise, one image after the other per worker; stream: each worker recognises its images as a stream that decodes and preprocesses the next image while the current one is in the models (what predict and eval do). Repeatable; with both, the rows alternate."`
+	Rounds      int      `default:"1" help:"Times each concurrency × mode row is measured (rows interleaved)."`
 	CPUProfile  string   `name:"cpuprofile" type:"path" help:"Write a CPU profile of the timed runs (go tool pprof)."`
 }
 
@@ -71,16 +73,20 @@ func (c *benchPipelineCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(g.stdout, "%d images (%s…), %d recognitions per run\n", len(files), filepath.Base(files[0]), c.N)
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conc\tthreads\timg/s\tdecode\tdet pre\tdetect\tcrop\trec\tsearch\tnms\ttotal\tdet run\trec run\tcrops\toverhead\t")
+	fmt.Fprintln(tw, "mode\tconc\tthreads\timg/s\tdecode\tdet pre\tdetect\tcrop\trec\tsearch\tnms\ttotal\tdet run\trec run\tcrops\toverhead\twall ovh\t")
 	for _, conc := range c.Concurrency {
-		row, err := c.run(g, cfgPath, datas, conc)
-		if err != nil {
-			return err
+		for r := 0; r < max(c.Rounds, 1); r++ {
+			for _, mode := range c.Modes {
+				row, err := c.run(g, cfgPath, datas, conc, mode == "stream")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(tw, row)
+			}
 		}
-		fmt.Fprintln(tw, row)
 	}
 	tw.Flush()
-	fmt.Fprintln(g.stdout, "stage columns: mean ms per image; det/rec run: mean ms inside the model sessions; overhead: (total − det run − rec run) ÷ (det run + rec run) at that concurrency")
+	fmt.Fprintln(g.stdout, "stage columns: mean ms per image; det/rec run: mean ms inside the model sessions; overhead: (total − det run − rec run) ÷ (det run + rec run), with total the sum of per-image latencies (decode + Recognize); wall ovh: (wall × conc − det run − rec run) ÷ (det run + rec run), the share of the workers' time outside the models, which is what overlapping in stream mode reduces")
 	return nil
 }
 
@@ -109,7 +115,7 @@ func (c *benchPipelineCmd) images(g *Globals) ([]string, error) {
 	return files, nil
 }
 
-func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc int) (string, error) {
+func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc int, stream bool) (string, error) {
 	cfg, err := configFlags{Config: cfgPath, Overrides: c.Overrides}.load(g)
 	if err != nil {
 		return "", err
@@ -175,31 +181,51 @@ func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	add := func(t recognize.Timings, d time.Duration, nb int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		sum.DetPreprocess += t.DetPreprocess
+		sum.Detect += t.Detect
+		sum.Crop += t.Crop
+		sum.Rec += t.Rec
+		sum.Search += t.Search
+		sum.NMS += t.NMS
+		sum.Total += t.Total
+		dec += d
+		boxes += nb
+	}
 	t0 := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if stream {
+				// Worker w's images are w, w+conc, w+2·conc, …
+				n := (c.N - w + conc - 1) / conc
+				load := func(_ context.Context, k int) (*imaging.Image, error) {
+					return imaging.Decode(datas[(w+k*conc)%len(datas)], imaging.DecodeOptions{})
+				}
+				err := sys.RecognizeStream(g.ctx, n, load, func(f recognize.Frame, res *recognize.Result) error {
+					if f.Err != nil {
+						return f.Err
+					}
+					add(res.Timings, f.Load, res.Crops, nil)
+					return nil
+				})
+				if err != nil {
+					add(recognize.Timings{}, 0, 0, err)
+				}
+				return
+			}
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= c.N {
 					return
 				}
-				t, d, nb, err := one(i)
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				}
-				sum.DetPreprocess += t.DetPreprocess
-				sum.Detect += t.Detect
-				sum.Crop += t.Crop
-				sum.Rec += t.Rec
-				sum.Search += t.Search
-				sum.NMS += t.NMS
-				sum.Total += t.Total
-				dec += d
-				boxes += nb
-				mu.Unlock()
+				add(one(i))
 			}
 		}()
 	}
@@ -219,8 +245,13 @@ func (c *benchPipelineCmd) run(g *Globals, cfgPath string, datas [][]byte, conc 
 	}
 	total := dec + sum.Total
 	model := detRun + recRun
-	return fmt.Sprintf("%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%+.1f%%\t",
-		conc, threads, n/wall.Seconds(), ms(dec), ms(sum.DetPreprocess), ms(sum.Detect), ms(sum.Crop), ms(sum.Rec),
+	mode := "seq"
+	if stream {
+		mode = "stream"
+	}
+	return fmt.Sprintf("%s\t%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%+.1f%%\t%+.1f%%\t",
+		mode, conc, threads, n/wall.Seconds(), ms(dec), ms(sum.DetPreprocess), ms(sum.Detect), ms(sum.Crop), ms(sum.Rec),
 		ms(sum.Search), ms(sum.NMS), ms(total), ms(detRun), ms(recRun), float64(boxes)/n,
-		100*(total.Seconds()-model.Seconds())/model.Seconds()), nil
+		100*(total.Seconds()-model.Seconds())/model.Seconds(),
+		100*(wall.Seconds()*float64(conc)-model.Seconds())/model.Seconds()), nil
 }

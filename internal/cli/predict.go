@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
@@ -110,15 +110,18 @@ func (c *predictCmd) Run(g *Globals) error {
 	}
 	names := outputNames(files)
 	failed := 0
-	for _, f := range files {
-		if err := g.ctx.Err(); err != nil {
-			return err
-		}
-		res, line, err := c.one(g, sys, painter, f, filepath.Join(outDir, names[f]))
+	load := func(_ context.Context, i int) (*imaging.Image, error) {
+		return imaging.DecodeFile(files[i], imaging.DecodeOptions{})
+	}
+	// The next file is decoded and preprocessed while this one is in the
+	// models; lines come out in file order.
+	err = sys.RecognizeStream(g.ctx, len(files), load, func(fr recognize.Frame, res *recognize.Result) error {
+		f := files[fr.Index]
+		line, err := c.one(g, sys, painter, f, filepath.Join(outDir, names[f]), fr, res)
 		if err != nil {
 			failed++
 			fmt.Fprintf(g.stderr, "shitu: predict: %s: %s\n", f, errWithoutPath(err, f))
-			continue
+			return nil
 		}
 		if c.Format == "paddleclas" {
 			fmt.Fprintln(g.stdout, recognize.FormatPaddleClas(res.Objects, gal.Binary()))
@@ -126,6 +129,10 @@ func (c *predictCmd) Run(g *Globals) error {
 			b, _ := json.Marshal(line)
 			fmt.Fprintln(g.stdout, string(b))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if failed > 0 {
 		return exitError{code: 1, msg: fmt.Sprintf("%d of %d images could not be recognised", failed, len(files))}
@@ -133,20 +140,14 @@ func (c *predictCmd) Run(g *Globals) error {
 	return nil
 }
 
-// one recognises one file; line is its JSON answer (the type of
-// /v1/recognize); the visualisation goes to outPath.
-func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Painter, path, outPath string) (*recognize.Result, *api.RecognizeResponse, error) {
-	t0 := time.Now()
-	img, err := imaging.DecodeFile(path, imaging.DecodeOptions{})
-	if err != nil {
-		return nil, nil, err
+// one finishes one file of the stream: its JSON answer (the type of
+// /v1/recognize) and the visualisation, written to outPath.
+func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Painter, path, outPath string, fr recognize.Frame, res *recognize.Result) (*api.RecognizeResponse, error) {
+	if fr.Err != nil {
+		return nil, fr.Err
 	}
-	dec := time.Since(t0)
-	res, err := sys.Recognize(g.ctx, img)
-	if err != nil {
-		return nil, nil, err
-	}
-	line := shitu.Response(shitu.DefaultGallery, img.W, img.H, res, dec)
+	img := fr.Image
+	line := shitu.Response(shitu.DefaultGallery, img.W, img.H, res, fr.Load)
 	line.Path, line.Synthetic = path, sys.Synthetic()
 	if g.Verbose {
 		t := line.TimingsMS
@@ -156,11 +157,11 @@ func (c *predictCmd) one(g *Globals, sys *shitu.System, painter *recognize.Paint
 	if c.Draw && outPath != "" {
 		out, err := savePainted(painter, img, res.Objects, outPath, c.Format == "paddleclas")
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		line.Visualization = out
 	}
-	return res, &line, nil
+	return &line, nil
 }
 
 // outputNames names each input's visualisation: its path relative to the

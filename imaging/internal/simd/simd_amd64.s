@@ -51,7 +51,7 @@ hdone:
 
 // func vlinearAVX2(t0, t1 *int32, out *uint8, n int, b0, b1 int32)
 // out[x] = sat_u8(((b0*(t0[x]>>4))>>16 + (b1*(t1[x]>>4))>>16 + 2) >> 2), n a multiple of 8.
-TEXT ·VLinear(SB), NOSPLIT, $0-40
+TEXT ·vlinear256(SB), NOSPLIT, $0-40
 	MOVQ t0+0(FP), SI
 	MOVQ t1+8(FP), DX
 	MOVQ out+16(FP), DI
@@ -98,7 +98,7 @@ vldone:
 // func vcubicAVX2(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32)
 // out[x] = sat_u8(round_even(t0*b0 + (t1*b1 + (t2*b2 + t3*b3)))) in float32
 // without FMA, n a multiple of 8 (OpenCV's VResizeCubicVec_32s8u).
-TEXT ·VCubic(SB), NOSPLIT, $0-56
+TEXT ·vcubic256(SB), NOSPLIT, $0-56
 	MOVQ t0+0(FP), R8
 	MOVQ t1+8(FP), R9
 	MOVQ t2+16(FP), R10
@@ -243,4 +243,173 @@ a2loop3:
 	JNZ  a2loop3
 
 a2done:
+	RET
+
+// func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int, pf *uint8)
+// AVX-512 (F, BW, VBMI) horizontal pass in groups of up to 16 output
+// elements whose taps lie in the 128 bytes at s+base[g]: per group and
+// half h < ks/2, VPERMI2B picks the tap bytes named by 64 index bytes into
+// the low bytes of 32 words (the high bytes zeroed by the mask), VPMADDWD
+// multiplies them by 32 weights and adds the pairs; the halves are added
+// and cnt[g] int32 are stored at d, which then moves on by cnt[g]. The
+// same windows of the row at pf (the next one to be filtered) are
+// prefetched.
+TEXT ·HGroups(SB), NOSPLIT, $0-72
+	MOVQ s+0(FP), SI
+	MOVQ d+8(FP), DI
+	MOVQ ng+16(FP), CX
+	MOVQ base+24(FP), R8
+	MOVQ cnt+32(FP), R9
+	MOVQ idx+40(FP), R10
+	MOVQ w+48(FP), R11
+	MOVQ ks+56(FP), R12
+	MOVQ pf+64(FP), R13
+	MOVQ $0x5555555555555555, AX
+	KMOVQ AX, K1
+	TESTQ CX, CX
+	JEQ  hgdone
+	CMPQ R12, $4
+	JEQ  hgloop4
+
+hgloop2:
+	MOVLQSX (R8), AX
+	PREFETCHT0 (R13)(AX*1)
+	PREFETCHT0 64(R13)(AX*1)
+	VMOVDQU8 (SI)(AX*1), Z1
+	VMOVDQU8 64(SI)(AX*1), Z2
+	VMOVDQU8 (R10), Z0
+	VPERMI2B.Z Z2, Z1, K1, Z0
+	VPMADDWD (R11), Z0, Z0
+	MOVL (R9), DX
+	MOVL $1, BX
+	SHLXL DX, BX, BX
+	DECL BX
+	KMOVW BX, K2
+	VMOVDQU32 Z0, K2, (DI)
+	LEAQ (DI)(DX*4), DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	DECQ CX
+	JNZ  hgloop2
+	JMP  hgdone
+
+hgloop4:
+	MOVLQSX (R8), AX
+	PREFETCHT0 (R13)(AX*1)
+	PREFETCHT0 64(R13)(AX*1)
+	VMOVDQU8 (SI)(AX*1), Z1
+	VMOVDQU8 64(SI)(AX*1), Z2
+	VMOVDQU8 (R10), Z0
+	VMOVDQU8 64(R10), Z3
+	VPERMI2B.Z Z2, Z1, K1, Z0
+	VPERMI2B.Z Z2, Z1, K1, Z3
+	VPMADDWD (R11), Z0, Z0
+	VPMADDWD 64(R11), Z3, Z3
+	VPADDD Z3, Z0, Z0
+	MOVL (R9), DX
+	MOVL $1, BX
+	SHLXL DX, BX, BX
+	DECL BX
+	KMOVW BX, K2
+	VMOVDQU32 Z0, K2, (DI)
+	LEAQ (DI)(DX*4), DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $128, R10
+	ADDQ $128, R11
+	DECQ CX
+	JNZ  hgloop4
+
+hgdone:
+	VZEROUPPER
+	RET
+
+// func vlinear512(t0, t1 *int32, out *uint8, n int, b0, b1 int32)
+// VLinear with 16 elements a step (n a multiple of 16).
+TEXT ·vlinear512(SB), NOSPLIT, $0-40
+	MOVQ t0+0(FP), SI
+	MOVQ t1+8(FP), DX
+	MOVQ out+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVL b0+32(FP), R12
+	MOVL b1+36(FP), R13
+	VPBROADCASTD R12, Z8
+	VPBROADCASTD R13, Z9
+	MOVL $2, AX
+	VPBROADCASTD AX, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ AX, AX
+	XORQ BX, BX
+
+vl5loop:
+	CMPQ CX, $16
+	JLT  vl5done
+	VMOVDQU32 (SI)(AX*1), Z0
+	VMOVDQU32 (DX)(AX*1), Z1
+	VPSRAD $4, Z0, Z0
+	VPSRAD $4, Z1, Z1
+	VPMULLD Z8, Z0, Z0
+	VPMULLD Z9, Z1, Z1
+	VPSRAD $16, Z0, Z0
+	VPSRAD $16, Z1, Z1
+	VPADDD Z1, Z0, Z0
+	VPADDD Z10, Z0, Z0
+	VPSRAD $2, Z0, Z0
+	VPMAXSD Z11, Z0, Z0
+	VPMOVUSDB Z0, X0
+	VMOVDQU X0, (DI)(BX*1)
+	ADDQ $64, AX
+	ADDQ $16, BX
+	SUBQ $16, CX
+	JMP  vl5loop
+
+vl5done:
+	VZEROUPPER
+	RET
+
+// func vcubic512(t0, t1, t2, t3 *int32, out *uint8, n int, b *[4]float32)
+// VCubic with 16 elements a step (n a multiple of 16).
+TEXT ·vcubic512(SB), NOSPLIT, $0-56
+	MOVQ t0+0(FP), R8
+	MOVQ t1+8(FP), R9
+	MOVQ t2+16(FP), R10
+	MOVQ t3+24(FP), R11
+	MOVQ out+32(FP), DI
+	MOVQ n+40(FP), CX
+	MOVQ b+48(FP), DX
+	VBROADCASTSS 0(DX), Z8
+	VBROADCASTSS 4(DX), Z9
+	VBROADCASTSS 8(DX), Z10
+	VBROADCASTSS 12(DX), Z11
+	VPXORD Z12, Z12, Z12
+	XORQ AX, AX
+	XORQ BX, BX
+
+vc5loop:
+	CMPQ CX, $16
+	JLT  vc5done
+	VCVTDQ2PS (R11)(AX*1), Z3
+	VMULPS Z11, Z3, Z3
+	VCVTDQ2PS (R10)(AX*1), Z2
+	VMULPS Z10, Z2, Z2
+	VADDPS Z3, Z2, Z2
+	VCVTDQ2PS (R9)(AX*1), Z1
+	VMULPS Z9, Z1, Z1
+	VADDPS Z2, Z1, Z1
+	VCVTDQ2PS (R8)(AX*1), Z0
+	VMULPS Z8, Z0, Z0
+	VADDPS Z1, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMAXSD Z12, Z0, Z0
+	VPMOVUSDB Z0, X0
+	VMOVDQU X0, (DI)(BX*1)
+	ADDQ $64, AX
+	ADDQ $16, BX
+	SUBQ $16, CX
+	JMP  vc5loop
+
+vc5done:
+	VZEROUPPER
 	RET

@@ -5,6 +5,14 @@ package simd
 // AVX2 is false: this build has no assembly kernels.
 var AVX2 = false
 
+// AVX512 is false: this build has no assembly kernels.
+var AVX512 = false
+
+// HGroups panics: see AVX512.
+func HGroups(s *uint8, d *int32, ng int, base *int32, cnt *int32, idx *uint8, w *int16, ks int, pf *uint8) {
+	panic("simd: no assembly kernels in this build")
+}
+
 // HGather panics: see AVX2.
 func HGather(s *uint8, d *int32, n int, ofs *int32, alpha *int32, plane int, ks int) {
 	panic("simd: no assembly kernels in this build")
