@@ -11,12 +11,30 @@ import (
 // Extract calls (the crops of concurrent service requests) are queued,
 // collected for a short bounded wait and run as one model batch; every
 // call gets its own features back. A batch is cut when it holds
-// Config.BatchSize images of one size, or when its oldest image has waited
-// BatchWait; while all Config.BatchRuns runs are busy, images keep
-// collecting. A call whose context ends stops waiting at once (its queued
+// Config.BatchSize images of one size, when its oldest image has waited
+// BatchWait, or at once when no call announced by Expect is still on its
+// way; while all Config.BatchRuns runs are busy, images keep collecting. A call whose context ends stops waiting at once (its queued
 // images are dropped; a run already carrying them goes on for the
 // others), and a run that fails is repeated call by call, so one call's
 // bad input fails that call alone.
+
+// Expect announces an Extract call to come (a recognition that is still
+// detecting or cropping): with cross-call batching on, a batch waits (up to
+// BatchWait) only while announced calls have not queued their images yet;
+// with none announced it runs at once, so a lone request never waits.
+// The returned function withdraws the announcement (call it right before
+// Extract, or when giving up); calling it again does nothing.
+func (e *Extractor) Expect() (done func()) {
+	e.q.expected.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if e.q.expected.Add(-1) == 0 {
+				e.q.wake()
+			}
+		})
+	}
+}
 
 // call is one Extract batch waiting for shared runs.
 type call struct {
@@ -66,6 +84,8 @@ type queue struct {
 	running bool          // a dispatcher goroutine is alive
 	kick    chan struct{} // wakes the dispatcher: images queued or dropped
 	slots   chan struct{} // one token per model run in flight
+	// expected counts announced calls (Expect) that have not queued yet.
+	expected atomic.Int64
 }
 
 // extractShared runs the preprocessed batch b through the shared queue.
@@ -154,7 +174,7 @@ func (q *queue) cut(max int, wait time.Duration) []item {
 			}
 		}
 		left := wait - time.Since(first.at)
-		if n >= max || left <= 0 {
+		if n >= max || left <= 0 || q.expected.Load() <= 0 {
 			out := make([]item, 0, min(n, max))
 			rest := q.items[:0]
 			for _, it := range q.items {

@@ -14,8 +14,9 @@ import (
 	"github.com/shitu-go/shitu/tensor"
 )
 
-// forever is a batching wait no test reaches: batches are then cut only
-// when full, so which calls share a run does not depend on timing.
+// forever is a batching wait no test reaches: with a call announced
+// (Expect) that never comes, batches are then cut only when full, so
+// which calls share a run does not depend on timing.
 const forever = time.Hour
 
 // queued waits until n images are in the extractor's queue.
@@ -66,6 +67,7 @@ func TestExtractSharedJoinsCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.Expect()() // a call on its way: batches wait for it
 	// Four calls of 1, 2, 3 and 2 images fill exactly one batch of 8.
 	var calls [][]*imaging.Image
 	var chans []chan extractResult
@@ -101,6 +103,7 @@ func TestExtractSharedWaitIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.Expect()() // a call on its way: batches wait for it
 	// A lone call is run after the wait, although the batch is not full;
 	// a call with more images than a batch runs full batches.
 	for _, n := range []int{1, 40} {
@@ -134,6 +137,7 @@ func TestExtractSharedSizesApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.Expect()() // a call on its way: batches wait for it
 	// Two sizes (6×5 and 5×5 after resize_short), two calls each: the
 	// batches pair images of one size only.
 	a1, b1 := extractAsync(e, context.Background(), []*imaging.Image{testImage(1, 6, 5)}), extractAsync(e, context.Background(), []*imaging.Image{testImage(2, 5, 5)})
@@ -159,6 +163,7 @@ func TestExtractSharedCancelWhileQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.Expect()() // a call on its way: batches wait for it
 	ctx, cancel := context.WithCancel(context.Background())
 	a := extractAsync(e, ctx, []*imaging.Image{testImage(1, 6, 5), testImage(2, 6, 5)})
 	queued(t, e, 2)
@@ -210,6 +215,7 @@ func TestExtractSharedCancelWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.Expect()() // a call on its way: batches wait for it
 	ctx, cancel := context.WithCancel(context.Background())
 	a := extractAsync(e, ctx, []*imaging.Image{testImage(1, 6, 5)})
 	queued(t, e, 1)
@@ -270,6 +276,7 @@ func TestExtractSharedFailureStaysWithItsCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.Expect()() // a call on its way: batches wait for it
 	white, _ := imaging.NewImage(6, 5, 3)
 	for i := range white.Pix {
 		white.Pix[i] = 255
@@ -301,6 +308,7 @@ func TestExtractSharedConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.Expect()() // a call on its way: batches wait for it
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for c := range 32 {
@@ -349,6 +357,7 @@ func TestExtractSharedORTMatchesUnbatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer shared.Expect()()
 	var calls [][]*imaging.Image
 	seed := 0
 	for _, n := range []int{1, 3, 2, 3} {
@@ -391,4 +400,37 @@ func TestExtractSharedORTMatchesUnbatched(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	t.Logf("largest difference to the unbatched features: %g", worst)
+}
+
+func TestExtractSharedNoWaitWithoutExpected(t *testing.T) {
+	s := &fakeSession{batch: -1}
+	cfg := Config{Width: 6, Height: 5, BatchSize: 8, BatchWait: forever}
+	e, err := New(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No call on its way: a lone call runs at once despite the wait.
+	img := []*imaging.Image{testImage(1, 6, 5)}
+	f, err := e.Extract(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFeats(t, cfg, f, img)
+	// One announced call holds the batch until it withdraws.
+	done := e.Expect()
+	a := extractAsync(e, context.Background(), img)
+	queued(t, e, 1)
+	select {
+	case <-a:
+		t.Fatal("the batch ran while a call was announced")
+	default:
+	}
+	done()
+	done() // a second withdrawal does nothing
+	if r := <-a; r.err != nil {
+		t.Fatal(r.err)
+	}
+	if e.q.expected.Load() != 0 || fmt.Sprint(s.sizes) != "[1 1]" {
+		t.Fatalf("expected %d, runs %v", e.q.expected.Load(), s.sizes)
+	}
 }

@@ -41,9 +41,11 @@ type Config struct {
 	// number of CPUs).
 	Workers int
 	// BatchWait turns on cross-call batching in Extract: the images of
-	// concurrent calls are collected for up to this long after the oldest
-	// was queued and run together, up to BatchSize per run (default 0:
-	// off, every call runs its own batches). Features do not depend on it.
+	// concurrent calls are run together, up to BatchSize per run; a batch
+	// waits up to this long after its oldest image was queued, and only
+	// while calls announced by Extractor.Expect are on their way (default
+	// 0: off, every call runs its own batches). Features do not depend on
+	// it.
 	BatchWait time.Duration
 	// BatchRuns: shared model runs at once with cross-call batching
 	// (default 1); while all are busy, images keep collecting.
