@@ -94,8 +94,10 @@ func TestCrossRequestBatching(t *testing.T) {
 	imgs := batchImages(t, 4)
 	opts := sys.Options()
 	opts.KeepUnknown = true
-	batched := recognizeAll(t, sys, imgs, opts)
 	ext := sys.Extractor().(*feature.Extractor)
+	hold := ext.Expect() // a fifth request on its way: the batch waits until it is full
+	batched := recognizeAll(t, sys, imgs, opts)
+	hold()
 	if st := ext.Stats(); st.Batches != 1 || st.Joined != 1 || st.Images != 4 {
 		t.Fatalf("batched stats %+v, want one shared run of 4", st)
 	}
