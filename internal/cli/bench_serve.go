@@ -25,6 +25,7 @@ import (
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	shituv1 "github.com/shitu-go/shitu/api/proto/shitu/v1"
+	"github.com/shitu-go/shitu/feature"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/internal/loadgen"
 	"github.com/shitu-go/shitu/recognize"
@@ -61,6 +62,8 @@ type benchServeCmd struct {
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
 	GRPC        bool          `name:"grpc" help:"Also load-test the gRPC service of the same server (shitu.v1.Shitu/Recognize, the raw JPEG, one client connection) right after each HTTP level."`
+	Batching    string        `enum:"on,off,both" default:"on" help:"Cross-request batching of the service (as shitu serve --batch-wait): on, off, or both: each level without it, then with it, side by side."`
+	batchFlags
 }
 
 // serveRow is one line of the table.
@@ -111,8 +114,22 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	wait, err := c.wait()
+	if err != nil {
+		return fmt.Errorf("bench serve: %w", err)
+	}
+	// modes are the batching waits each level runs with, in order.
+	modes := []time.Duration{wait}
+	switch {
+	case c.Batching == "off":
+		modes = []time.Duration{0}
+	case c.Batching == "both" && wait > 0:
+		modes = []time.Duration{0, wait}
+	case c.Batching == "both":
+		return fmt.Errorf("bench serve: --batching both needs a --batch-wait above 0")
+	}
 	threads := max(c.Threads, 1)
-	sys, err := g.open(cfg, threads, shitu.Options{})
+	sys, err := g.open(cfg, threads, shitu.Options{BatchWait: modes[0], BatchRuns: c.BatchRuns})
 	if err != nil {
 		return err
 	}
@@ -149,6 +166,9 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(g.stdout, "service %s: %d workers, queue %d, %d intra-op thread(s) per model run, GOMAXPROCS %d, %d cores\n",
 		url, workers, queue, threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(g.stdout, "cross-request batching: %s (wait %v, at most %d crops per run, %d shared runs at once)\n",
+		c.Batching, wait, sys.Extractor().(*feature.Extractor).Config().BatchSize, sys.Extractor().(*feature.Extractor).Config().BatchRuns)
+	fmt.Fprintf(g.stdout, "CPU flags: %s; load average before: %s\n", cpuFlags(), loadAvg())
 	var rpc shituv1.ShituClient
 	if c.GRPC {
 		lnG, err := net.Listen("tcp", "127.0.0.1:0")
@@ -189,47 +209,77 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	var rows []serveRow
 	var refTP, svcTP, ratios []float64
 	grpcTP, httpTP := map[int][]float64{}, map[int][]float64{}
+	// With --batching both: per level, batched ÷ unbatched img/s and the
+	// p99 growth, per round.
+	batchRatio, p99Diff := map[int][]float64{}, map[int][]float64{}
+	ext := sys.Extractor().(*feature.Extractor)
+	var shared feature.Stats // the recognition runs of the batched levels
+	name := func(base string, mode time.Duration) string {
+		if len(modes) > 1 && mode > 0 {
+			return base + "+batch"
+		}
+		return base
+	}
 	for round := 1; round <= c.Rounds; round++ {
 		for _, conc := range levels {
 			var ref *loadgen.Result
 			if conc == c.Reference {
+				sys.SetBatchWait(modes[0])
 				if ref, err = c.inProcess(g.ctx, sys, refOpts, datas, conc); err != nil {
 					return fmt.Errorf("bench serve: in-process reference: %w", err)
 				}
-				rows = append(rows, serveRow{round: round, name: "in-process", conc: conc, res: ref})
+				rows = append(rows, serveRow{round: round, name: name("in-process", modes[0]), conc: conc, res: ref})
 				refTP = append(refTP, ref.Throughput())
 			}
-			res, err := loadgen.Run(g.ctx, loadgen.Config{
-				URL: url, ContentType: "image/jpeg", Bodies: datas,
-				Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
-			})
-			if err != nil {
-				return fmt.Errorf("bench serve: %w", err)
-			}
-			rows = append(rows, serveRow{round: round, name: "service", conc: conc, res: res})
-			if res.FirstError != nil {
-				fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
-			}
-			if rpc != nil {
-				gr, err := c.grpcLevel(g.ctx, rpc, datas, conc)
+			var perMode []*loadgen.Result
+			for mi, mode := range modes {
+				sys.SetBatchWait(mode)
+				st0 := ext.Stats()
+				res, err := loadgen.Run(g.ctx, loadgen.Config{
+					URL: url, ContentType: "image/jpeg", Bodies: datas,
+					Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
+				})
 				if err != nil {
-					return fmt.Errorf("bench serve: gRPC: %w", err)
+					return fmt.Errorf("bench serve: %w", err)
 				}
-				rows = append(rows, serveRow{round: round, name: "grpc", conc: conc, res: gr})
-				if gr.FirstError != nil {
-					fmt.Fprintf(g.stderr, "bench serve: gRPC concurrency %d: %d errors, first: %v\n", conc, gr.Errors, gr.FirstError)
+				perMode = append(perMode, res)
+				if st := ext.Stats(); mode > 0 {
+					shared.Batches += st.Batches - st0.Batches
+					shared.Images += st.Images - st0.Images
+					shared.Joined += st.Joined - st0.Joined
 				}
-				grpcTP[conc] = append(grpcTP[conc], gr.Throughput())
-				httpTP[conc] = append(httpTP[conc], res.Throughput())
+				rows = append(rows, serveRow{round: round, name: name("service", mode), conc: conc, res: res})
+				if res.FirstError != nil {
+					fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
+				}
+				if rpc != nil {
+					gr, err := c.grpcLevel(g.ctx, rpc, datas, conc)
+					if err != nil {
+						return fmt.Errorf("bench serve: gRPC: %w", err)
+					}
+					rows = append(rows, serveRow{round: round, name: name("grpc", mode), conc: conc, res: gr})
+					if gr.FirstError != nil {
+						fmt.Fprintf(g.stderr, "bench serve: gRPC concurrency %d: %d errors, first: %v\n", conc, gr.Errors, gr.FirstError)
+					}
+					if mi == 0 {
+						grpcTP[conc] = append(grpcTP[conc], gr.Throughput())
+						httpTP[conc] = append(httpTP[conc], res.Throughput())
+					}
+				}
+				if ref != nil && mi == 0 {
+					svcTP = append(svcTP, res.Throughput())
+					if r := ref.Throughput(); r > 0 {
+						ratios = append(ratios, res.Throughput()/r)
+					}
+				}
 			}
-			if ref != nil {
-				svcTP = append(svcTP, res.Throughput())
-				if r := ref.Throughput(); r > 0 {
-					ratios = append(ratios, res.Throughput()/r)
-				}
+			if len(perMode) == 2 && perMode[0].Throughput() > 0 {
+				batchRatio[conc] = append(batchRatio[conc], perMode[1].Throughput()/perMode[0].Throughput())
+				p99Diff[conc] = append(p99Diff[conc], (perMode[1].Percentile(99)-perMode[0].Percentile(99)).Seconds()*1e3)
 			}
 		}
 	}
+	sys.SetBatchWait(modes[0])
 	writeServeTable(g.stdout, rows, c.Rounds > 1)
 	if len(ratios) > 0 {
 		per := make([]string, len(ratios))
@@ -245,6 +295,17 @@ func (c *benchServeCmd) Run(g *Globals) error {
 				conc, median(grpcTP[conc]), median(httpTP[conc]), median(grpcTP[conc])/max(median(httpTP[conc]), 1e-9))
 		}
 	}
+	for _, conc := range levels {
+		if r := batchRatio[conc]; len(r) > 0 {
+			fmt.Fprintf(g.stdout, "concurrency %d: batched/unbatched img/s %.3f, p99 %+.1f ms (medians over %d round(s); batching wait %v)\n",
+				conc, median(r), median(p99Diff[conc]), len(r), wait)
+		}
+	}
+	if wait > 0 && shared.Batches > 0 {
+		fmt.Fprintf(g.stdout, "batched levels: %d recognition runs for %d crops (%.2f per run), %d of them shared by several requests\n",
+			shared.Batches, shared.Images, float64(shared.Images)/float64(shared.Batches), shared.Joined)
+	}
+	fmt.Fprintf(g.stdout, "load average after: %s\n", loadAvg())
 	fmt.Fprintln(g.stdout, "img/s: wall-clock; cpu ms/img: this process's CPU time (client + server, or the in-process loop) per image, which depends little on other load on the machine")
 	fmt.Fprintln(g.stdout, "latency: client-side, request sent → whole answer read; percentiles nearest-rank over the successful requests")
 	return nil

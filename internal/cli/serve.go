@@ -41,6 +41,28 @@ type serveCmd struct {
 	FetchAllow    []string          `name:"fetch-allow" help:"Hosts whose http(s) image URLs are fetched (repeatable; '*.example.com' admits subdomains). Default: image URLs are refused."`
 	PaddleXImage  bool              `name:"paddlex-image" default:"true" negatable:"" help:"Return the visualised image from /shitu-infer, as PaddleX does."`
 	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
+	batchFlags
+}
+
+// batchFlags are the cross-request batching flags of serve and bench serve.
+type batchFlags struct {
+	BatchWait  time.Duration `name:"batch-wait" default:"2ms" help:"Cross-request batching: the crops of concurrent requests are collected for up to this long and run as one recognition batch of at most IndexProcess.batch_size crops (0: off)."`
+	NoBatching bool          `name:"no-batching" help:"Turn cross-request batching off (as --batch-wait 0)."`
+	BatchRuns  int           `name:"batch-runs" help:"Shared recognition runs at once with batching (default: cores ÷ --threads, at least 1)."`
+}
+
+// wait is the batching wait the flags ask for (0: off).
+func (b batchFlags) wait() (time.Duration, error) {
+	if b.BatchWait < 0 || b.BatchWait > time.Second {
+		return 0, fmt.Errorf("--batch-wait %v is out of range: allowed 0..1s", b.BatchWait)
+	}
+	if b.BatchRuns < 0 || b.BatchRuns > 1024 {
+		return 0, fmt.Errorf("--batch-runs %d is out of range: allowed 0..1024 (0: the default)", b.BatchRuns)
+	}
+	if b.NoBatching {
+		return 0, nil
+	}
+	return b.BatchWait, nil
 }
 
 // checkExposure refuses to listen beyond loopback without a key unless
@@ -100,6 +122,10 @@ func (c *serveCmd) Run(g *Globals) error {
 	if err := c.checkFlags(); err != nil {
 		return err
 	}
+	wait, err := c.wait()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	cfg, err := c.load(g)
 	if err != nil {
 		return err
@@ -123,7 +149,8 @@ func (c *serveCmd) Run(g *Globals) error {
 		threads = 1 // many requests in parallel: one intra-op thread each
 	}
 	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
-	sys, err := g.open(cfg, threads, shitu.Options{SnapshotEvery: c.SnapshotEvery, Logger: logger})
+	sys, err := g.open(cfg, threads, shitu.Options{SnapshotEvery: c.SnapshotEvery, Logger: logger,
+		BatchWait: wait, BatchRuns: c.BatchRuns})
 	if err != nil {
 		return err
 	}
