@@ -38,8 +38,8 @@ import (
 // the JSON answer.
 //
 // Threads, for a fair comparison: the service runs like `shitu serve` by
-// default (1 intra-op thread per model run, --workers GOMAXPROCS
-// recognitions at once). The in-process reference runs decode + Recognize
+// default (1 intra-op thread per model run, --workers as serve chooses
+// them, cross-request batching on). The in-process reference runs decode + Recognize
 // on the very same sessions at --reference concurrency, which is what
 // `shitu bench pipeline --concurrency 4` does on 2 cores (threads = cores ÷
 // concurrency = 1). With --workers equal to --reference both run the same
@@ -48,6 +48,10 @@ import (
 // --grpc serves the same server over gRPC too and times Recognize (the raw
 // JPEG in, the answer message out) right after each HTTP level, so HTTP
 // and gRPC are compared in the same run under the same load.
+//
+// --batching both runs every level without, then with cross-request
+// batching (System.SetBatchWait on the same server), and prints the
+// batched/unbatched img/s ratio and p99 difference per level.
 type benchServeCmd struct {
 	Config      string        `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
 	Overrides   []string      `short:"o" sep:"none" help:"Override a config key (repeatable)."`
@@ -57,7 +61,7 @@ type benchServeCmd struct {
 	Duration    time.Duration `default:"60s" help:"Time cap per level: a level stops at -n requests or this, whichever comes first."`
 	Warmup      int           `default:"3" help:"Untimed requests before each level."`
 	Threads     int           `default:"1" help:"Intra-op threads per model run (shitu serve's default: 1)."`
-	Workers     int           `help:"Server recognitions at once (default: GOMAXPROCS, as shitu serve)."`
+	Workers     int           `help:"Server recognitions at once (default as shitu serve: 4 × GOMAXPROCS with batching on or both, else GOMAXPROCS)."`
 	Queue       int           `help:"Requests that may wait for a worker (default: max(4 × workers, highest concurrency), so the benchmark never sees 429)."`
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
@@ -135,10 +139,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	}
 	defer sys.Close()
 	opts := sys.Options()
-	workers := c.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := serveWorkers(c.Workers, slices.Max(modes))
 	queue := c.Queue
 	if queue <= 0 {
 		queue = max(4*workers, slices.Max(append([]int{c.Reference}, c.Concurrency...)))
