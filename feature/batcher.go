@@ -90,9 +90,22 @@ type queue struct {
 
 // extractShared runs the preprocessed batch b through the shared queue.
 func (e *Extractor) extractShared(ctx context.Context, b *batch) ([][]float32, error) {
+	q := &e.q
+	// Nothing to share with: no images queued, no call on its way, a run
+	// free. Run here, without the hop to a runner.
+	q.mu.Lock()
+	alone := len(q.items) == 0 && q.expected.Load() <= 0
+	q.mu.Unlock()
+	if alone {
+		select {
+		case q.slots <- struct{}{}:
+			defer func() { <-q.slots }()
+			return e.run(ctx, b)
+		default:
+		}
+	}
 	n := len(b.idx)
 	c := &call{ctx: ctx, data: b.data, w: b.w, h: b.h, feats: make([][]float32, n), left: n, done: make(chan struct{})}
-	q := &e.q
 	now := time.Now()
 	q.mu.Lock()
 	for k := range n {
