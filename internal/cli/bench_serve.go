@@ -49,8 +49,9 @@ import (
 // JPEG in, the answer message out) right after each HTTP level, so HTTP
 // and gRPC are compared in the same run under the same load.
 //
-// --batching both runs every level without, then with cross-request
-// batching (System.SetBatchWait on the same server), and prints the
+// --batching both runs every level without and with cross-request
+// batching (System.SetBatchWait on the same server; which goes first
+// alternates per round), and prints the
 // batched/unbatched img/s ratio and p99 difference per level.
 type benchServeCmd struct {
 	Config      string        `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
@@ -232,8 +233,15 @@ func (c *benchServeCmd) Run(g *Globals) error {
 				rows = append(rows, serveRow{round: round, name: name("in-process", modes[0]), conc: conc, res: ref})
 				refTP = append(refTP, ref.Throughput())
 			}
-			var perMode []*loadgen.Result
-			for mi, mode := range modes {
+			// Both modes: unbatched first in odd rounds, batched first in
+			// even ones, so that neither always runs second.
+			perMode := make([]*loadgen.Result, len(modes))
+			order := []int{0, 1}[:len(modes)]
+			if len(modes) == 2 && round%2 == 0 {
+				order = []int{1, 0}
+			}
+			for _, mi := range order {
+				mode := modes[mi]
 				sys.SetBatchWait(mode)
 				st0 := ext.Stats()
 				res, err := loadgen.Run(g.ctx, loadgen.Config{
@@ -243,7 +251,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 				if err != nil {
 					return fmt.Errorf("bench serve: %w", err)
 				}
-				perMode = append(perMode, res)
+				perMode[mi] = res
 				if st := ext.Stats(); mode > 0 {
 					shared.Batches += st.Batches - st0.Batches
 					shared.Images += st.Images - st0.Images
