@@ -39,7 +39,7 @@ import (
 //
 // Threads, for a fair comparison: the service runs like `shitu serve` by
 // default (1 intra-op thread per model run, --workers as serve chooses
-// them, cross-request batching on). The in-process reference runs decode + Recognize
+// them, cross-request batching off). The in-process reference runs decode + Recognize
 // on the very same sessions at --reference concurrency, which is what
 // `shitu bench pipeline --concurrency 4` does on 2 cores (threads = cores ÷
 // concurrency = 1). With --workers equal to --reference both run the same
@@ -67,9 +67,12 @@ type benchServeCmd struct {
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
 	GRPC        bool          `name:"grpc" help:"Also load-test the gRPC service of the same server (shitu.v1.Shitu/Recognize, the raw JPEG, one client connection) right after each HTTP level."`
-	Batching    string        `enum:"on,off,both" default:"on" help:"Cross-request batching of the service (as shitu serve --batch-wait): on, off, or both: each level without it, then with it, side by side."`
+	Batching    string        `enum:"on,off,both" default:"off" help:"Cross-request batching of the service (shitu serve --batch-wait): off (serve's default), on, or both: each level without and with it, side by side."`
 	batchFlags
 }
+
+// benchBatchWait is the batching wait of --batching on|both without --batch-wait.
+const benchBatchWait = 2 * time.Millisecond
 
 // serveRow is one line of the table.
 type serveRow struct {
@@ -123,15 +126,16 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("bench serve: %w", err)
 	}
+	if wait == 0 && c.Batching != "off" {
+		wait = benchBatchWait
+	}
 	// modes are the batching waits each level runs with, in order.
 	modes := []time.Duration{wait}
 	switch {
 	case c.Batching == "off":
 		modes = []time.Duration{0}
-	case c.Batching == "both" && wait > 0:
-		modes = []time.Duration{0, wait}
 	case c.Batching == "both":
-		return fmt.Errorf("bench serve: --batching both needs a --batch-wait above 0")
+		modes = []time.Duration{0, wait}
 	}
 	threads := max(c.Threads, 1)
 	sys, err := g.open(cfg, threads, shitu.Options{BatchWait: modes[0], BatchRuns: c.BatchRuns})

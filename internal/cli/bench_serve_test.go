@@ -20,7 +20,6 @@ func TestBenchServeFlagErrors(t *testing.T) {
 		{"zero duration", []string{"--duration", "0s"}, "must be > 0"},
 		{"negative warmup", []string{"--warmup=-1"}, "≥ 0"},
 		{"zero concurrency", []string{"--concurrency", "1,0"}, "concurrency 0"},
-		{"both without a wait", []string{"--batching", "both", "--batch-wait", "0"}, "needs a --batch-wait above 0"},
 		{"negative wait", []string{"--batch-wait=-1ms"}, "--batch-wait -1ms is out of range"},
 		{"huge wait", []string{"--batch-wait", "1h"}, "--batch-wait 1h0m0s is out of range"},
 	}
@@ -69,16 +68,16 @@ func TestBenchServeSynthetic(t *testing.T) {
 // cross-request batching and prints them side by side with the ratio.
 func TestBenchServeBatchingBoth(t *testing.T) {
 	testutil.ORTLib(t)
-	out, errs, code := run(t, "bench", "serve", "-n", "2", "--concurrency", "2", "--reference", "0", "--warmup", "0", "--batching", "both", "--batch-wait", "5ms")
+	out, errs, code := run(t, "bench", "serve", "-n", "2", "--concurrency", "2", "--reference", "0", "--warmup", "0", "--batching", "both")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	for _, re := range []string{
-		`cross-request batching: both \(wait 5ms, at most 32 crops per run, \d+ shared runs at once\)`,
+		`cross-request batching: both \(wait 2ms, at most 32 crops per run, \d+ shared runs at once\)`,
 		`CPU flags: .+; load average before: `,
 		`(?m)^\s+service\s+2\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
 		`(?m)^\s+service\+batch\s+2\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
-		`concurrency 2: batched/unbatched img/s [0-9.]+, p99 [-+][0-9.]+ ms \(medians over 1 round\(s\); batching wait 5ms\)`,
+		`concurrency 2: batched/unbatched img/s [0-9.]+, p99 [-+][0-9.]+ ms \(medians over 1 round\(s\); batching wait 2ms\)`,
 		`batched levels: \d+ recognition runs for \d+ crops \([0-9.]+ per run\), \d+ of them shared by several requests`,
 		`load average after: `,
 	} {
