@@ -91,6 +91,16 @@ type Options struct {
 	// Recognize, when set, adjusts the recognition options derived from
 	// the config before the system is assembled.
 	Recognize func(*recognize.Options) error
+	// BatchWait turns on cross-request batching of the recognition model:
+	// the crops of concurrent recognitions (and other embeddings) are
+	// collected for up to this long and run as one batch of at most
+	// IndexProcess.batch_size crops (feature.Config.BatchWait). Default 0:
+	// off, every call runs its own batches. SetBatchWait changes it later.
+	BatchWait time.Duration
+	// BatchRuns is the number of shared recognition runs at once with
+	// cross-request batching (default: CPUs ÷ Threads, at least 1, so the
+	// runs together use every CPU).
+	BatchRuns int
 }
 
 // OpenFile loads a PaddleClas inference config with -o style overrides
@@ -176,6 +186,10 @@ func (s *System) loadModels(ctx context.Context, b infer.Backend) error {
 	}
 	// Galleries are bound to the model and the preprocessing that made their vectors.
 	s.model = feature.Fingerprint(recBytes, fc)
+	fc.BatchWait, fc.BatchRuns = s.o.BatchWait, s.o.BatchRuns
+	if fc.BatchRuns <= 0 {
+		fc.BatchRuns = max(1, runtime.NumCPU()/max(s.o.Threads, 1))
+	}
 	ext, err := feature.New(rs, fc)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/config"
+	"github.com/shitu-go/shitu/feature"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/gallery/paddleclas"
 	"github.com/shitu-go/shitu/imaging"
@@ -126,6 +127,18 @@ func (s *System) IndexProcess() paddleclas.IndexProcess { return s.ip }
 // Extractor is the system's feature extractor (a *feature.Extractor for
 // systems made by Open).
 func (s *System) Extractor() gallery.Extractor { return s.ext }
+
+// SetBatchWait changes the wait of cross-request batching
+// (Options.BatchWait) for the recognitions that start from now on; 0
+// turns it off. It reports false when the system's extractor does not
+// batch across calls (systems made by New with another extractor).
+func (s *System) SetBatchWait(d time.Duration) bool {
+	e, ok := s.ext.(*feature.Extractor)
+	if ok {
+		e.SetBatchWait(d)
+	}
+	return ok
+}
 
 // Gallery returns a named gallery; "" is DefaultGallery.
 func (s *System) Gallery(name string) (*gallery.Gallery, error) {

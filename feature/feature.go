@@ -38,6 +38,9 @@ type Extractor struct {
 
 	mu    sync.Mutex
 	stats Stats
+
+	wait atomic.Int64 // cross-call batching wait in ns (0: off)
+	q    queue
 }
 
 // Stats accumulate what an Extractor did.
@@ -46,6 +49,7 @@ type Stats struct {
 	Batches int           // model runs
 	Busy    time.Duration // time inside the model
 	Wall    time.Duration // wall time of ExtractFiles calls
+	Joined  int           // model runs that carried images of more than one Extract call
 }
 
 // BusyShare is the share of ExtractFiles wall time the model was running.
@@ -72,6 +76,9 @@ func New(sess infer.Session, cfg Config) (*Extractor, error) {
 		return nil, fmt.Errorf("%w: want a float32 feature output, model has %v", ErrModel, out)
 	}
 	e := &Extractor{sess: sess, cfg: cfg, input: in[0].Name, batch: cfg.BatchSize}
+	e.wait.Store(int64(cfg.BatchWait))
+	e.q.kick = make(chan struct{}, 1)
+	e.q.slots = make(chan struct{}, cfg.BatchRuns)
 	if n := in[0].Shape[0]; n > 0 && int(n) < e.batch {
 		e.batch = int(n)
 	}
@@ -103,9 +110,22 @@ func (e *Extractor) Stats() Stats {
 	return e.stats
 }
 
+// SetBatchWait changes Config.BatchWait for the Extract calls that start
+// from now on: 0 turns cross-call batching off.
+func (e *Extractor) SetBatchWait(d time.Duration) {
+	e.wait.Store(int64(max(d, 0)))
+}
+
+// BatchWait is the current cross-call batching wait (0: off).
+func (e *Extractor) BatchWait() time.Duration { return e.batchWait() }
+
+func (e *Extractor) batchWait() time.Duration { return time.Duration(e.wait.Load()) }
+
 // Extract returns one L2-normalised feature per image, running the model
 // in batches of Config.BatchSize. The images of a batch are preprocessed
-// on up to GOMAXPROCS goroutines (the model is idle meanwhile).
+// on up to GOMAXPROCS goroutines (the model is idle meanwhile). With
+// cross-call batching on (Config.BatchWait), the images of concurrent
+// calls share model runs; the features are the same up to float rounding.
 func (e *Extractor) Extract(ctx context.Context, imgs []*imaging.Image) ([][]float32, error) {
 	// Plan the batches: consecutive images of one target size, at most e.batch each.
 	var batches []*batch
@@ -126,7 +146,11 @@ func (e *Extractor) Extract(ctx context.Context, imgs []*imaging.Image) ([][]flo
 		if err := e.preprocess(imgs, b); err != nil {
 			return nil, err
 		}
-		f, err := e.run(ctx, b)
+		run := e.run
+		if e.batchWait() > 0 {
+			run = e.extractShared
+		}
+		f, err := run(ctx, b)
 		if err != nil {
 			return nil, err
 		}

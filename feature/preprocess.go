@@ -3,6 +3,7 @@ package feature
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/shitu-go/shitu/imaging"
 )
@@ -39,6 +40,16 @@ type Config struct {
 	// Workers: decode/preprocess goroutines of ExtractFiles (default: the
 	// number of CPUs).
 	Workers int
+	// BatchWait turns on cross-call batching in Extract: the images of
+	// concurrent calls are run together, up to BatchSize per run; a batch
+	// waits up to this long after its oldest image was queued, and only
+	// while calls announced by Extractor.Expect are on their way (default
+	// 0: off, every call runs its own batches). Features do not depend on
+	// it.
+	BatchWait time.Duration
+	// BatchRuns: shared model runs at once with cross-call batching
+	// (default 1); while all are busy, images keep collecting.
+	BatchRuns int
 }
 
 // ImageNet statistics.
@@ -72,10 +83,16 @@ func (c Config) withDefaults() Config {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 32
 	}
+	if c.BatchRuns <= 0 {
+		c.BatchRuns = 1
+	}
 	return c
 }
 
 func (c Config) validate() error {
+	if c.BatchWait < 0 {
+		return fmt.Errorf("%w: negative batch wait %v", ErrConfig, c.BatchWait)
+	}
 	if c.Width < 0 || c.Height < 0 || c.ResizeShort < 0 {
 		return fmt.Errorf("%w: size %dx%d resize_short %d", ErrConfig, c.Width, c.Height, c.ResizeShort)
 	}

@@ -50,6 +50,10 @@ func (s *System) RecognizeWith(ctx context.Context, img *imaging.Image, opts Opt
 	return c.Decide(opts)
 }
 
+// expecter is an extractor that batches across calls and likes to know
+// of calls to come (feature.Extractor.Expect).
+type expecter interface{ Expect() (done func()) }
+
 // Searched is an image after detection, embedding and gallery search:
 // every box with its candidates, none accepted or suppressed yet. Decide
 // turns it into the answer under some acceptance options, as often as
@@ -113,6 +117,12 @@ func (s *System) candidates(ctx context.Context, img *imaging.Image, prep *Prepa
 		return nil, fmt.Errorf("%w: empty image", ErrImage)
 	}
 	t0 := time.Now()
+	// A batching extractor waits for recognitions on their way to it.
+	arrived := func() {}
+	if x, ok := s.emb.(expecter); ok {
+		arrived = x.Expect()
+	}
+	defer arrived()
 	sr := &Searched{}
 	var dets []detect.Box
 	if s.det != nil && !opts.NoDetector {
@@ -162,6 +172,7 @@ func (s *System) candidates(ctx context.Context, img *imaging.Image, prep *Prepa
 	}
 
 	t = time.Now()
+	arrived()
 	feats, err := s.emb.Extract(ctx, crops)
 	if err != nil {
 		return nil, err

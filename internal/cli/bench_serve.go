@@ -25,6 +25,7 @@ import (
 	"github.com/shitu-go/shitu"
 	"github.com/shitu-go/shitu/api"
 	shituv1 "github.com/shitu-go/shitu/api/proto/shitu/v1"
+	"github.com/shitu-go/shitu/feature"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/internal/loadgen"
 	"github.com/shitu-go/shitu/recognize"
@@ -38,8 +39,8 @@ import (
 // the JSON answer.
 //
 // Threads, for a fair comparison: the service runs like `shitu serve` by
-// default (1 intra-op thread per model run, --workers GOMAXPROCS
-// recognitions at once). The in-process reference runs decode + Recognize
+// default (1 intra-op thread per model run, --workers as serve chooses
+// them, cross-request batching off). The in-process reference runs decode + Recognize
 // on the very same sessions at --reference concurrency, which is what
 // `shitu bench pipeline --concurrency 4` does on 2 cores (threads = cores ÷
 // concurrency = 1). With --workers equal to --reference both run the same
@@ -48,6 +49,11 @@ import (
 // --grpc serves the same server over gRPC too and times Recognize (the raw
 // JPEG in, the answer message out) right after each HTTP level, so HTTP
 // and gRPC are compared in the same run under the same load.
+//
+// --batching both runs every level without and with cross-request
+// batching (System.SetBatchWait on the same server; which goes first
+// alternates per round), and prints the
+// batched/unbatched img/s ratio and p99 difference per level.
 type benchServeCmd struct {
 	Config      string        `short:"c" type:"existingfile" help:"PaddleClas config with a built gallery (default: synthesized models and a generated gallery in a temporary folder)."`
 	Overrides   []string      `short:"o" sep:"none" help:"Override a config key (repeatable)."`
@@ -57,13 +63,18 @@ type benchServeCmd struct {
 	Duration    time.Duration `default:"60s" help:"Time cap per level: a level stops at -n requests or this, whichever comes first."`
 	Warmup      int           `default:"3" help:"Untimed requests before each level."`
 	Threads     int           `default:"1" help:"Intra-op threads per model run (shitu serve's default: 1)."`
-	Workers     int           `help:"Server recognitions at once (default: GOMAXPROCS, as shitu serve)."`
+	Workers     int           `help:"Server recognitions at once (default as shitu serve: 4 × GOMAXPROCS with batching on or both, else GOMAXPROCS)."`
 	Queue       int           `help:"Requests that may wait for a worker (default: max(4 × workers, highest concurrency), so the benchmark never sees 429)."`
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
 	Console     bool          `help:"Mount the web console as shitu serve does by default (its review queue then sees every recognition); compare with and without."`
 	GRPC        bool          `name:"grpc" help:"Also load-test the gRPC service of the same server (shitu.v1.Shitu/Recognize, the raw JPEG, one client connection) right after each HTTP level."`
+	Batching    string        `enum:"on,off,both" default:"off" help:"Cross-request batching of the service (shitu serve --batch-wait): off (serve's default), on, or both: each level without and with it, side by side."`
+	batchFlags
 }
+
+// benchBatchWait is the batching wait of --batching on|both without --batch-wait.
+const benchBatchWait = 2 * time.Millisecond
 
 // serveRow is one line of the table.
 type serveRow struct {
@@ -113,17 +124,29 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	wait, err := c.wait()
+	if err != nil {
+		return fmt.Errorf("bench serve: %w", err)
+	}
+	if wait == 0 && c.Batching != "off" {
+		wait = benchBatchWait
+	}
+	// modes are the batching waits each level runs with, in order.
+	modes := []time.Duration{wait}
+	switch {
+	case c.Batching == "off":
+		modes = []time.Duration{0}
+	case c.Batching == "both":
+		modes = []time.Duration{0, wait}
+	}
 	threads := max(c.Threads, 1)
-	sys, err := g.open(cfg, threads, shitu.Options{})
+	sys, err := g.open(cfg, threads, shitu.Options{BatchWait: modes[0], BatchRuns: c.BatchRuns})
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
 	opts := sys.Options()
-	workers := c.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := serveWorkers(c.Workers, slices.Max(modes))
 	queue := c.Queue
 	if queue <= 0 {
 		queue = max(4*workers, slices.Max(append([]int{c.Reference}, c.Concurrency...)))
@@ -158,6 +181,9 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(g.stdout, "service %s: %d workers, queue %d, %d intra-op thread(s) per model run, GOMAXPROCS %d, %d cores\n",
 		url, workers, queue, threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(g.stdout, "cross-request batching: %s (wait %v, at most %d crops per run, %d shared runs at once)\n",
+		c.Batching, wait, sys.Extractor().(*feature.Extractor).Config().BatchSize, sys.Extractor().(*feature.Extractor).Config().BatchRuns)
+	fmt.Fprintf(g.stdout, "CPU flags: %s; load average before: %s\n", cpuFlags(), loadAvg())
 	var rpc shituv1.ShituClient
 	if c.GRPC {
 		lnG, err := net.Listen("tcp", "127.0.0.1:0")
@@ -198,47 +224,84 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	var rows []serveRow
 	var refTP, svcTP, ratios []float64
 	grpcTP, httpTP := map[int][]float64{}, map[int][]float64{}
+	// With --batching both: per level, batched ÷ unbatched img/s and the
+	// p99 growth, per round.
+	batchRatio, p99Diff := map[int][]float64{}, map[int][]float64{}
+	ext := sys.Extractor().(*feature.Extractor)
+	var shared feature.Stats // the recognition runs of the batched levels
+	name := func(base string, mode time.Duration) string {
+		if len(modes) > 1 && mode > 0 {
+			return base + "+batch"
+		}
+		return base
+	}
 	for round := 1; round <= c.Rounds; round++ {
 		for _, conc := range levels {
 			var ref *loadgen.Result
 			if conc == c.Reference {
+				sys.SetBatchWait(modes[0])
 				if ref, err = c.inProcess(g.ctx, sys, refOpts, datas, conc); err != nil {
 					return fmt.Errorf("bench serve: in-process reference: %w", err)
 				}
-				rows = append(rows, serveRow{round: round, name: "in-process", conc: conc, res: ref})
+				rows = append(rows, serveRow{round: round, name: name("in-process", modes[0]), conc: conc, res: ref})
 				refTP = append(refTP, ref.Throughput())
 			}
-			res, err := loadgen.Run(g.ctx, loadgen.Config{
-				URL: url, ContentType: "image/jpeg", Bodies: datas,
-				Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
-			})
-			if err != nil {
-				return fmt.Errorf("bench serve: %w", err)
+			// Both modes: unbatched first in odd rounds, batched first in
+			// even ones, so that neither always runs second.
+			perMode := make([]*loadgen.Result, len(modes))
+			order := []int{0, 1}[:len(modes)]
+			if len(modes) == 2 && round%2 == 0 {
+				order = []int{1, 0}
 			}
-			rows = append(rows, serveRow{round: round, name: "service", conc: conc, res: res})
-			if res.FirstError != nil {
-				fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
-			}
-			if rpc != nil {
-				gr, err := c.grpcLevel(g.ctx, rpc, datas, conc)
+			for _, mi := range order {
+				mode := modes[mi]
+				sys.SetBatchWait(mode)
+				st0 := ext.Stats()
+				res, err := loadgen.Run(g.ctx, loadgen.Config{
+					URL: url, ContentType: "image/jpeg", Bodies: datas,
+					Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
+				})
 				if err != nil {
-					return fmt.Errorf("bench serve: gRPC: %w", err)
+					return fmt.Errorf("bench serve: %w", err)
 				}
-				rows = append(rows, serveRow{round: round, name: "grpc", conc: conc, res: gr})
-				if gr.FirstError != nil {
-					fmt.Fprintf(g.stderr, "bench serve: gRPC concurrency %d: %d errors, first: %v\n", conc, gr.Errors, gr.FirstError)
+				perMode[mi] = res
+				if st := ext.Stats(); mode > 0 {
+					shared.Batches += st.Batches - st0.Batches
+					shared.Images += st.Images - st0.Images
+					shared.Joined += st.Joined - st0.Joined
 				}
-				grpcTP[conc] = append(grpcTP[conc], gr.Throughput())
-				httpTP[conc] = append(httpTP[conc], res.Throughput())
+				rows = append(rows, serveRow{round: round, name: name("service", mode), conc: conc, res: res})
+				if res.FirstError != nil {
+					fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
+				}
+				if rpc != nil {
+					gr, err := c.grpcLevel(g.ctx, rpc, datas, conc)
+					if err != nil {
+						return fmt.Errorf("bench serve: gRPC: %w", err)
+					}
+					rows = append(rows, serveRow{round: round, name: name("grpc", mode), conc: conc, res: gr})
+					if gr.FirstError != nil {
+						fmt.Fprintf(g.stderr, "bench serve: gRPC concurrency %d: %d errors, first: %v\n", conc, gr.Errors, gr.FirstError)
+					}
+					if mi == 0 {
+						grpcTP[conc] = append(grpcTP[conc], gr.Throughput())
+						httpTP[conc] = append(httpTP[conc], res.Throughput())
+					}
+				}
+				if ref != nil && mi == 0 {
+					svcTP = append(svcTP, res.Throughput())
+					if r := ref.Throughput(); r > 0 {
+						ratios = append(ratios, res.Throughput()/r)
+					}
+				}
 			}
-			if ref != nil {
-				svcTP = append(svcTP, res.Throughput())
-				if r := ref.Throughput(); r > 0 {
-					ratios = append(ratios, res.Throughput()/r)
-				}
+			if len(perMode) == 2 && perMode[0].Throughput() > 0 {
+				batchRatio[conc] = append(batchRatio[conc], perMode[1].Throughput()/perMode[0].Throughput())
+				p99Diff[conc] = append(p99Diff[conc], (perMode[1].Percentile(99)-perMode[0].Percentile(99)).Seconds()*1e3)
 			}
 		}
 	}
+	sys.SetBatchWait(modes[0])
 	writeServeTable(g.stdout, rows, c.Rounds > 1)
 	if len(ratios) > 0 {
 		per := make([]string, len(ratios))
@@ -254,6 +317,17 @@ func (c *benchServeCmd) Run(g *Globals) error {
 				conc, median(grpcTP[conc]), median(httpTP[conc]), median(grpcTP[conc])/max(median(httpTP[conc]), 1e-9))
 		}
 	}
+	for _, conc := range levels {
+		if r := batchRatio[conc]; len(r) > 0 {
+			fmt.Fprintf(g.stdout, "concurrency %d: batched/unbatched img/s %.3f, p99 %+.1f ms (medians over %d round(s); batching wait %v)\n",
+				conc, median(r), median(p99Diff[conc]), len(r), wait)
+		}
+	}
+	if wait > 0 && shared.Batches > 0 {
+		fmt.Fprintf(g.stdout, "batched levels: %d recognition runs for %d crops (%.2f per run), %d of them shared by several requests\n",
+			shared.Batches, shared.Images, float64(shared.Images)/float64(shared.Batches), shared.Joined)
+	}
+	fmt.Fprintf(g.stdout, "load average after: %s\n", loadAvg())
 	fmt.Fprintln(g.stdout, "img/s: wall-clock; cpu ms/img: this process's CPU time (client + server, or the in-process loop) per image, which depends little on other load on the machine")
 	fmt.Fprintln(g.stdout, "latency: client-side, request sent → whole answer read; percentiles nearest-rank over the successful requests")
 	return nil

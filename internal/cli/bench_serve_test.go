@@ -20,6 +20,8 @@ func TestBenchServeFlagErrors(t *testing.T) {
 		{"zero duration", []string{"--duration", "0s"}, "must be > 0"},
 		{"negative warmup", []string{"--warmup=-1"}, "≥ 0"},
 		{"zero concurrency", []string{"--concurrency", "1,0"}, "concurrency 0"},
+		{"negative wait", []string{"--batch-wait=-1ms"}, "--batch-wait -1ms is out of range"},
+		{"huge wait", []string{"--batch-wait", "1h"}, "--batch-wait 1h0m0s is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +61,29 @@ func TestBenchServeSynthetic(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(\d+) objects in the first`).FindStringSubmatch(out); m == nil || m[1] == "0" {
 		t.Errorf("the check request found no objects:\n%s", out)
+	}
+}
+
+// TestBenchServeBatchingBoth runs each level without and with
+// cross-request batching and prints them side by side with the ratio.
+func TestBenchServeBatchingBoth(t *testing.T) {
+	testutil.ORTLib(t)
+	out, errs, code := run(t, "bench", "serve", "-n", "2", "--concurrency", "2", "--reference", "0", "--warmup", "0", "--batching", "both")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, re := range []string{
+		`cross-request batching: both \(wait 2ms, at most 32 crops per run, \d+ shared runs at once\)`,
+		`CPU flags: .+; load average before: `,
+		`(?m)^\s+service\s+2\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`(?m)^\s+service\+batch\s+2\s+2\s+0\s+0\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$`,
+		`concurrency 2: batched/unbatched img/s [0-9.]+, p99 [-+][0-9.]+ ms \(medians over 1 round\(s\); batching wait 2ms\)`,
+		`batched levels: \d+ recognition runs for \d+ crops \([0-9.]+ per run\), \d+ of them shared by several requests`,
+		`load average after: `,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
 	}
 }
 

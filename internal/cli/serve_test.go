@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/models"
@@ -82,5 +84,29 @@ func TestPullErrorNamesMirror(t *testing.T) {
 	}
 	if err := pullError("det", "/m", fmt.Errorf("%w: x", models.ErrDownload)); strings.Contains(err.Error(), "SHITU_MIRROR") {
 		t.Fatalf("with a mirror: %v", err)
+	}
+}
+
+func TestServeBatchFlags(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(cfg, []byte("Global: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--batch-wait=-1ms"}, "serve: --batch-wait -1ms is out of range"},
+		{[]string{"--batch-wait", "2s"}, "serve: --batch-wait 2s is out of range"},
+		{[]string{"--batch-runs", "5000"}, "serve: --batch-runs 5000 is out of range"},
+	} {
+		_, errs, code := run(t, append([]string{"serve", "-c", cfg, "--addr", "127.0.0.1:0"}, tt.args...)...)
+		if code != 1 || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, errs, tt.want)
+		}
+	}
+	g := runtime.GOMAXPROCS(0)
+	if serveWorkers(0, 2*time.Millisecond) != 4*g || serveWorkers(0, 0) != g || serveWorkers(3, time.Millisecond) != 3 {
+		t.Errorf("default workers: %d with batching, %d without", serveWorkers(0, time.Millisecond), serveWorkers(0, 0))
 	}
 }
