@@ -187,5 +187,5 @@ func (r *Replica) publish(ctx context.Context, id string, body []byte) (uint64, 
 		}
 		break
 	}
-	return 0, fmt.Errorf("%w: the change was not acknowledged by a quorum of the NATS cluster within %v (%v); it is not acknowledged, retry when the cluster is back", ErrUnavailable, r.cfg.PublishTimeout, last)
+	return 0, fmt.Errorf("%w: the change was not acknowledged by a quorum of the NATS cluster within %v (%v); the change is not acknowledged (if a NATS server stored it before losing its quorum, it is applied once when the quorum is back); retry when the cluster is back", ErrUnavailable, r.cfg.PublishTimeout, last)
 }

@@ -416,8 +416,12 @@ func TestNoQuorumRefusesEditsKeepsReads(t *testing.T) {
 	}
 	c.restart(t, 1)
 	c.restart(t, 2)
+	// A client retrying after a 503 makes a new change: each attempt that
+	// the cluster stored is applied once, in order (at least once overall).
 	var res2 Result
+	tries := 0
 	for {
+		tries++
 		res2, err = r.Add(ctx, []gallery.Item{{Label: "back", Vector: vec(3)}}, nil)
 		if err == nil || ctx.Err() != nil {
 			break
@@ -426,7 +430,9 @@ func TestNoQuorumRefusesEditsKeepsReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, m := contents(t, r); m["lost"] != 0 || m["back"] != 1 || res2.Version <= res.Version {
+	// The refused edit was not acknowledged; it may still have been stored
+	// (once) by the leader that proposed it before losing its quorum.
+	if _, m := contents(t, r); m["lost"] > 1 || m["kept"] != 1 || m["back"] < 1 || m["back"] > tries || res2.Version <= res.Version {
 		t.Fatalf("after quorum came back: %v at %d", m, res2.Version)
 	}
 }

@@ -109,14 +109,17 @@ type Replica struct {
 	js      jetstream.JetStream
 	st      jetstream.Stream
 	obs     jetstream.ObjectStore
+	kv      jetstream.KeyValue // applied versions of the live replicas
+	id      string             // this replica's key in kv
 	stream  string
 	subject string
 	g       *gallery.Gallery
 	log     *slog.Logger
 
-	target  uint64        // stream's last sequence when the replica started
-	ready   atomic.Bool   // caught up with target
-	pending atomic.Uint64 // records after the last applied one, as last seen
+	target  uint64          // stream's last sequence when the replica started
+	layout  gallery.Options // the stream's gallery layout
+	ready   atomic.Bool     // caught up with target
+	pending atomic.Uint64   // records after the last applied one, as last seen
 	failed  atomic.Pointer[error]
 	closed  atomic.Bool
 
@@ -159,7 +162,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, er
 	if cfg.Gallery.Model == "" {
 		return nil, fmt.Errorf("%w: a model fingerprint is required", gallery.ErrConfig)
 	}
-	r := &Replica{cfg: cfg, js: js, log: cfg.Logger.With("gallery", cfg.Name), seen: map[string]uint64{},
+	r := &Replica{cfg: cfg, js: js, id: "r" + newChangeID()[:16], log: cfg.Logger.With("gallery", cfg.Name), seen: map[string]uint64{},
 		changed: make(chan struct{}), results: map[uint64]outcome{}}
 	r.stream, r.subject, _ = Names(cfg.Name)
 	for attempt := 0; ; attempt++ {
@@ -179,19 +182,61 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, er
 		case <-timeAfter(wait):
 		}
 	}
-	if r.g.Version() >= r.target {
-		r.ready.Store(true)
+	r.announce(ctx)
+	if err := r.catchUp(ctx); err != nil {
+		r.g.Close()
+		return nil, err
 	}
+	r.ready.Store(true)
 	actx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.done.Add(1)
+	r.done.Add(2)
 	go r.run(actx)
+	go r.announceLoop(actx)
 	if cfg.SnapshotInterval > 0 {
 		r.done.Add(1)
 		go r.snapshotLoop(actx)
 	}
 	r.log.Info("replica: joined", "stream", r.stream, "version", r.g.Version(), "stream_last", r.target)
 	return r, nil
+}
+
+// catchUp applies the stream up to its last sequence as seen at join. When
+// the stream was trimmed past this replica meanwhile (other replicas wrote
+// snapshots), it loads the newest snapshot and goes on from there.
+func (r *Replica) catchUp(ctx context.Context) error {
+	for attempt := 0; r.g.Version() < r.target; attempt++ {
+		err := r.consume(ctx, r.target)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrDiverged) {
+			r.log.Info("replica: the stream was trimmed past this replica while it caught up, loading the newest snapshot", "version", r.g.Version())
+			if err := r.g.Close(); err != nil {
+				return err
+			}
+			info, err := r.st.Info(ctx)
+			if err == nil {
+				r.g, err = r.local(ctx, r.layout, info.State.FirstSeq, info.State.LastSeq)
+			}
+			if err != nil {
+				r.g = nil
+				return err
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: catching up with gallery %q: %v", ErrUnavailable, r.cfg.Name, err)
+		}
+		wait := backoff(attempt, 200*time.Millisecond, 5*time.Second)
+		r.log.Warn("replica: reading the stream failed while catching up, retrying", "retry_in", wait.String(), "version", r.g.Version(), "error", err.Error())
+		select {
+		case <-ctx.Done():
+		case <-timeAfter(wait):
+		}
+	}
+	r.log.Info("replica: caught up", "version", r.g.Version())
+	return nil
 }
 
 // meta keys stored with the stream (StreamConfig.Metadata).
@@ -250,11 +295,18 @@ func (r *Replica) join(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("replica: object store %s: %w", bucket, err)
 	}
+	kvName := strings.Replace(bucket, "SHITU_O_", "SHITU_K_", 1)
+	kv, err := r.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{Bucket: kvName, Replicas: r.cfg.Replicas,
+		TTL: announceTTL, Storage: jetstream.FileStorage, Description: "shitu gallery " + r.cfg.Name + ": versions applied by the live replicas"})
+	if err != nil {
+		return fmt.Errorf("replica: key-value store %s: %w", kvName, err)
+	}
+	r.kv = kv
 	info, err := st.Info(actx)
 	if err != nil {
 		return fmt.Errorf("replica: stream %s: %w", r.stream, err)
 	}
-	r.st, r.obs, r.target = st, obs, info.State.LastSeq
+	r.st, r.obs, r.target, r.layout = st, obs, info.State.LastSeq, o
 	if r.g != nil { // a retry after the local store was opened
 		return nil
 	}
@@ -383,6 +435,30 @@ func (r *Replica) await(ctx context.Context, seq uint64) (Result, error) {
 	return o.res, o.err
 }
 
+// announceTTL is how long a replica's announced version protects the
+// stream's changes after it from trimming without being refreshed.
+const announceTTL = 2 * time.Minute
+
+// announce records this replica's applied version in the gallery's
+// key-value store: trimming never passes a live replica (snapshot.go).
+func (r *Replica) announce(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	r.kv.Put(ctx, r.id, []byte(strconv.FormatUint(r.g.Version(), 10)))
+}
+
+func (r *Replica) announceLoop(ctx context.Context) {
+	defer r.done.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timeAfter(announceTTL / 12):
+		}
+		r.announce(ctx)
+	}
+}
+
 // Close stops applying the stream and closes the local gallery.
 func (r *Replica) Close() error {
 	if r.closed.Swap(true) {
@@ -392,6 +468,9 @@ func (r *Replica) Close() error {
 		r.cancel()
 	}
 	r.done.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	r.kv.Delete(ctx, r.id)
+	cancel()
 	return r.g.Close()
 }
 
@@ -401,7 +480,7 @@ func (r *Replica) Close() error {
 func (r *Replica) run(ctx context.Context) {
 	defer r.done.Done()
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		err := r.consume(ctx)
+		err := r.consume(ctx, 0)
 		if ctx.Err() != nil || r.failed.Load() != nil {
 			return
 		}
@@ -415,7 +494,10 @@ func (r *Replica) run(ctx context.Context) {
 	}
 }
 
-func (r *Replica) consume(ctx context.Context) error {
+// consume applies the stream from the local version on; with until > 0
+// it returns once that version is applied, and returns a gap (ErrDiverged)
+// to its caller instead of stopping the replica.
+func (r *Replica) consume(ctx context.Context, until uint64) error {
 	cons, err := r.st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: r.g.Version() + 1})
 	if err != nil {
@@ -438,10 +520,16 @@ func (r *Replica) consume(ctx context.Context) error {
 			return err
 		}
 		if err := r.apply(ctx, md.Sequence.Stream, md.NumPending, msg.Data()); err != nil {
+			if until > 0 {
+				return err
+			}
 			r.failed.Store(&err)
 			r.broadcast()
 			r.log.Error("replica: stopped applying the stream", "version", r.g.Version(), "error", err.Error())
 			return err
+		}
+		if until > 0 && r.g.Version() >= until {
+			return nil
 		}
 	}
 }
@@ -504,10 +592,6 @@ func (r *Replica) apply(ctx context.Context, seq, pending uint64, data []byte) e
 	r.results[seq] = outcome{res, aerr}
 	delete(r.results, seq-resultsKept)
 	r.mu.Unlock()
-	if !r.ready.Load() && seq >= r.target {
-		r.ready.Store(true)
-		r.log.Info("replica: caught up", "version", seq)
-	}
 	r.broadcast()
 	if r.lastSnap.Load()+uint64(r.cfg.SnapshotEvery) <= seq {
 		go r.trySnapshot(ctx)

@@ -218,8 +218,9 @@ func (r *Replica) Snapshot(ctx context.Context) error {
 }
 
 // trim deletes all but the newest KeepSnapshots snapshots and purges the
-// stream up to the oldest kept one: every replica that can still continue
-// from the stream, or starts from a kept snapshot, finds what it needs.
+// stream up to the oldest kept one, or to the oldest version a live
+// replica announced if that is older: every live replica can continue
+// from the stream, and one that starts finds a snapshot and what follows.
 func (r *Replica) trim(ctx context.Context) error {
 	s, err := r.snapshots(ctx)
 	if err != nil || len(s) == 0 {
@@ -237,7 +238,23 @@ func (r *Replica) trim(ctx context.Context) error {
 	if len(keep) < r.cfg.KeepSnapshots {
 		return nil // keep the whole stream until there are enough snapshots
 	}
-	if err := r.st.Purge(ctx, jetstream.WithPurgeSequence(keep[0].version+1)); err != nil {
+	floor := keep[0].version
+	r.announce(ctx) // this replica's own entry, fresh
+	// Nor past a live replica still applying changes before it.
+	keys, err := r.kv.Keys(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return fmt.Errorf("replica: trim: %w", err)
+	}
+	for _, k := range keys {
+		e, err := r.kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		if v, err := strconv.ParseUint(string(e.Value()), 10, 64); err == nil && v < floor {
+			floor = v
+		}
+	}
+	if err := r.st.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
 		return fmt.Errorf("replica: trim stream: %w", err)
 	}
 	return nil
