@@ -61,6 +61,7 @@ type benchServeCmd struct {
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
 	GRPC        bool          `name:"grpc" help:"Also load-test the gRPC service of the same server (shitu.v1.Shitu/Recognize, the raw JPEG, one client connection) right after each HTTP level."`
+	Replicated  bool          `name:"replicated" help:"Also load-test a replicated copy of the gallery (gallery/replica: a three-node embedded NATS cluster on loopback, the items copied through it) in the same server, right after each HTTP level."`
 }
 
 // serveRow is one line of the table.
@@ -142,6 +143,13 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	go hs.Serve(ln)
 	defer hs.Close()
 	url := "http://" + ln.Addr().String() + "/v1/recognize"
+	if c.Replicated {
+		stop, err := benchReplica(g, sys, srv)
+		if err != nil {
+			return fmt.Errorf("bench serve: replicated gallery: %w", err)
+		}
+		defer stop()
+	}
 
 	objs, err := checkRecognize(g.ctx, url, datas[0])
 	if err != nil {
@@ -189,6 +197,7 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	var rows []serveRow
 	var refTP, svcTP, ratios []float64
 	grpcTP, httpTP := map[int][]float64{}, map[int][]float64{}
+	repTP := map[int][]float64{}
 	for round := 1; round <= c.Rounds; round++ {
 		for _, conc := range levels {
 			var ref *loadgen.Result
@@ -210,6 +219,21 @@ func (c *benchServeCmd) Run(g *Globals) error {
 			if res.FirstError != nil {
 				fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
 			}
+			if c.Replicated {
+				rr, err := loadgen.Run(g.ctx, loadgen.Config{
+					URL: url + "?gallery=" + benchReplicaName, ContentType: "image/jpeg", Bodies: datas,
+					Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
+				})
+				if err != nil {
+					return fmt.Errorf("bench serve: replicated: %w", err)
+				}
+				rows = append(rows, serveRow{round: round, name: "replicated", conc: conc, res: rr})
+				if rr.FirstError != nil {
+					fmt.Fprintf(g.stderr, "bench serve: replicated concurrency %d: %d errors, first: %v\n", conc, rr.Errors, rr.FirstError)
+				}
+				repTP[conc] = append(repTP[conc], rr.Throughput())
+				httpTP[conc] = append(httpTP[conc], res.Throughput())
+			}
 			if rpc != nil {
 				gr, err := c.grpcLevel(g.ctx, rpc, datas, conc)
 				if err != nil {
@@ -220,7 +244,9 @@ func (c *benchServeCmd) Run(g *Globals) error {
 					fmt.Fprintf(g.stderr, "bench serve: gRPC concurrency %d: %d errors, first: %v\n", conc, gr.Errors, gr.FirstError)
 				}
 				grpcTP[conc] = append(grpcTP[conc], gr.Throughput())
-				httpTP[conc] = append(httpTP[conc], res.Throughput())
+				if !c.Replicated {
+					httpTP[conc] = append(httpTP[conc], res.Throughput())
+				}
 			}
 			if ref != nil {
 				svcTP = append(svcTP, res.Throughput())
@@ -243,6 +269,12 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		if len(grpcTP[conc]) > 0 {
 			fmt.Fprintf(g.stdout, "concurrency %d: grpc %.2f img/s, http %.2f img/s: grpc/http %.3f (medians)\n",
 				conc, median(grpcTP[conc]), median(httpTP[conc]), median(grpcTP[conc])/max(median(httpTP[conc]), 1e-9))
+		}
+	}
+	for _, conc := range levels {
+		if len(repTP[conc]) > 0 {
+			fmt.Fprintf(g.stdout, "concurrency %d: replicated gallery %.2f img/s, single-machine gallery %.2f img/s: replicated/single %.3f (medians)\n",
+				conc, median(repTP[conc]), median(httpTP[conc]), median(repTP[conc])/max(median(httpTP[conc]), 1e-9))
 		}
 	}
 	fmt.Fprintln(g.stdout, "img/s: wall-clock; cpu ms/img: this process's CPU time (client + server, or the in-process loop) per image, which depends little on other load on the machine")
