@@ -34,7 +34,9 @@ func TestFigures(t *testing.T) {
 	}
 	ctx := ctxT(t, 60*time.Minute)
 	rng := rand.New(rand.NewPCG(1, 1))
-	item := func() gallery.Item { return gallery.Item{Label: fmt.Sprintf("l%d", rng.IntN(1000)), Vector: unit512(rng)} }
+	item := func() gallery.Item {
+		return gallery.Item{Label: fmt.Sprintf("l%d", rng.IntN(1000)), Vector: unit512(rng)}
+	}
 
 	// Edit → visible on all replicas.
 	var lat []time.Duration

@@ -23,6 +23,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,6 +143,10 @@ type outcome struct {
 	err error
 }
 
+// nameRE is what a replicated gallery's name may be (as the server's
+// stored galleries): its stream and bucket names derive from it.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
 // Names derives the stream, subject and object store names of a gallery.
 // Gallery names are 1-64 of [A-Za-z0-9_.-]; '.' is not allowed in stream
 // names, so '_' is written "__" and '.' "_d" (an injective mapping).
@@ -161,6 +166,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, er
 	cfg = cfg.withDefaults()
 	if cfg.Gallery.Model == "" {
 		return nil, fmt.Errorf("%w: a model fingerprint is required", gallery.ErrConfig)
+	}
+	if !nameRE.MatchString(cfg.Name) {
+		return nil, fmt.Errorf("%w: gallery name %q: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", gallery.ErrConfig, cfg.Name)
 	}
 	r := &Replica{cfg: cfg, js: js, id: "r" + newChangeID()[:16], log: cfg.Logger.With("gallery", cfg.Name), seen: map[string]uint64{},
 		changed: make(chan struct{}), results: map[uint64]outcome{}}

@@ -52,7 +52,7 @@ type natsFlags struct {
 	NATSName     string        `name:"nats-name" help:"Name of the embedded NATS server, unique in the cluster (default: from --nats-listen)."`
 	NATSListen   string        `name:"nats-listen" default:"127.0.0.1:4222" help:"Client address of the embedded NATS server."`
 	NATSCluster  string        `name:"nats-cluster" placeholder:"HOST:PORT" help:"Cluster (route) address of the embedded NATS server; empty: a single node (use --nats-replicas 1)."`
-	NATSRoutes   []string      `name:"nats-routes" placeholder:"HOST:PORT,..." help:"Cluster addresses of the other embedded NATS servers (comma-separated or repeated; this node's own may be listed)."`
+	NATSRoutes   []string      `name:"nats-routes" placeholder:"HOST:PORT" help:"Cluster addresses of the other embedded NATS servers (comma-separated or repeated; this node's own may be listed)."`
 	NATSStore    string        `name:"nats-store" type:"path" help:"Folder of the embedded NATS server's JetStream files (default: 'nats' next to index_dir)."`
 	NATSReplicas int           `name:"nats-replicas" default:"3" help:"How many NATS servers store each gallery stream and object store (3 for a 3-node cluster; a change is acknowledged once a majority stored it)."`
 	Replicate    string        `name:"replicate" default:"default" help:"Name of the gallery shared through NATS (with --nats or --nats-embed). 'default' replaces IndexProcess.index_dir as the default gallery."`
