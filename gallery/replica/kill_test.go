@@ -174,6 +174,36 @@ func (k *killCluster) alive() []int {
 
 var client = &http.Client{Timeout: 15 * time.Second}
 
+// waitStreamCurrent waits until the gallery's stream has a leader and
+// every other copy is current.
+func (k *killCluster) waitStreamCurrent(d time.Duration) {
+	t := k.t
+	nc, js, err := Connect(k.kids[0].spec.Addrs.urls(), "test", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	stream, _, _ := Names(k.kids[0].spec.Gallery)
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := js.Stream(ctx, stream)
+		cancel()
+		if err == nil && st.CachedInfo().Cluster != nil {
+			cl := st.CachedInfo().Cluster
+			ok := cl.Leader != "" && len(cl.Replicas) == 2
+			for _, p := range cl.Replicas {
+				ok = ok && p.Current && !p.Offline
+			}
+			if ok {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("stream copies not current after %v", d)
+}
+
 func (k *killCluster) state(i int) (childState, error) {
 	var st childState
 	resp, err := client.Get("http://" + k.kids[i].spec.HTTP + "/state")
@@ -360,6 +390,9 @@ func TestKillNineRounds(t *testing.T) {
 		w.waitAcks(t, w.count()+2, 120*time.Second)
 		k.start(i)
 		k.waitReady(i, 120*time.Second)
+		// One down at a time: the restarted NATS server's copy of the
+		// stream is current before the next kill.
+		k.waitStreamCurrent(120 * time.Second)
 	}
 	close(stop)
 	wg.Wait()

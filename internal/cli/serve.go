@@ -162,12 +162,13 @@ func (c *serveCmd) Run(g *Globals) error {
 	}
 	var nats *natsRun
 	if replicated {
-		// Closed after sys (defers run last first): the replicas stop
-		// applying before their connection and server go.
 		if nats, err = c.startNATS(cfg, logger); err != nil {
 			return err
 		}
-		defer nats.close()
+		defer func() {
+			sys.Close() // the replicas stop applying first (Close is idempotent)
+			nats.close()
+		}()
 	}
 	items := 0
 	if def, err := sys.Gallery(shitu.DefaultGallery); err == nil {
