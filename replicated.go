@@ -19,8 +19,8 @@ import (
 // have been made with this model (replica.ErrModelMismatch). c sets the
 // replication (Replicas, timeouts, snapshots, logger); its Name, Dir and
 // Gallery are filled here. OpenReplica retries while JetStream cannot be
-// reached, until ctx ends; it returns before the replica caught up
-// (Replica.WaitReady). Edits through the system's Add, Remove and
+// reached, until ctx ends, and returns once the replica caught up with the
+// stream (replica.Open). Edits through the system's Add, Remove and
 // RemoveLabel (and AddTo, RemoveFrom, RemoveLabelFrom) then go through the
 // cluster.
 func (s *System) OpenReplica(ctx context.Context, js jetstream.JetStream, name, dir string, c replica.Config) (*replica.Replica, error) {

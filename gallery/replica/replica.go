@@ -158,10 +158,12 @@ func Names(gallery string) (stream, subject, bucket string) {
 // Open joins (or creates) the replicated gallery cfg.Name: it creates the
 // stream and object store when missing, checks the model, brings the
 // local store in cfg.Dir up to the stream (loading the newest snapshot
-// when the store is missing or older than the stream's start) and starts
-// applying the stream. While JetStream cannot be reached it retries with
-// backoff, logging each attempt, until ctx ends. Open returns before the
-// replica caught up: Ready and WaitReady say when it has.
+// when the store is missing or older than the stream's start), applies
+// the stream up to its end as seen when joining, and goes on applying it
+// in the background. While JetStream cannot be reached it retries with
+// backoff, logging each attempt, until ctx ends. Open returns once the
+// replica caught up (Ready); a replica of another model, or whose store
+// belongs to another stream, is refused at once.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, error) {
 	cfg = cfg.withDefaults()
 	if cfg.Gallery.Model == "" {
@@ -183,7 +185,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, er
 			return nil, err
 		}
 		wait := backoff(attempt, 200*time.Millisecond, 10*time.Second)
-		r.log.Warn("replica: NATS JetStream not reachable yet, retrying", "attempt", attempt+1, "retry_in", wait.String(), "error", err.Error())
+		r.log.Warn("replica: cannot join the gallery yet (NATS JetStream unreachable or electing its leaders), retrying", "attempt", attempt+1, "retry_in", wait.String(), "error", err.Error())
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: gave up joining gallery %q: %v", ErrUnavailable, cfg.Name, err)
