@@ -203,7 +203,7 @@ func openReplica(t testing.TB, js jetstream.JetStream, cfg Config) *Replica {
 	if cfg.PublishTimeout == 0 {
 		cfg.PublishTimeout = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // TestFigures catches up on 100k items
 	defer cancel()
 	r, err := Open(ctx, js, cfg)
 	if err != nil {
