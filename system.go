@@ -14,6 +14,7 @@ import (
 	"github.com/shitu-go/shitu/feature"
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/gallery/paddleclas"
+	"github.com/shitu-go/shitu/gallery/replica"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/infer"
 	"github.com/shitu-go/shitu/recognize"
@@ -37,6 +38,7 @@ type System struct {
 
 	mu     sync.Mutex
 	gals   map[string]*gallery.Gallery
+	reps   map[*gallery.Gallery]*replica.Replica // replicated galleries (OpenReplica)
 	closed bool
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -86,6 +88,12 @@ func (s *System) Close() error {
 		<-done
 	}
 	var first error
+	// Replicas first: they stop applying the stream, then close their gallery.
+	for _, r := range s.Replicas() {
+		if err := r.Close(); err != nil && first == nil {
+			first = fmt.Errorf("shitu: gallery %s: %w", r.Name(), err)
+		}
+	}
 	s.mu.Lock()
 	names := make([]string, 0, len(s.gals))
 	for n := range s.gals {
@@ -200,9 +208,14 @@ func (s *System) CloseGallery(name string) error {
 	s.mu.Lock()
 	g, ok := s.gals[name]
 	delete(s.gals, name)
+	r := s.reps[g]
+	delete(s.reps, g)
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrNoGallery, name)
+	}
+	if r != nil {
+		return r.Close()
 	}
 	return g.Close()
 }
@@ -304,7 +317,8 @@ func (s *System) Add(ctx context.Context, name string, imgs []gallery.NewImage, 
 	if err != nil {
 		return nil, err
 	}
-	return g.AddImages(ctx, s.ext, imgs, dec)
+	items, _, err := s.AddTo(ctx, g, imgs, dec)
+	return items, err
 }
 
 // Search looks a feature up in the named gallery: up to k hits, best first.
@@ -323,7 +337,8 @@ func (s *System) Remove(name string, ids ...int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return g.Remove(ids...)
+	n, _, err := s.RemoveFrom(context.Background(), g, ids...)
+	return n, err
 }
 
 // RemoveLabel deletes every item of a label from the named gallery.
@@ -332,7 +347,8 @@ func (s *System) RemoveLabel(name, label string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return g.RemoveLabel(label)
+	n, _, err := s.RemoveLabelFrom(context.Background(), g, label)
+	return n, err
 }
 
 // List returns a page of the named gallery's items and the id the next

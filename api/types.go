@@ -36,6 +36,11 @@ type RecognizeOptions struct {
 	Labels         []string          `json:"labels,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
 	Visualize      bool              `json:"visualize,omitempty"`
+	// MinVersion asks for an answer from a gallery at this version or
+	// later (read-your-writes across replicas: a change's answer carries
+	// its version); a replica behind it waits, bounded, then answers 503.
+	// Also settable with the header X-Shitu-Min-Version.
+	MinVersion uint64 `json:"min_version,omitempty"`
 }
 
 // RecognizeRequest is the JSON body form of POST /v1/recognize.

@@ -19,6 +19,12 @@ type change struct {
 	// ix, when set, already holds exactly the adds (imports of faiss
 	// files): it replaces the gallery's index instead of being fed.
 	ix index
+	// version, when non-zero, is the store version the change commits as
+	// (ApplyAt: a replicated gallery's version is its stream sequence);
+	// zero means the current version plus one.
+	version uint64
+	// thresholds, when set, are stored with the change (encodeThresholds).
+	thresholds []byte
 }
 
 // Add stores items under fresh ids, returned in order, in one atomic
@@ -170,7 +176,7 @@ func packSign(v []float32) []byte {
 // applyLocked commits c durably, then updates the index and publishes a
 // new read view. g.mu is held.
 func (g *Gallery) applyLocked(c change) error {
-	if len(c.adds) == 0 && len(c.removes) == 0 {
+	if len(c.adds) == 0 && len(c.removes) == 0 && c.version == 0 && c.thresholds == nil {
 		return nil
 	}
 	for i := range c.adds {
@@ -180,6 +186,9 @@ func (g *Gallery) applyLocked(c change) error {
 	}
 	old := g.view.Load()
 	version := old.version + 1
+	if c.version != 0 {
+		version = c.version
+	}
 	next := g.nextID
 	for _, it := range c.adds {
 		if it.ID >= next {
@@ -206,6 +215,11 @@ func (g *Gallery) applyLocked(c change) error {
 				return err
 			}
 			if err := vecs.Put(k, g.encodeVec(it.Vector, it.Code)); err != nil {
+				return err
+			}
+		}
+		if c.thresholds != nil {
+			if err := m.Put(kThresholds, c.thresholds); err != nil {
 				return err
 			}
 		}
@@ -406,6 +420,15 @@ func (g *Gallery) SetThresholds(global float32, perLabel map[string]float32) err
 	if g.db == nil {
 		return ErrClosed
 	}
+	b := encodeThresholds(global, perLabel)
+	if err := g.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kThresholds, b) }); err != nil {
+		return fmt.Errorf("gallery: %w", err)
+	}
+	return nil
+}
+
+// encodeThresholds is the sealed thresholds record (docs/format/gallery.md).
+func encodeThresholds(global float32, perLabel map[string]float32) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, math.Float32bits(global))
 	keys := make([]string, 0, len(perLabel))
 	for k := range perLabel {
@@ -417,10 +440,7 @@ func (g *Gallery) SetThresholds(global float32, perLabel map[string]float32) err
 		b = appendStr(b, k)
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(perLabel[k]))
 	}
-	if err := g.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kThresholds, seal(b)) }); err != nil {
-		return fmt.Errorf("gallery: %w", err)
-	}
-	return nil
+	return seal(b)
 }
 
 // Thresholds returns the stored thresholds; ok is false when none were set.

@@ -97,6 +97,28 @@ func (g *Gallery) AddImages(ctx context.Context, e Extractor, imgs []NewImage, d
 
 // addImages is AddImages naming image i by name(i) in errors.
 func (g *Gallery) addImages(ctx context.Context, e Extractor, imgs []NewImage, dec imaging.DecodeOptions, name func(int) string) ([]Item, error) {
+	items, err := embedImages(ctx, e, imgs, dec, name)
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	ids, err := g.Add(items...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		items[i].ID, items[i].Vector = ids[i], nil
+	}
+	return items, nil
+}
+
+// EmbedImages is AddImages without the adding: the items, with their
+// SHA256 and Vector filled, as one batched model run makes them (a
+// replicated gallery writes them to its log instead).
+func EmbedImages(ctx context.Context, e Extractor, imgs []NewImage, dec imaging.DecodeOptions) ([]Item, error) {
+	return embedImages(ctx, e, imgs, dec, func(i int) string { return fmt.Sprintf("item %d", i) })
+}
+
+func embedImages(ctx context.Context, e Extractor, imgs []NewImage, dec imaging.DecodeOptions, name func(int) string) ([]Item, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: no extractor", ErrConfig)
 	}
@@ -122,13 +144,6 @@ func (g *Gallery) addImages(ctx context.Context, e Extractor, imgs []NewImage, d
 	}
 	for i := range items {
 		items[i].Vector = feats[i]
-	}
-	ids, err := g.Add(items...)
-	if err != nil {
-		return nil, err
-	}
-	for i := range items {
-		items[i].ID, items[i].Vector = ids[i], nil
 	}
 	return items, nil
 }

@@ -254,7 +254,7 @@ func (s *Server) handlePXBuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(req.ImageLabelPairs) > 0 {
-		if _, err := s.addImages(r.Context(), e, pairsToItems(req.ImageLabelPairs), nil); err != nil {
+		if _, _, err := s.addImages(r.Context(), e, pairsToItems(req.ImageLabelPairs), nil); err != nil {
 			s.DeleteGallery(key) // nothing was acknowledged: leave no trace
 			pxWrite[api.PXBuildResult](s, w, r, nil, err)
 			return
@@ -283,7 +283,7 @@ func (s *Server) handlePXAdd(w http.ResponseWriter, r *http.Request) {
 		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
-	if _, err := s.addImages(r.Context(), e, pairsToItems(req.ImageLabelPairs), nil); err != nil {
+	if _, _, err := s.addImages(r.Context(), e, pairsToItems(req.ImageLabelPairs), nil); err != nil {
 		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
@@ -314,7 +314,7 @@ func (s *Server) handlePXRemove(w http.ResponseWriter, r *http.Request) {
 		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}
-	if _, err := e.g.Remove(req.IDs...); err != nil {
+	if _, _, err := s.sys.RemoveFrom(r.Context(), e.g, req.IDs...); err != nil {
 		pxWrite[api.PXIDMapResult](s, w, r, nil, err)
 		return
 	}

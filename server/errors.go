@@ -8,6 +8,7 @@ import (
 
 	"github.com/shitu-go/shitu/api"
 	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/gallery/replica"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/recognize"
 )
@@ -51,6 +52,10 @@ func classify(err error) (int, string) {
 	case errors.Is(err, gallery.ErrDims), errors.Is(err, gallery.ErrKind), errors.Is(err, errConflict),
 		errors.Is(err, gallery.ErrClosed):
 		return http.StatusConflict, "conflict"
+	case errors.Is(err, replica.ErrBehind):
+		return http.StatusServiceUnavailable, "version_not_reached"
+	case errors.Is(err, replica.ErrUnavailable):
+		return http.StatusServiceUnavailable, "cluster_unavailable"
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"
 	case errors.Is(err, errQuota):

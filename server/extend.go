@@ -101,7 +101,37 @@ func (s *Server) AddImages(ctx context.Context, galleryName string, imgs []galle
 		items[i] = api.NewItem{Label: im.Label, Source: im.Source, Metadata: im.Meta}
 		raw[i] = im.Data
 	}
-	return s.addImages(ctx, e, items, raw)
+	added, _, err := s.addImages(ctx, e, items, raw)
+	return added, err
+}
+
+// RemoveItems deletes items of a served gallery by id (through the
+// cluster when the gallery is replicated); it returns how many existed and
+// the gallery version after the change.
+func (s *Server) RemoveItems(ctx context.Context, galleryName string, ids ...int64) (int, uint64, error) {
+	e, err := s.gallery(galleryName)
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.sys.RemoveFrom(ctx, e.g, ids...)
+}
+
+// RemoveLabel deletes every item of a label from a served gallery.
+func (s *Server) RemoveLabel(ctx context.Context, galleryName, label string) (int, uint64, error) {
+	e, err := s.gallery(galleryName)
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.sys.RemoveLabelFrom(ctx, e.g, label)
+}
+
+// Relabel gives items of a served gallery a new label, as one change.
+func (s *Server) Relabel(ctx context.Context, galleryName, label string, ids ...int64) (int, uint64, error) {
+	e, err := s.gallery(galleryName)
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.sys.RelabelIn(ctx, e.g, label, ids...)
 }
 
 // OnRecognized registers f to see every successful recognition of the

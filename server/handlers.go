@@ -64,6 +64,9 @@ func (s *Server) readRecognizeRequest(r *http.Request) ([]byte, api.RecognizeOpt
 			return nil, opts, fmt.Errorf("%w: field \"image\" (base64) is required", errBadRequest)
 		}
 		b, err := s.imageData(r.Context(), req.Image)
+		if err == nil && req.MinVersion == 0 {
+			req.MinVersion, err = minVersionHeader(r)
+		}
 		return b, req.RecognizeOptions, err
 	case ct == "multipart/form-data":
 		b, err := readMultipartFile(r, params["boundary"], "image")
@@ -71,6 +74,9 @@ func (s *Server) readRecognizeRequest(r *http.Request) ([]byte, api.RecognizeOpt
 			return nil, opts, err
 		}
 		opts, err = optionsFromQuery(r.URL.Query())
+		if err == nil && opts.MinVersion == 0 {
+			opts.MinVersion, err = minVersionHeader(r)
+		}
 		return b, opts, err
 	case strings.HasPrefix(ct, "image/") || ct == "application/octet-stream":
 		b, err := io.ReadAll(r.Body)
@@ -81,9 +87,25 @@ func (s *Server) readRecognizeRequest(r *http.Request) ([]byte, api.RecognizeOpt
 			return nil, opts, fmt.Errorf("%w: empty body", errBadRequest)
 		}
 		opts, err = optionsFromQuery(r.URL.Query())
+		if err == nil && opts.MinVersion == 0 {
+			opts.MinVersion, err = minVersionHeader(r)
+		}
 		return b, opts, err
 	}
 	return nil, opts, fmt.Errorf("%w: %q (send application/json, multipart/form-data or the image bytes as image/*)", errMediaType, ct)
+}
+
+// minVersionHeader reads X-Shitu-Min-Version (0 when absent).
+func minVersionHeader(r *http.Request) (uint64, error) {
+	v := r.Header.Get("X-Shitu-Min-Version")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: X-Shitu-Min-Version %q is not a version number", errBadRequest, v)
+	}
+	return n, nil
 }
 
 func readMultipartFile(r *http.Request, boundary, field string) ([]byte, error) {
@@ -153,6 +175,11 @@ func optionsFromQuery(q url.Values) (api.RecognizeOptions, error) {
 				return o, fmt.Errorf("%w: metadata condition %q is not key=value", errBadRequest, kv)
 			}
 			o.Metadata[k] = val
+		}
+	}
+	if v := q.Get("min_version"); v != "" {
+		if o.MinVersion, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return o, fmt.Errorf("%w: min_version=%q is not a version number", errBadRequest, v)
 		}
 	}
 	if v := q.Get("visualize"); v != "" {
@@ -258,6 +285,12 @@ func (s *Server) recognizeV1(ctx context.Context, data []byte, o api.RecognizeOp
 		return nil, nil, err
 	}
 	ro.KeepUnknown = true
+	if o.MinVersion > 0 {
+		// Read-your-writes across replicas: wait, bounded, for the version.
+		if err := s.sys.WaitVersion(ctx, e.g, o.MinVersion, s.cfg.MaxVersionWait); err != nil {
+			return nil, nil, err
+		}
+	}
 	res, img, dec, err := s.recognize(ctx, data, e, ro)
 	if err != nil {
 		return nil, nil, err
@@ -296,37 +329,39 @@ func toAPIItem(it gallery.Item) api.Item {
 }
 
 // addImages decodes, embeds (in one batch, under the work queue) and adds
-// images to a gallery as one durable change (gallery.Gallery.AddImages).
+// images to a gallery as one durable change (shitu.System.AddTo: through
+// the cluster for a replicated gallery); it returns the gallery version
+// holding them.
 // raw, when not nil, holds the image bytes of every item (gRPC); else an
 // item's Image is base64 or an allowed URL.
-func (s *Server) addImages(ctx context.Context, e *entry, items []api.NewItem, raw [][]byte) ([]gallery.Item, error) {
+func (s *Server) addImages(ctx context.Context, e *entry, items []api.NewItem, raw [][]byte) ([]gallery.Item, uint64, error) {
 	if len(items) == 0 {
-		return nil, fmt.Errorf("%w: no items to add", errBadRequest)
+		return nil, 0, fmt.Errorf("%w: no items to add", errBadRequest)
 	}
 	if err := s.checkBatch(len(items), false); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	imgs := make([]gallery.NewImage, len(items))
 	for i, it := range items { // the cheap checks first, before any work
 		imgs[i] = gallery.NewImage{Label: it.Label, Source: it.Source, Meta: it.Metadata}
 		if strings.TrimSpace(it.Label) == "" {
-			return nil, fmt.Errorf("%w: item %d has no label", errBadRequest, i)
+			return nil, 0, fmt.Errorf("%w: item %d has no label", errBadRequest, i)
 		}
 		if err := gallery.CheckItem(gallery.Item{Label: it.Label, Source: it.Source, Meta: it.Metadata}); err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
+			return nil, 0, fmt.Errorf("item %d: %w", i, err)
 		}
 		if raw != nil && len(raw[i]) == 0 {
-			return nil, fmt.Errorf("%w: item %d has no image", errBadRequest, i)
+			return nil, 0, fmt.Errorf("%w: item %d has no image", errBadRequest, i)
 		}
 	}
 	if e.stored {
 		if err := s.checkQuota(false); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	release, err := s.acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer release()
 	for i, it := range items {
@@ -336,11 +371,11 @@ func (s *Server) addImages(ctx context.Context, e *entry, items []api.NewItem, r
 		}
 		b, err := s.imageData(ctx, it.Image)
 		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
+			return nil, 0, fmt.Errorf("item %d: %w", i, err)
 		}
 		imgs[i].Data = b
 	}
-	return e.g.AddImages(ctx, s.sys.Extractor(), imgs, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels})
+	return s.sys.AddTo(ctx, e.g, imgs, imaging.DecodeOptions{MaxPixels: s.cfg.MaxPixels})
 }
 
 // addItems is the work of POST /v1/gallery/items and gRPC AddItems.
@@ -349,11 +384,11 @@ func (s *Server) addItems(ctx context.Context, galleryName string, items []api.N
 	if err != nil {
 		return nil, err
 	}
-	added, err := s.addImages(ctx, e, items, raw)
+	added, version, err := s.addImages(ctx, e, items, raw)
 	if err != nil {
 		return nil, err
 	}
-	resp := &api.AddItemsResponse{GalleryVersion: e.g.Version()}
+	resp := &api.AddItemsResponse{GalleryVersion: version}
 	for _, it := range added {
 		resp.Items = append(resp.Items, toAPIItem(it))
 	}
@@ -525,14 +560,16 @@ func (s *Server) deleteItem(galleryName string, id int64) (api.RemoveResponse, e
 	if err != nil {
 		return api.RemoveResponse{}, err
 	}
-	n, err := e.g.Remove(id)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	n, version, err := s.sys.RemoveFrom(ctx, e.g, id)
 	if err != nil {
 		return api.RemoveResponse{}, err
 	}
 	if n == 0 {
 		return api.RemoveResponse{}, fmt.Errorf("%w: id %d", gallery.ErrNotFound, id)
 	}
-	return api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()}, nil
+	return api.RemoveResponse{Removed: n, GalleryVersion: version}, nil
 }
 
 func (s *Server) handleDeleteLabel(w http.ResponseWriter, r *http.Request) {
@@ -550,14 +587,16 @@ func (s *Server) deleteLabel(galleryName, label string) (api.RemoveResponse, err
 	if err != nil {
 		return api.RemoveResponse{}, err
 	}
-	n, err := e.g.RemoveLabel(label)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	n, version, err := s.sys.RemoveLabelFrom(ctx, e.g, label)
 	if err != nil {
 		return api.RemoveResponse{}, err
 	}
 	if n == 0 {
 		return api.RemoveResponse{}, fmt.Errorf("%w: no item has label %q", gallery.ErrNotFound, label)
 	}
-	return api.RemoveResponse{Removed: n, GalleryVersion: e.g.Version()}, nil
+	return api.RemoveResponse{Removed: n, GalleryVersion: version}, nil
 }
 
 func (s *Server) galleryInfo(e *entry, counts bool) api.GalleryInfo {

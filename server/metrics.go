@@ -142,6 +142,25 @@ func (m *metrics) handle(w http.ResponseWriter, r *http.Request) {
 	for _, f := range extra {
 		f(&b)
 	}
+	if reps := m.s.sys.Replicas(); len(reps) > 0 {
+		sort.Slice(reps, func(i, j int) bool { return reps[i].Name() < reps[j].Name() })
+		b.WriteString("# HELP shitu_replica_applied_version Last change of the replicated gallery's stream applied here.\n# TYPE shitu_replica_applied_version gauge\n")
+		for _, r := range reps {
+			fmt.Fprintf(&b, "shitu_replica_applied_version{gallery=\"%s\"} %d\n", label(r.Name()), r.Version())
+		}
+		b.WriteString("# HELP shitu_replica_lag Changes of the stream not yet applied here, as last heard from JetStream.\n# TYPE shitu_replica_lag gauge\n")
+		for _, r := range reps {
+			fmt.Fprintf(&b, "shitu_replica_lag{gallery=\"%s\"} %d\n", label(r.Name()), r.Lag())
+		}
+		b.WriteString("# HELP shitu_replica_ready 1 when the replica caught up with its stream and applies it.\n# TYPE shitu_replica_ready gauge\n")
+		for _, r := range reps {
+			ok := 0
+			if r.Ready() {
+				ok = 1
+			}
+			fmt.Fprintf(&b, "shitu_replica_ready{gallery=\"%s\"} %d\n", label(r.Name()), ok)
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write([]byte(b.String()))
 }

@@ -86,6 +86,10 @@ type Config struct {
 	PXNoImage bool
 	// Logger gets one structured line per request [slog.Default()].
 	Logger *slog.Logger
+	// MaxVersionWait bounds how long a recognition asking for a minimum
+	// gallery version (min_version) waits for a replica to reach it before
+	// 503 [5 s; the request's Timeout bounds it too].
+	MaxVersionWait time.Duration
 	// Recognize are the base options of every recognition.
 	Recognize recognize.Options
 }
@@ -141,6 +145,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxVersionWait <= 0 {
+		c.MaxVersionWait = 5 * time.Second
 	}
 	return c
 }
@@ -338,6 +345,17 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
 		writeText(w, http.StatusServiceUnavailable, "not ready\n")
 		return
+	}
+	// A replicated gallery is ready once it caught up with its stream.
+	for _, rp := range s.sys.Replicas() {
+		if !rp.Ready() {
+			msg := fmt.Sprintf("not ready: gallery %s is catching up (version %d, %d behind)\n", rp.Name(), rp.Version(), rp.Lag())
+			if err := rp.Err(); err != nil {
+				msg = fmt.Sprintf("not ready: gallery %s: %v\n", rp.Name(), err)
+			}
+			writeText(w, http.StatusServiceUnavailable, msg)
+			return
+		}
 	}
 	writeText(w, http.StatusOK, "ready\n")
 }

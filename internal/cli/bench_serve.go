@@ -68,6 +68,7 @@ type benchServeCmd struct {
 	Reference   int           `default:"4" help:"Concurrency of the in-process reference (decode + Recognize on the same system, no HTTP) the service is compared with; 0 skips it."`
 	Rounds      int           `default:"1" help:"Repeat the reference and all levels, interleaved, this many times; the ratio uses the medians."`
 	Console     bool          `help:"Mount the web console as shitu serve does by default (its review queue then sees every recognition); compare with and without."`
+	Replicated  bool          `name:"replicated" help:"Also load-test a replicated copy of the gallery (gallery/replica: a three-node embedded NATS cluster on loopback, the items copied through it) in the same server, right after each HTTP level (unbatched)."`
 	GRPC        bool          `name:"grpc" help:"Also load-test the gRPC service of the same server (shitu.v1.Shitu/Recognize, the raw JPEG, one client connection) right after each HTTP level."`
 	Batching    string        `enum:"on,off,both" default:"off" help:"Cross-request batching of the service (shitu serve --batch-wait): off (serve's default), on, or both: each level without and with it, side by side."`
 	batchFlags
@@ -165,6 +166,13 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		}
 		defer con.Close()
 	}
+	if c.Replicated {
+		stop, err := benchReplica(g, sys, srv)
+		if err != nil {
+			return fmt.Errorf("bench serve: replicated gallery: %w", err)
+		}
+		defer stop()
+	}
 	// Loopback only, on a free port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -227,6 +235,9 @@ func (c *benchServeCmd) Run(g *Globals) error {
 	// With --batching both: per level, batched ÷ unbatched img/s and the
 	// p99 growth, per round.
 	batchRatio, p99Diff := map[int][]float64{}, map[int][]float64{}
+	// With --replicated: img/s of the replicated gallery and of the
+	// single-machine one at the same level.
+	repTP, singleTP := map[int][]float64{}, map[int][]float64{}
 	ext := sys.Extractor().(*feature.Extractor)
 	var shared feature.Stats // the recognition runs of the batched levels
 	name := func(base string, mode time.Duration) string {
@@ -273,6 +284,21 @@ func (c *benchServeCmd) Run(g *Globals) error {
 				rows = append(rows, serveRow{round: round, name: name("service", mode), conc: conc, res: res})
 				if res.FirstError != nil {
 					fmt.Fprintf(g.stderr, "bench serve: concurrency %d: %d errors, first: %v\n", conc, res.Errors, res.FirstError)
+				}
+				if c.Replicated && mi == 0 {
+					rr, err := loadgen.Run(g.ctx, loadgen.Config{
+						URL: url + "?gallery=" + benchReplicaName, ContentType: "image/jpeg", Bodies: datas,
+						Concurrency: conc, Requests: c.N, Duration: c.Duration, Warmup: c.Warmup,
+					})
+					if err != nil {
+						return fmt.Errorf("bench serve: replicated: %w", err)
+					}
+					rows = append(rows, serveRow{round: round, name: "replicated", conc: conc, res: rr})
+					if rr.FirstError != nil {
+						fmt.Fprintf(g.stderr, "bench serve: replicated concurrency %d: %d errors, first: %v\n", conc, rr.Errors, rr.FirstError)
+					}
+					repTP[conc] = append(repTP[conc], rr.Throughput())
+					singleTP[conc] = append(singleTP[conc], res.Throughput())
 				}
 				if rpc != nil {
 					gr, err := c.grpcLevel(g.ctx, rpc, datas, conc)
@@ -321,6 +347,12 @@ func (c *benchServeCmd) Run(g *Globals) error {
 		if r := batchRatio[conc]; len(r) > 0 {
 			fmt.Fprintf(g.stdout, "concurrency %d: batched/unbatched img/s %.3f, p99 %+.1f ms (medians over %d round(s); batching wait %v)\n",
 				conc, median(r), median(p99Diff[conc]), len(r), wait)
+		}
+	}
+	for _, conc := range levels {
+		if len(repTP[conc]) > 0 {
+			fmt.Fprintf(g.stdout, "concurrency %d: replicated gallery %.2f img/s, single-machine gallery %.2f img/s: replicated/single %.3f (medians)\n",
+				conc, median(repTP[conc]), median(singleTP[conc]), median(repTP[conc])/max(median(singleTP[conc]), 1e-9))
 		}
 	}
 	if wait > 0 && shared.Batches > 0 {

@@ -49,6 +49,7 @@ type serveCmd struct {
 	ReviewRate    float64           `name:"review-rate" default:"0.2" help:"Most unsure boxes of API recognitions queued for review per second (default: one every 5 s); the rest are counted, not kept, so the queue costs the API next to nothing. The console's own recognitions are always kept."`
 	SnapshotEvery time.Duration     `name:"snapshot-every" default:"5m" help:"Write changed galleries' index snapshots this often (reopening after a crash then loads instead of rebuilding)."`
 	batchFlags
+	natsFlags
 }
 
 // batchFlags are the cross-request batching flags of serve and bench serve.
@@ -82,6 +83,24 @@ func (b batchFlags) wait() (time.Duration, error) {
 	}
 	return b.BatchWait, nil
 }
+
+// natsFlags run serve as one replica of a gallery shared through NATS
+// JetStream (README: Several machines).
+type natsFlags struct {
+	NATS         string        `name:"nats" placeholder:"URL[,URL]" help:"Share the --replicate gallery with other serve replicas through this NATS cluster (JetStream on; comma-separated server URLs, e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222). With --nats-embed, default: the embedded server."`
+	NATSEmbed    bool          `name:"nats-embed" help:"Run a NATS server (JetStream) inside this serve; with --nats-cluster and --nats-routes, three serves form a cluster with no other install."`
+	NATSName     string        `name:"nats-name" help:"Name of the embedded NATS server, unique in the cluster (default: from --nats-listen)."`
+	NATSListen   string        `name:"nats-listen" default:"127.0.0.1:4222" help:"Client address of the embedded NATS server."`
+	NATSCluster  string        `name:"nats-cluster" placeholder:"HOST:PORT" help:"Cluster (route) address of the embedded NATS server; empty: a single node (use --nats-replicas 1)."`
+	NATSRoutes   []string      `name:"nats-routes" placeholder:"HOST:PORT" help:"Cluster addresses of the other embedded NATS servers (comma-separated or repeated; this node's own may be listed)."`
+	NATSStore    string        `name:"nats-store" type:"path" help:"Folder of the embedded NATS server's JetStream files (default: 'nats' next to index_dir)."`
+	NATSReplicas int           `name:"nats-replicas" default:"3" help:"How many NATS servers store each gallery stream and object store (3 for a 3-node cluster; a change is acknowledged once a majority stored it)."`
+	Replicate    string        `name:"replicate" default:"default" help:"Name of the gallery shared through NATS (with --nats or --nats-embed). 'default' replaces IndexProcess.index_dir as the default gallery."`
+	ReplicaDir   string        `name:"replica-dir" type:"path" help:"Folder of this replica's local copy of the shared gallery (default: 'replica-NAME' next to index_dir)."`
+	NATSWait     time.Duration `name:"nats-wait" default:"0s" help:"Give up when NATS JetStream cannot be reached for this long at start (0: keep retrying; serve stays not ready meanwhile)."`
+}
+
+func (n natsFlags) replicated() bool { return n.NATS != "" || n.NATSEmbed }
 
 // checkExposure refuses to listen beyond loopback without a key unless
 // --public says so; then it warns.
@@ -175,7 +194,12 @@ func (c *serveCmd) Run(g *Globals) error {
 		threads = 1 // many requests in parallel: one intra-op thread each
 	}
 	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	replicated := c.replicated()
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		return fmt.Errorf("serve: --nats-replicas %d is out of range: allowed 1..5", c.NATSReplicas)
+	}
 	sys, err := g.open(cfg, threads, shitu.Options{SnapshotEvery: c.SnapshotEvery, Logger: logger,
+		NoGallery: replicated && c.Replicate == shitu.DefaultGallery,
 		BatchWait: wait, BatchRuns: c.BatchRuns})
 	if err != nil {
 		return err
@@ -189,8 +213,20 @@ func (c *serveCmd) Run(g *Globals) error {
 			return fmt.Errorf("gallery %s: %w", name, err)
 		}
 	}
-	def, err := sys.Gallery(shitu.DefaultGallery)
-	if err != nil {
+	var nats *natsRun
+	if replicated {
+		if nats, err = c.startNATS(cfg, logger); err != nil {
+			return err
+		}
+		defer func() {
+			sys.Close() // the replicas stop applying first (Close is idempotent)
+			nats.close()
+		}()
+	}
+	items := 0
+	if def, err := sys.Gallery(shitu.DefaultGallery); err == nil {
+		items = def.Len()
+	} else if !replicated {
 		return err
 	}
 	newRoot := c.NewGalleries
@@ -222,6 +258,13 @@ func (c *serveCmd) Run(g *Globals) error {
 		}
 		defer con.Close() // after the server stops: the review entries being written are finished
 	}
+	errc := make(chan error, 3)
+	if replicated {
+		// Not ready until the replica joined and caught up (/readyz also
+		// checks each replica).
+		srv.SetReady(false)
+		go c.joinReplica(g.ctx, sys, srv, nats, cfg, logger, errc)
+	}
 	ln := srv.Limit(ln0)
 	hs := srv.HTTPServer()
 	url := localURL(ln.Addr())
@@ -230,8 +273,7 @@ func (c *serveCmd) Run(g *Globals) error {
 			defer removeServed(gl.Dir())
 		}
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", def.Len())
-	errc := make(chan error, 2)
+	logger.Info("serving", "addr", ln.Addr().String(), "galleries", srv.Galleries(), "items", items)
 	go func() { errc <- hs.Serve(ln) }()
 	var gs *grpc.Server
 	if lnG != nil {

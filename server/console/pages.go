@@ -372,14 +372,14 @@ func (c *Console) doRemove(w http.ResponseWriter, r *http.Request) error {
 	if err := checkVersion(r, g); err != nil {
 		return err
 	}
-	n, err := g.Remove(id)
+	n, v, err := c.srv.RemoveItems(r.Context(), name, id)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: item %d is not in the gallery (now version %d)", ErrStale, id, g.Version())
+		return fmt.Errorf("%w: item %d is not in the gallery (now version %d)", ErrStale, id, v)
 	}
-	redirectDone(w, r, backTo(r, name), fmt.Sprintf("Removed item %d; the gallery is now version %d.", id, g.Version()))
+	redirectDone(w, r, backTo(r, name), fmt.Sprintf("Removed item %d; the gallery is now version %d.", id, v))
 	return nil
 }
 
@@ -400,11 +400,11 @@ func (c *Console) doRemoveLabel(w http.ResponseWriter, r *http.Request) error {
 	if err := checkVersion(r, g); err != nil {
 		return err
 	}
-	n, err := g.RemoveLabel(label)
+	n, v, err := c.srv.RemoveLabel(r.Context(), name, label)
 	if err != nil {
 		return err
 	}
-	redirectDone(w, r, galleryPage(name), fmt.Sprintf("Removed %d item(s) of %q; the gallery is now version %d.", n, label, g.Version()))
+	redirectDone(w, r, galleryPage(name), fmt.Sprintf("Removed %d item(s) of %q; the gallery is now version %d.", n, label, v))
 	return nil
 }
 
@@ -427,10 +427,11 @@ func (c *Console) doRelabel(w http.ResponseWriter, r *http.Request) error {
 	if len(ids) == 0 {
 		return fmt.Errorf("%w: no item has label %q (the gallery is now version %d)", ErrStale, label, g.Version())
 	}
-	if _, err := g.Relabel(to, ids...); err != nil {
+	_, v, err := c.srv.Relabel(r.Context(), name, to, ids...)
+	if err != nil {
 		return err
 	}
-	redirectDone(w, r, galleryPage(name)+"&q="+urlQueryEscape(to), fmt.Sprintf("Relabelled %d item(s) %q → %q; the gallery is now version %d.", len(ids), label, to, g.Version()))
+	redirectDone(w, r, galleryPage(name)+"&q="+urlQueryEscape(to), fmt.Sprintf("Relabelled %d item(s) %q → %q; the gallery is now version %d.", len(ids), label, to, v))
 	return nil
 }
 
