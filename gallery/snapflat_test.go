@@ -28,20 +28,7 @@ func TestFlatSnapshotMapped(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	vecs := map[int64][]float32{}
-	add := func(g *Gallery, n int) {
-		t.Helper()
-		items := make([]Item, n)
-		for i := range items {
-			items[i] = Item{Label: "l", Vector: unitVec(r, d)}
-		}
-		ids, err := g.Add(items...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, id := range ids {
-			vecs[id] = items[i].Vector
-		}
-	}
+	add := func(g *Gallery, n int) { t.Helper(); addRandom(t, g, r, n, vecs) }
 	check := func(g *Gallery) {
 		t.Helper()
 		if g.Len() != len(vecs) {
@@ -175,19 +162,7 @@ func TestFlatSnapshotCaughtUp(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	vecs := map[int64][]float32{}
-	add := func(n int) {
-		items := make([]Item, n)
-		for i := range items {
-			items[i] = Item{Label: "l", Vector: unitVec(r, d)}
-		}
-		ids, err := g.Add(items...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, id := range ids {
-			vecs[id] = items[i].Vector
-		}
-	}
+	add := func(n int) { t.Helper(); addRandom(t, g, r, n, vecs) }
 	add(200)
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
@@ -233,5 +208,22 @@ func TestFlatSnapshotCaughtUp(t *testing.T) {
 		if err := g.Close(); err != nil { // writes the caught-up snapshot
 			t.Fatal(err)
 		}
+	}
+}
+
+// addRandom adds n items with random unit vectors to g and records their
+// vectors by id in vecs.
+func addRandom(t *testing.T, g *Gallery, r *rand.Rand, n int, vecs map[int64][]float32) {
+	t.Helper()
+	items := make([]Item, n)
+	for i := range items {
+		items[i] = Item{Label: "l", Vector: unitVec(r, g.Dims())}
+	}
+	ids, err := g.Add(items...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		vecs[id] = items[i].Vector
 	}
 }
