@@ -159,7 +159,11 @@ func grpcError(err error) error {
 	if code == http.StatusInternalServerError {
 		msg = "internal error: " + msg
 	}
-	st := status.New(grpcCode(code), msg)
+	gc := grpcCode(code)
+	if kind == "version_not_reached" || kind == "cluster_unavailable" {
+		gc = codes.Unavailable // 503 too, but not a timeout: try later or elsewhere
+	}
+	st := status.New(gc, msg)
 	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: kind, Domain: "shitu"}); derr == nil {
 		st = d
 	}
@@ -235,7 +239,7 @@ type grpcShitu struct {
 func recognizeOptionsOf(r *shituv1.RecognizeRequest) api.RecognizeOptions {
 	return api.RecognizeOptions{Gallery: r.GetGallery(), TopK: int(r.GetTopk()), ScoreThreshold: r.ScoreThreshold,
 		DetThreshold: r.DetThreshold, HammingRadius: r.HammingRadius, WholeImage: r.GetWholeImage(),
-		Labels: r.GetLabels(), Metadata: r.GetMetadata(), Visualize: r.GetVisualize()}
+		Labels: r.GetLabels(), Metadata: r.GetMetadata(), Visualize: r.GetVisualize(), MinVersion: r.GetMinVersion()}
 }
 
 func (g *grpcShitu) recognize(ctx context.Context, r *shituv1.RecognizeRequest) (*shituv1.RecognizeResponse, error) {

@@ -519,3 +519,27 @@ func TestGRPCDeadline(t *testing.T) {
 		t.Fatalf("idle stream past --timeout: %v", err)
 	}
 }
+
+// TestGRPCMinVersion: min_version reaches the gallery's version check as
+// /v1's does: a version the gallery has is answered, one it has not
+// reached is UNAVAILABLE (a gallery of this process alone never gets
+// there; a replica would wait for it).
+func TestGRPCMinVersion(t *testing.T) {
+	f, conn := grpcFixture(t, Config{})
+	ctx := context.Background()
+	c := shituv1.NewShituClient(conn)
+	f.addColours(t, "red", "green")
+	img := jpegBytes(t, solid(palette[1], 40, 40))
+	g, err := c.Recognize(ctx, &shituv1.RecognizeRequest{Image: img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := g.GetGalleryVersion()
+	if _, err := c.Recognize(ctx, &shituv1.RecognizeRequest{Image: img, MinVersion: v}); err != nil {
+		t.Fatalf("min_version %d (the current one): %v", v, err)
+	}
+	_, err = c.Recognize(ctx, &shituv1.RecognizeRequest{Image: img, MinVersion: v + 5})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "version") {
+		t.Fatalf("min_version %d beyond the gallery's %d: %v, want UNAVAILABLE naming the version", v+5, v, err)
+	}
+}

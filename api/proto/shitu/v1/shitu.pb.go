@@ -38,8 +38,12 @@ type RecognizeRequest struct {
 	Labels         []string               `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty"`
 	Metadata       map[string]string      `protobuf:"bytes,9,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Visualize      bool                   `protobuf:"varint,10,opt,name=visualize,proto3" json:"visualize,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// 0: any; else answer from the gallery at this version or later (a
+	// replica that has not applied it waits up to 5 s, then UNAVAILABLE
+	// version_not_reached), as min_version of /v1/recognize.
+	MinVersion    uint64 `protobuf:"varint,11,opt,name=min_version,json=minVersion,proto3" json:"min_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecognizeRequest) Reset() {
@@ -140,6 +144,13 @@ func (x *RecognizeRequest) GetVisualize() bool {
 		return x.Visualize
 	}
 	return false
+}
+
+func (x *RecognizeRequest) GetMinVersion() uint64 {
+	if x != nil {
+		return x.MinVersion
+	}
+	return 0
 }
 
 type Candidate struct {
@@ -1524,7 +1535,7 @@ var File_shitu_v1_shitu_proto protoreflect.FileDescriptor
 
 const file_shitu_v1_shitu_proto_rawDesc = "" +
 	"\n" +
-	"\x14shitu/v1/shitu.proto\x12\bshitu.v1\"\xed\x03\n" +
+	"\x14shitu/v1/shitu.proto\x12\bshitu.v1\"\x8e\x04\n" +
 	"\x10RecognizeRequest\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\fR\x05image\x12\x18\n" +
 	"\agallery\x18\x02 \x01(\tR\agallery\x12\x12\n" +
@@ -1537,7 +1548,9 @@ const file_shitu_v1_shitu_proto_rawDesc = "" +
 	"\x06labels\x18\b \x03(\tR\x06labels\x12D\n" +
 	"\bmetadata\x18\t \x03(\v2(.shitu.v1.RecognizeRequest.MetadataEntryR\bmetadata\x12\x1c\n" +
 	"\tvisualize\x18\n" +
-	" \x01(\bR\tvisualize\x1a;\n" +
+	" \x01(\bR\tvisualize\x12\x1f\n" +
+	"\vmin_version\x18\v \x01(\x04R\n" +
+	"minVersion\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x12\n" +
