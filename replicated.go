@@ -152,3 +152,16 @@ func (s *System) RelabelIn(ctx context.Context, g *gallery.Gallery, label string
 	done, err := g.Relabel(label, ids...)
 	return len(done), g.Version(), err
 }
+
+// SetThresholdsIn stores acceptance thresholds with a gallery (global and
+// per label, as calibration does), through the cluster for a replicated
+// gallery; it returns the gallery version after the change. Recognitions
+// that start afterwards use them.
+func (s *System) SetThresholdsIn(ctx context.Context, g *gallery.Gallery, global float32, perLabel map[string]float32) (uint64, error) {
+	if r := s.Replica(g); r != nil {
+		res, err := r.SetThresholds(ctx, gallery.Thresholds{Global: global, PerLabel: perLabel})
+		return res.Version, err
+	}
+	err := g.SetThresholds(global, perLabel)
+	return g.Version(), err
+}

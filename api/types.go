@@ -253,3 +253,17 @@ type CreateGalleryRequest struct {
 type DeleteGalleryResponse struct {
 	Deleted string `json:"deleted"`
 }
+
+// Thresholds is the body of PUT /v1/gallery/thresholds and the answer of
+// GET: the acceptance thresholds stored with a gallery (as calibration
+// stores them), a global score threshold and per-label overrides.
+type Thresholds struct {
+	Global   float32            `json:"global"`
+	PerLabel map[string]float32 `json:"per_label,omitempty"`
+	// Set is false in a GET answer when none are stored (the configured
+	// score threshold applies).
+	Set bool `json:"set"`
+	// GalleryVersion is the gallery version after a PUT (a replicated
+	// gallery's change moves it; a single-machine gallery's does not).
+	GalleryVersion uint64 `json:"gallery_version"`
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -107,6 +108,16 @@ func TestReplicatedServers(t *testing.T) {
 	}
 	if r.GalleryVersion != rm.GalleryVersion || (r.Objects[0].Label != nil && *r.Objects[0].Label == "red") {
 		t.Fatalf("replica 0 after the removal: version %d, %+v", r.GalleryVersion, r.Objects[0])
+	}
+	// Thresholds stored through replica 2 reach replica 1's recognitions.
+	code, tb := putJSON(t, cs[2].Base+"/v1/gallery/thresholds", `{"global": 0.3, "per_label": {"green": 0.6}}`)
+	var th api.Thresholds
+	if err := json.Unmarshal([]byte(tb), &th); code != 200 || err != nil || th.GalleryVersion <= rm.GalleryVersion {
+		t.Fatalf("put thresholds: %d %s", code, tb)
+	}
+	r, err = cs[1].Recognize(ctx, pngBytes(t, solid(palette[1], 16, 16)), api.RecognizeOptions{MinVersion: th.GalleryVersion})
+	if err != nil || r.Objects[0].Threshold != 0.6 {
+		t.Fatalf("replica 1 after the thresholds: %+v %v", r, err)
 	}
 	resp, err := http.Get(cs[2].Base + "/metrics")
 	if err != nil {

@@ -321,6 +321,8 @@ func (s *Server) routes() {
 	h("GET /v1/gallery/items/{id}", itemHandler(s, s.getItem))
 	h("DELETE /v1/gallery/items/{id}", s.mutating(itemHandler(s, s.deleteItem)))
 	h("DELETE /v1/gallery/labels/{label}", s.mutating(s.handleDeleteLabel))
+	h("GET /v1/gallery/thresholds", s.handleGetThresholds)
+	h("PUT /v1/gallery/thresholds", s.mutating(s.handlePutThresholds))
 	h("GET /v1/openapi.json", s.handleOpenAPI)
 	h("POST /recognition/prediction", s.handleServing)
 	h("POST /shitu-infer", s.handlePXInfer)
