@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestFlatSnapshotMapped: a Flat gallery's snapshot is format 2 and is
@@ -225,5 +226,42 @@ func addRandom(t *testing.T, g *Gallery, r *rand.Rand, n int, vecs map[int64][]f
 	}
 	for i, id := range ids {
 		vecs[id] = items[i].Vector
+	}
+}
+
+// TestReadFloatsMatchesMap: the read fallback (other systems, pages larger
+// than the snapshot's alignment) yields what the mapping yields.
+func TestReadFloatsMatchesMap(t *testing.T) {
+	if !hostLE {
+		t.Skip("little-endian hosts only")
+	}
+	want := make([]float32, 3000)
+	for i := range want {
+		want[i] = float32(i) * 0.25
+	}
+	const off = 8192
+	b := make([]byte, off, off+4*len(want))
+	b = append(b, unsafe.Slice((*byte)(unsafe.Pointer(&want[0])), 4*len(want))...)
+	path := filepath.Join(t.TempDir(), "v")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, fn := range map[string]func(*os.File, int64, int, int) ([]float32, func(), error){"read": readFloats, "map": mapFloats} {
+		got, release, err := fn(f, off, len(want), 2*len(want))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !slices.Equal(got, want) || cap(got) != 2*len(want) {
+			t.Fatalf("%s: values or capacity differ (cap %d)", name, cap(got))
+		}
+		if got = append(got, 1); got[len(want)] != 1 { // the room after the values is writable
+			t.Fatalf("%s: append into the room", name)
+		}
+		release()
 	}
 }

@@ -7,9 +7,8 @@ import (
 	"unsafe"
 )
 
-// mapFloats maps n float32 values that start at file offset off (a
-// multiple of the page size) copy-on-write into memory, inside a
-// reservation of capN values, and returns them as a slice of length n and
+// mapFloats maps n float32 values that start at file offset off
+// copy-on-write into memory, inside a reservation of capN values, and returns them as a slice of length n and
 // capacity capN, with the function that unmaps the region. Opening a large
 // Flat gallery then costs no copy and no zeroing of fresh memory: the
 // vectors are the page cache's pages, and a change writes only the pages it
@@ -21,8 +20,13 @@ import (
 // place, so the mapped pages stay those that were checked at open.
 func mapFloats(f *os.File, off int64, n, capN int) ([]float32, func(), error) {
 	ps := os.Getpagesize()
-	if off%int64(ps) != 0 || capN < n || capN <= 0 {
+	if capN < n || capN <= 0 {
 		return nil, nil, fmt.Errorf("gallery: map %d of %d values at %d", n, capN, off)
+	}
+	if off%int64(ps) != 0 {
+		// Pages larger than the snapshot's alignment (16 or 64 KiB on
+		// some arm64 kernels): read instead of map.
+		return readFloats(f, off, n, capN)
 	}
 	total := (capN*4 + ps - 1) / ps * ps
 	region, err := syscall.Mmap(-1, 0, total, syscall.PROT_READ|syscall.PROT_WRITE,
