@@ -496,6 +496,8 @@ func TestOpsAndPostProcess(t *testing.T) {
 					c.DetPreProcess.Ops[2].Typed.(*DetPadStride).Stride == 32
 			}, ""},
 		{"DetResize needs target_size", "DetPreProcess:\n  transform_ops:\n    - DetResize: {interp: 2}\n", nil, "DetPreProcess.transform_ops.0.DetResize.target_size"},
+		{"target_size too large", "DetPreProcess:\n  transform_ops:\n    - DetResize: {target_size: [640, 100000]}\n", nil, "DetPreProcess.transform_ops.0.DetResize.target_size.1"},
+		{"stride too large", "DetPreProcess:\n  transform_ops:\n    - DetPadStride: {stride: 1000000}\n", nil, "DetPreProcess.transform_ops.0.DetPadStride.stride"},
 		{"interp out of range", "DetPreProcess:\n  transform_ops:\n    - DetResize: {target_size: 8, interp: 7}\n", nil, "DetPreProcess.transform_ops.0.DetResize.interp"},
 		{"DetNormalizeImage needs std", "DetPreProcess:\n  transform_ops:\n    - DetNormalizeImage: {mean: [0, 0, 0]}\n", nil, "DetPreProcess.transform_ops.0.DetNormalizeImage.std"},
 		{"zero std", "DetPreProcess:\n  transform_ops:\n    - DetNormalizeImage: {mean: [0, 0, 0], std: [1, 0, 1]}\n", nil, "DetPreProcess.transform_ops.0.DetNormalizeImage.std.1"},

@@ -155,22 +155,37 @@ func (d *decoder) triple(m *Value, path, key string, dst *[3]float64) bool {
 }
 
 // size reads an int n (→ [n, n]) or a list of 2 positive ints.
+// maxSide bounds a resize target's side and a padding stride: a model
+// input is allocated from them before any image is seen, so a config
+// must not be able to ask for gigabytes (the official ones use 224–640).
+const maxSide = 8192
+
 func (d *decoder) size(m *Value, path, key string, dst *[2]int) bool {
 	v, full, ok := d.get(m, path, key)
 	if !ok {
 		return false
 	}
+	side := func(v *Value, line int, full string, dst *int) bool {
+		if !d.intValue(v, line, full, 1, dst) {
+			return false
+		}
+		if *dst > maxSide {
+			d.fail(v, line, full, "%d is out of range: at most %d pixels", *dst, maxSide)
+			return false
+		}
+		return true
+	}
 	switch {
 	case v.Kind == Int:
 		var n int
-		if !d.intValue(v, m.Line, full, 1, &n) {
+		if !side(v, m.Line, full, &n) {
 			return false
 		}
 		*dst = [2]int{n, n}
 		return true
 	case v.Kind == List && len(v.Items) == 2:
 		for i, it := range v.Items {
-			if !d.intValue(it, v.Line, fmt.Sprintf("%s.%d", full, i), 1, &dst[i]) {
+			if !side(it, v.Line, fmt.Sprintf("%s.%d", full, i), &dst[i]) {
 				return false
 			}
 		}
@@ -303,8 +318,8 @@ var detOps = map[string]opDecoder{
 	"DetPermute": func(d *decoder, m *Value, p string) any { return &DetPermute{} },
 	"DetPadStride": func(d *decoder, m *Value, p string) any {
 		s := &DetPadStride{}
-		if v, full, ok := d.get(m, p, "stride"); ok {
-			d.intValue(v, m.Line, full, math.MinInt32, &s.Stride)
+		if v, full, ok := d.get(m, p, "stride"); ok && d.intValue(v, m.Line, full, math.MinInt32, &s.Stride) && s.Stride > maxSide {
+			d.fail(v, m.Line, full, "%d is out of range: at most %d", s.Stride, maxSide)
 		}
 		return s
 	},

@@ -94,6 +94,10 @@ func Preprocess(img *imaging.Image, p PreConfig) (*Input, error) {
 		ph = (rh + s - 1) / s * s
 		pw = (rw + s - 1) / s * s
 	}
+	// The bound of imaging's resize, checked before the input is allocated.
+	if int64(pw)*int64(ph) > 1<<31 {
+		return nil, fmt.Errorf("detect: resize: %w: %dx%d", imaging.ErrTooLarge, pw, ph)
+	}
 	// Resize, normalise and CHW in one pass (issue 18); the padding stays zero.
 	buf := make([]float32, 3*ph*pw)
 	if _, _, err := imaging.ResizeScaleNormalizeInto(buf, pw, ph, img, sx, sy, p.Interp, norm); err != nil {

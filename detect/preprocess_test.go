@@ -139,3 +139,13 @@ func TestPreprocessErrors(t *testing.T) {
 		t.Error("lanczos: want an error")
 	}
 }
+
+// TestPreprocessTooLarge: a target the resize refuses is refused before
+// the input tensor is allocated (it used to be allocated first: 12 TB).
+func TestPreprocessTooLarge(t *testing.T) {
+	p := DefaultPre()
+	p.TargetSize = [2]int{1 << 20, 1 << 20}
+	if _, err := Preprocess(uniform(8, 8, [3]uint8{1, 2, 3}), p); !errors.Is(err, imaging.ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+}
