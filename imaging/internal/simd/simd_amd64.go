@@ -12,10 +12,10 @@ import (
 var AVX2 = cpu.X86.HasAVX2
 
 // AVX512 reports whether the AVX-512 kernels may be called: the CPU has
-// AVX-512 F, BW and VBMI and the OS saves their registers (x/sys/cpu
-// checks both). VLinear and VCubic then take 16 elements a step, and
+// AVX-512 F, BW and VBMI, BMI2 (HGroups shifts with SHLX) and the OS
+// saves their registers (x/sys/cpu checks both). VLinear and VCubic then take 16 elements a step, and
 // HGroups may be called. Tests turn it off to compare with the AVX2 path.
-var AVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI
+var AVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI && cpu.X86.HasBMI2
 
 // HGroups is the AVX-512 horizontal pass: for each group g < ng, with b =
 // base[g], it computes cnt[g] (≤ 16) outputs d[j] = Σ_t s[b+idx[t][j]]·w[t][j]
