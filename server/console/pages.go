@@ -124,21 +124,31 @@ func (c *Console) doRecognize(w http.ResponseWriter, r *http.Request) error {
 
 // shrinkJPEG encodes img as JPEG, scaled down to fit side×side.
 func shrinkJPEG(img *imaging.Image, side, quality int) ([]byte, error) {
-	if s := max(img.W, img.H); s > side {
-		w, h := max(1, img.W*side/s), max(1, img.H*side/s)
-		small, err := imaging.Resize(img, w, h, imaging.Area)
-		if err != nil {
-			if small, err = imaging.Resize(img, w, h, imaging.Linear); err != nil {
-				return nil, err
-			}
-		}
-		img = small
+	img, err := shrink(img, side)
+	if err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
 	if err := imaging.EncodeJPEG(&b, img, quality); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// shrink scales img down to fit side×side (img itself when it fits).
+func shrink(img *imaging.Image, side int) (*imaging.Image, error) {
+	s := max(img.W, img.H)
+	if s <= side {
+		return img, nil
+	}
+	w, h := max(1, img.W*side/s), max(1, img.H*side/s)
+	small, err := imaging.Resize(img, w, h, imaging.Area)
+	if err != nil {
+		if small, err = imaging.Resize(img, w, h, imaging.Linear); err != nil {
+			return nil, err
+		}
+	}
+	return small, nil
 }
 
 // labelsPerPage and thumbsPerLabel shape the gallery browser.

@@ -195,8 +195,9 @@ func (c *Console) unsure(o recognize.Object) bool {
 }
 
 // observe queues the unsure boxes of a recognition for review and returns
-// how many. The crops are cut here; encoding and writing happen on the
-// console's worker, and are dropped (counted) when it is behind. Binary
+// how many. The crops are cut and shrunk to reviewSide here; encoding and
+// writing happen on the console's worker, and are dropped (counted), before
+// any crop is cut, when it is behind. Binary
 // galleries, whose scores are Hamming distances, are not reviewed.
 // API recognitions (limited) pass ReviewRate's token bucket; the
 // console's own, one person at a page, do not.
@@ -217,9 +218,18 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 			c.dropped[dropRate].Add(1)
 			continue
 		}
+		if len(c.work) == cap(c.work) { // behind: no crop is cut for nothing
+			c.dropped[dropBusy].Add(1)
+			continue
+		}
 		b := o.Box
 		crop, err := imaging.Crop(img, b[0], b[1], b[2], b[3])
 		if err != nil {
+			continue
+		}
+		// The queue holds small images only: the crop is shrunk here, not
+		// on the worker.
+		if crop, err = shrink(crop, reviewSide); err != nil {
 			continue
 		}
 		e := reviewEntry{Format: reviewFormat, Time: time.Now().UTC(), Version: res.GalleryVersion, Box: b, Score: o.Score,
