@@ -75,7 +75,8 @@ func (s *System) Candidates(ctx context.Context, img *imaging.Image, opts Option
 // ready for CandidatesPrepared.
 type Prepared struct {
 	img *imaging.Image
-	in  *detect.Input // nil: no *detect.Detector, or NoDetector
+	det *detect.Detector // the detector whose preprocessing made in
+	in  *detect.Input    // nil: no *detect.Detector, or NoDetector
 	pre time.Duration
 }
 
@@ -97,13 +98,14 @@ func (s *System) Prepare(img *imaging.Image, opts Options) (*Prepared, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.in, p.pre = in, time.Since(t0)
+		p.det, p.in, p.pre = d, in, time.Since(t0)
 	}
 	return p, nil
 }
 
 // CandidatesPrepared is Candidates for an image made ready by Prepare
-// with the same opts; the answer is the same as Candidates'.
+// with the same opts; the answer is the same as Candidates'. An image
+// prepared by another System's detector is detected afresh.
 func (s *System) CandidatesPrepared(ctx context.Context, p *Prepared, opts Options) (*Searched, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: nil prepared image", ErrImage)
@@ -127,11 +129,11 @@ func (s *System) candidates(ctx context.Context, img *imaging.Image, prep *Prepa
 	var dets []detect.Box
 	if s.det != nil && !opts.NoDetector {
 		var err error
-		if prep != nil && prep.in != nil {
+		if d, ok := s.det.(*detect.Detector); ok && prep != nil && prep.in != nil && prep.det == d {
 			// Preprocessed ahead: its time still counts in Total, as
 			// the work this image took, and Detect stays the run alone.
 			sr.timings.DetPreprocess = prep.pre
-			dets, err = s.det.(*detect.Detector).DetectInput(ctx, prep.in)
+			dets, err = d.DetectInput(ctx, prep.in)
 			t0 = t0.Add(-prep.pre)
 		} else {
 			dets, err = s.detect(ctx, img, &sr.timings)
