@@ -95,6 +95,12 @@ func (s *System) AddTo(ctx context.Context, g *gallery.Gallery, imgs []gallery.N
 	if err != nil {
 		return nil, res.Version, err
 	}
+	if len(res.IDs) != len(items) {
+		// A duplicate change, or one whose result this replica no longer
+		// holds, reports no ids: the items' ids are unknown here.
+		return nil, res.Version, fmt.Errorf("shitu: the change (version %d) reported %d item ids for %d items; list the gallery to find the stored items",
+			res.Version, len(res.IDs), len(items))
+	}
 	for i := range items {
 		items[i].ID, items[i].Vector = res.IDs[i], nil
 	}
