@@ -49,6 +49,14 @@ func (t *timedSession) Run(ctx context.Context, in map[string]*tensor.Tensor) ([
 }
 
 func (c *benchPipelineCmd) Run(g *Globals) error {
+	for _, conc := range c.Concurrency {
+		if conc < 1 || conc > 1024 {
+			return fmt.Errorf("bench pipeline: --concurrency %d is out of range: allowed 1..1024", conc)
+		}
+	}
+	if c.N < 1 || c.N > 1_000_000 || c.Threads < 0 || c.Threads > 1024 || c.Rounds > 1000 {
+		return fmt.Errorf("bench pipeline: -n 1..1000000, --threads 0..1024 and --rounds ..1000 (got %d, %d, %d)", c.N, c.Threads, c.Rounds)
+	}
 	cfgPath := c.Config
 	if cfgPath == "" {
 		dir, err := os.MkdirTemp("", "shitu-bench-")

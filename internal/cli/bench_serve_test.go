@@ -116,3 +116,14 @@ func TestWriteServeTable(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchPipelineFlagErrors: bench pipeline's numbers are bounded before
+// any work (--concurrency 0 used to divide by zero).
+func TestBenchPipelineFlagErrors(t *testing.T) {
+	for _, args := range [][]string{{"--concurrency", "0"}, {"--concurrency", "1,5000"}, {"-n", "0"}, {"--threads=-1"}} {
+		_, errs, code := run(t, append([]string{"bench", "pipeline"}, args...)...)
+		if code != 1 || !strings.Contains(errs, "bench pipeline:") || !strings.Contains(errs, "out of range") && !strings.Contains(errs, "-n 1..") {
+			t.Errorf("%v: exit %d, stderr %q, want 1 and the allowed range", args, code, errs)
+		}
+	}
+}
