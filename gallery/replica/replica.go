@@ -194,7 +194,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, er
 	}
 	r.announce(ctx)
 	if err := r.catchUp(ctx); err != nil {
-		r.g.Close()
+		if r.g != nil { // nil when catching up failed to reopen the store
+			r.g.Close()
+		}
 		return nil, err
 	}
 	r.ready.Store(true)
@@ -222,17 +224,20 @@ func (r *Replica) catchUp(ctx context.Context) error {
 		}
 		if errors.Is(err, ErrDiverged) {
 			r.log.Info("replica: the stream was trimmed past this replica while it caught up, loading the newest snapshot", "version", r.g.Version())
-			if err := r.g.Close(); err != nil {
+			old := r.g
+			r.g = nil // closed below: Open must not close it again
+			if err := old.Close(); err != nil {
 				return err
 			}
 			info, err := r.st.Info(ctx)
-			if err == nil {
-				r.g, err = r.local(ctx, r.layout, info.State.FirstSeq, info.State.LastSeq)
-			}
 			if err != nil {
-				r.g = nil
 				return err
 			}
+			g, err := r.local(ctx, r.layout, info.State.FirstSeq, info.State.LastSeq)
+			if err != nil {
+				return err
+			}
+			r.g = g
 			continue
 		}
 		if ctx.Err() != nil {
