@@ -123,7 +123,7 @@ func TestCrossRequestBatchingDetector(t *testing.T) {
 		t.Skip("-short: detector runs")
 	}
 	ctx := context.Background()
-	sys, err := shitu.OpenFile(ctx, exampleConfig, nil, shitu.Options{ORTLib: ortLib, Threads: 1, BatchWait: 20 * time.Millisecond})
+	sys, err := shitu.OpenFile(ctx, exampleConfig, nil, shitu.Options{ORTLib: ortLib, Threads: 1, BatchWait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,16 @@ func TestCrossRequestBatchingDetector(t *testing.T) {
 	imgs := batchImages(t, 4)
 	opts := sys.Options()
 	opts.KeepUnknown = true
+	// A call announced for the whole batched run keeps every batch open
+	// for the wait (bounded: 2 s), so the requests' crops do share runs
+	// and the comparison below is batched against unbatched.
+	ext := sys.Extractor().(*feature.Extractor)
+	held := ext.Expect()
 	batched := recognizeAll(t, sys, imgs, opts)
+	held()
+	if st := ext.Stats(); st.Joined == 0 {
+		t.Fatalf("no recognition run was shared: %+v", st)
+	}
 	sys.SetBatchWait(0)
 	alone := recognizeAll(t, sys, imgs, opts)
 	sameResults(t, batched, alone)

@@ -312,20 +312,22 @@ func TestExtractSharedConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for c := range 32 {
+		var imgs []*imaging.Image
+		var wants [][]float32
+		for i := range 1 + c%7 {
+			imgs = append(imgs, testImage(c*10+i, 6, 5))
+			wants = append(wants, want(t, cfg, imgs[i])) // t.Fatal only on the test's goroutine
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var imgs []*imaging.Image
-			for i := range 1 + c%7 {
-				imgs = append(imgs, testImage(c*10+i, 6, 5))
-			}
 			f, err := e.Extract(context.Background(), imgs)
 			if err != nil {
 				errs <- err
 				return
 			}
 			for i, v := range f {
-				w := want(t, cfg, imgs[i])
+				w := wants[i]
 				for j := range w {
 					if math.Abs(float64(v[j]-w[j])) > 0 {
 						errs <- fmt.Errorf("call %d image %d: %v, want %v", c, i, v, w)
