@@ -107,6 +107,7 @@ type Console struct {
 	mu       sync.Mutex
 	sessions map[string]time.Time // token → expiry
 	queues   map[string]*queue    // gallery dir → review queue
+	closed   bool                 // no more review entries; pending.Add only while false
 
 	decisions [3]atomic.Uint64 // accepted, relabelled, discarded
 	queued    atomic.Uint64
@@ -114,14 +115,21 @@ type Console struct {
 	bucket    tokens
 	work      chan func() // review entries being written
 	pending   sync.WaitGroup
-	closed    atomic.Bool
 }
 
 // Close stops queueing review entries and waits for those being written.
 // The pages keep working; Close is for shutdown.
 func (c *Console) Close() error {
-	c.closed.Store(true)
+	c.mu.Lock()
+	was := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if was {
+		return nil
+	}
+	// No Add can follow: observe adds under c.mu while closed is false.
 	c.pending.Wait()
+	close(c.work) // the worker ends
 	return nil
 }
 

@@ -238,10 +238,13 @@ func (c *Console) observe(name string, img *imaging.Image, res *recognize.Result
 			e.Candidates = append(e.Candidates, reviewCand{Label: cd.Label, Score: cd.Score, ID: cd.ID})
 		}
 		q := c.queueOf(g)
-		if c.closed.Load() {
+		c.mu.Lock() // with Close: no Add after its Wait has begun
+		if c.closed {
+			c.mu.Unlock()
 			return n
 		}
 		c.pending.Add(1)
+		c.mu.Unlock()
 		select {
 		case c.work <- func() {
 			jpg, err := shrinkJPEG(crop, reviewSide, 90)
