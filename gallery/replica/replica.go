@@ -645,6 +645,9 @@ func (r *Replica) change(rec *record, data []byte, res *Result) (gallery.Change,
 		return gallery.Change{}, fmt.Errorf("%w: record format %d", ErrRecord, rec.Format)
 	}
 	var c gallery.Change
+	if len(rec.IDs) > MaxChangeIDs {
+		return c, fmt.Errorf("%w: %d item ids in one change, at most %d", ErrRecord, len(rec.IDs), MaxChangeIDs)
+	}
 	switch rec.Op {
 	case opAdd:
 		for _, it := range rec.Items {
@@ -655,7 +658,7 @@ func (r *Replica) change(rec *record, data []byte, res *Result) (gallery.Change,
 			c.Adds = append(c.Adds, gi)
 		}
 	case opRemove:
-		for _, id := range rec.IDs {
+		for _, id := range uniqueIDs(rec.IDs) {
 			if _, err := r.g.Get(id); err == nil {
 				c.Removes = append(c.Removes, id)
 			}
@@ -671,7 +674,7 @@ func (r *Replica) change(rec *record, data []byte, res *Result) (gallery.Change,
 		}
 		res.Removed = len(c.Removes)
 	case opRelabel:
-		for _, id := range rec.IDs {
+		for _, id := range uniqueIDs(rec.IDs) {
 			it, err := r.g.Get(id)
 			if errors.Is(err, gallery.ErrNotFound) {
 				continue
@@ -695,6 +698,25 @@ func (r *Replica) change(rec *record, data []byte, res *Result) (gallery.Change,
 		return c, fmt.Errorf("%w: unknown operation %q", ErrRecord, rec.Op)
 	}
 	return c, nil
+}
+
+// MaxChangeIDs is how many item ids one remove or relabel change may
+// name; a record with more is applied as an empty change (ErrRecord).
+const MaxChangeIDs = 100_000
+
+// uniqueIDs is ids without repetitions, in the order of their first
+// occurrence, so a change names each item once.
+func uniqueIDs(ids []int64) []int64 {
+	seen := make(map[int64]struct{}, len(ids))
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		seen[id] = struct{}{}
+		out = append(out, id)
+	}
+	return out
 }
 
 // backoff is min(max, base·2^attempt) with ±20 % jitter.
