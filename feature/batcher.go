@@ -142,7 +142,7 @@ func (e *Extractor) dispatch() {
 	q := &e.q
 	for {
 		q.slots <- struct{}{}
-		items := q.cut(e.batch, e.batchWait())
+		items := q.cut(e.batch, e.batchWait)
 		if items == nil {
 			<-q.slots
 			return
@@ -157,7 +157,7 @@ func (e *Extractor) dispatch() {
 // cut waits until the oldest queued image has a full batch of its size or
 // has waited wait, and takes that batch off the queue (oldest first). It
 // returns nil, and marks the dispatcher gone, when the queue is empty.
-func (q *queue) cut(max int, wait time.Duration) []item {
+func (q *queue) cut(max int, wait func() time.Duration) []item {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -186,7 +186,7 @@ func (q *queue) cut(max int, wait time.Duration) []item {
 				n++
 			}
 		}
-		left := wait - time.Since(first.at)
+		left := wait() - time.Since(first.at) // read each time: SetBatchWait applies to queued calls
 		if n >= max || left <= 0 || q.expected.Load() <= 0 {
 			out := make([]item, 0, min(n, max))
 			rest := q.items[:0]

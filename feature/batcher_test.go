@@ -436,3 +436,34 @@ func TestExtractSharedNoWaitWithoutExpected(t *testing.T) {
 		t.Fatalf("expected %d, runs %v", e.q.expected.Load(), s.sizes)
 	}
 }
+
+// TestSetBatchWaitReachesQueuedCalls: turning batching off releases a call
+// already waiting in the queue (with a one-hour wait it would otherwise
+// stay until the announced call came).
+func TestSetBatchWaitReachesQueuedCalls(t *testing.T) {
+	s := &fakeSession{batch: -1}
+	cfg := Config{Width: 6, Height: 5, BatchSize: 32, BatchWait: time.Hour}
+	e, err := New(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Expect()() // a call on its way that never comes
+	done := make(chan error, 1)
+	imgs := []*imaging.Image{testImage(3, 6, 5)}
+	go func() {
+		_, err := e.Extract(context.Background(), imgs)
+		done <- err
+	}()
+	queued := func() bool {
+		e.q.mu.Lock()
+		defer e.q.mu.Unlock()
+		return len(e.q.items) > 0
+	}
+	for !queued() {
+		time.Sleep(time.Millisecond) // until the call is queued
+	}
+	e.SetBatchWait(0)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -114,6 +114,7 @@ func (e *Extractor) Stats() Stats {
 // from now on: 0 turns cross-call batching off.
 func (e *Extractor) SetBatchWait(d time.Duration) {
 	e.wait.Store(int64(max(d, 0)))
+	e.q.wake() // queued calls wait by the new value
 }
 
 // BatchWait is the current cross-call batching wait (0: off).
