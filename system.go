@@ -331,13 +331,19 @@ func (s *System) Search(name string, vec []float32, k int, q gallery.Query) ([]g
 	return g.Search(vec, k, q)
 }
 
+// editTimeout bounds Remove and RemoveLabel, which take no context, on a
+// replicated gallery (the cluster's acknowledgement and the local apply).
+const editTimeout = 30 * time.Second
+
 // Remove deletes items of the named gallery by id and reports how many existed.
 func (s *System) Remove(name string, ids ...int64) (int, error) {
 	g, err := s.Gallery(name)
 	if err != nil {
 		return 0, err
 	}
-	n, _, err := s.RemoveFrom(context.Background(), g, ids...)
+	ctx, cancel := context.WithTimeout(context.Background(), editTimeout)
+	defer cancel()
+	n, _, err := s.RemoveFrom(ctx, g, ids...)
 	return n, err
 }
 
@@ -347,7 +353,9 @@ func (s *System) RemoveLabel(name, label string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, _, err := s.RemoveLabelFrom(context.Background(), g, label)
+	ctx, cancel := context.WithTimeout(context.Background(), editTimeout)
+	defer cancel()
+	n, _, err := s.RemoveLabelFrom(ctx, g, label)
 	return n, err
 }
 

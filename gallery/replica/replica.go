@@ -424,6 +424,9 @@ func (r *Replica) WaitVersion(ctx context.Context, v uint64) error {
 		if cur >= v {
 			return nil
 		}
+		if r.closed.Load() {
+			return fmt.Errorf("%w: replica of gallery %q, at version %d (asked for %d)", gallery.ErrClosed, r.cfg.Name, cur, v)
+		}
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("%w: %v", ErrBehind, err)
 		}
@@ -479,6 +482,7 @@ func (r *Replica) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
+	r.broadcast() // wakes WaitVersion and writers awaiting their change
 	if r.cancel != nil {
 		r.cancel()
 	}
