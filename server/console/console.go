@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,11 @@ type Console struct {
 	sessions map[string]time.Time // token → expiry
 	queues   map[string]*queue    // gallery dir → review queue
 	closed   bool                 // no more review entries; pending.Add only while false
+	// thumbFails holds the sha256s (with their source paths) whose
+	// thumbnail could not be made from the source (at most maxThumbFailed;
+	// then it starts over).
+	thumbFails map[string]struct{}
+	thumbSem   chan struct{} // thumbnails being made from sources
 
 	decisions [3]atomic.Uint64 // accepted, relabelled, discarded
 	queued    atomic.Uint64
@@ -153,7 +159,7 @@ func New(srv *server.Server, cfg Config) (*Console, error) {
 		return nil, errors.New("console: a server is required")
 	}
 	c := &Console{srv: srv, cfg: cfg.withDefaults(), sessions: map[string]time.Time{}, queues: map[string]*queue{},
-		work: make(chan func(), 64)}
+		work: make(chan func(), 64), thumbFails: map[string]struct{}{}, thumbSem: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	c.bucket = tokens{rate: c.cfg.ReviewRate, burst: max(1, 4*c.cfg.ReviewRate)}
 	c.secret = make([]byte, 32)
 	if _, err := rand.Read(c.secret); err != nil {

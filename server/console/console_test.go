@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shitu-go/shitu/gallery"
+	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/server"
 )
 
@@ -285,5 +289,45 @@ func TestRelabelAndCalibration(t *testing.T) {
 	_, page = get(t, b.c, b.base+"/ui/galleries?q=GREEN")
 	if !strings.Contains(page, "1 label(s) matching") {
 		t.Fatalf("search is not case-insensitive:\n%s", page)
+	}
+}
+
+func TestThumbFromSource(t *testing.T) {
+	f := newFixture(t, server.Config{}, 0)
+	src := filepath.Join(t.TempDir(), "src.png")
+	data := pngBytes(t, solid(red, 40, 20))
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	// The source does not hold the item's image yet.
+	if err := os.WriteFile(src, []byte("not it"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := f.g.Add(gallery.Item{Label: "red", Vector: []float32{1, 0, 0, 0}, Source: src, SHA256: sha})
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb := fmt.Sprintf("%s/ui/thumb?g=default&id=%d", f.ts.URL, ids[0])
+	resp, _ := get(t, f.ts.Client(), thumb)
+	if ct := resp.Header.Get("Content-Type"); ct != "image/svg+xml" {
+		t.Fatalf("thumbnail of a changed source is %s, want the placeholder", ct)
+	}
+	// The failure is remembered: the fixed source is not read again.
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get(t, f.ts.Client(), thumb); resp.Header.Get("Content-Type") != "image/svg+xml" {
+		t.Fatalf("a failed thumbnail was made again: %s", resp.Header.Get("Content-Type"))
+	}
+	// A console that has not seen it fail makes it from the source.
+	f.con.mu.Lock()
+	clear(f.con.thumbFails)
+	f.con.mu.Unlock()
+	resp, body := get(t, f.ts.Client(), thumb)
+	if ct := resp.Header.Get("Content-Type"); ct != "image/jpeg" {
+		t.Fatalf("thumbnail of the source is %s, want image/jpeg", ct)
+	}
+	img, err := imaging.Decode([]byte(body), imaging.DecodeOptions{})
+	if err != nil || img.W != 40 || img.H != 20 {
+		t.Fatalf("thumbnail: %v, %v", img, err)
 	}
 }

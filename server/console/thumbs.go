@@ -88,7 +88,12 @@ func (c *Console) serveThumb(w http.ResponseWriter, r *http.Request) error {
 			w.Write(b)
 			return nil
 		}
-		if b := c.thumbFromSource(g, it); b != nil {
+		b, err := c.makeThumb(r, g, it)
+		if err != nil {
+			w.Header().Del("Cache-Control")
+			return err
+		}
+		if b != nil {
 			w.Header().Set("Content-Type", "image/jpeg")
 			w.Write(b)
 			return nil
@@ -97,6 +102,51 @@ func (c *Console) serveThumb(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Write([]byte(placeholder))
 	return nil
+}
+
+// maxThumbFailed bounds the remembered images whose thumbnail could not be
+// made; past it the memory starts over.
+const maxThumbFailed = 10000
+
+// makeThumb makes the thumbnail of an item from its source file, at most
+// cap(thumbSem) at a time (waiting as long as the request lasts); it
+// returns nil at once for an image (sha256 and source path) whose
+// thumbnail could not be made before.
+func (c *Console) makeThumb(r *http.Request, g *gallery.Gallery, it gallery.Item) ([]byte, error) {
+	key := it.SHA256 + "\x00" + it.Source
+	if it.Source == "" || c.thumbFailed(key) {
+		return nil, nil
+	}
+	select {
+	case c.thumbSem <- struct{}{}:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	defer func() { <-c.thumbSem }()
+	// Another request may have made it meanwhile.
+	if b, err := os.ReadFile(thumbPath(g, it.SHA256)); err == nil {
+		return b, nil
+	}
+	if c.thumbFailed(key) {
+		return nil, nil
+	}
+	b := c.thumbFromSource(g, it)
+	if b == nil {
+		c.mu.Lock()
+		if len(c.thumbFails) >= maxThumbFailed {
+			clear(c.thumbFails)
+		}
+		c.thumbFails[key] = struct{}{}
+		c.mu.Unlock()
+	}
+	return b, nil
+}
+
+func (c *Console) thumbFailed(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.thumbFails[key]
+	return ok
 }
 
 // thumbFromSource makes the thumbnail of an item from its source file when
