@@ -81,6 +81,11 @@ func label(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 
+// MetricLabel escapes a Prometheus label value (backslash, double quote
+// and newline), for figures added with AddMetrics: write it as "%s"
+// between double quotes.
+func MetricLabel(s string) string { return label(s) }
+
 func writeHist(b *strings.Builder, name, lname string, set map[string]*histogram) {
 	keys := make([]string, 0, len(set))
 	for k := range set {

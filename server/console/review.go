@@ -16,6 +16,7 @@ import (
 	"github.com/shitu-go/shitu/gallery"
 	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/recognize"
+	"github.com/shitu-go/shitu/server"
 )
 
 // The review queue of a gallery lives next to its store, in the folder
@@ -413,16 +414,16 @@ func (c *Console) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP shitu_review_queue Recognitions waiting for review, per gallery.\n# TYPE shitu_review_queue gauge\n")
 	for _, n := range c.srv.Galleries() {
 		if g, err := c.srv.Gallery(n); err == nil {
-			fmt.Fprintf(w, "shitu_review_queue{gallery=%q} %d\n", n, c.queueOf(g).size())
+			fmt.Fprintf(w, "shitu_review_queue{gallery=\"%s\"} %d\n", server.MetricLabel(n), c.queueOf(g).size())
 		}
 	}
 	fmt.Fprintf(w, "# HELP shitu_review_queued_total Unsure recognitions queued for review.\n# TYPE shitu_review_queued_total counter\nshitu_review_queued_total %d\n", c.queued.Load())
 	fmt.Fprintf(w, "# HELP shitu_review_dropped_total Unsure boxes not kept: the oldest past --review-max (full), over the rate (rate), writer behind (busy).\n# TYPE shitu_review_dropped_total counter\n")
 	for i, n := range dropReasons {
-		fmt.Fprintf(w, "shitu_review_dropped_total{reason=%q} %d\n", n, c.dropped[i].Load())
+		fmt.Fprintf(w, "shitu_review_dropped_total{reason=\"%s\"} %d\n", server.MetricLabel(n), c.dropped[i].Load())
 	}
 	fmt.Fprintf(w, "# HELP shitu_review_decisions_total Review decisions by kind.\n# TYPE shitu_review_decisions_total counter\n")
 	for i, n := range decisionNames {
-		fmt.Fprintf(w, "shitu_review_decisions_total{decision=%q} %d\n", n, c.decisions[i].Load())
+		fmt.Fprintf(w, "shitu_review_decisions_total{decision=\"%s\"} %d\n", server.MetricLabel(n), c.decisions[i].Load())
 	}
 }
