@@ -331,3 +331,23 @@ func TestThumbFromSource(t *testing.T) {
 		t.Fatalf("thumbnail: %v, %v", img, err)
 	}
 }
+
+func TestRelabelBound(t *testing.T) {
+	f := newFixture(t, server.Config{}, 0)
+	items := make([]gallery.Item, maxRelabel+1)
+	for i := range items {
+		items[i] = gallery.Item{Label: "many", Vector: []float32{0.1, 0.1, 0.1, 1}}
+	}
+	if _, err := f.g.Add(items...); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, f)
+	v := strconv.FormatUint(f.g.Version(), 10)
+	resp, body := b.post("/ui/relabel", url.Values{"label": {"many"}, "to": {"fewer"}, "version": {v}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "one relabel changes at most 10000") {
+		t.Fatalf("relabel of %d items: %d\n%s", len(items), resp.StatusCode, body)
+	}
+	if c := f.g.Labels(); c["many"] != len(items) || c["fewer"] != 0 {
+		t.Fatalf("labels after a refused relabel: %v", c)
+	}
+}

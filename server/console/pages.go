@@ -418,6 +418,10 @@ func (c *Console) doRemoveLabel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxRelabel bounds the items one relabel changes, as the server bounds
+// the ids of one remove request.
+const maxRelabel = 10000
+
 func (c *Console) doRelabel(w http.ResponseWriter, r *http.Request) error {
 	name, g, err := c.gallery(r)
 	if err != nil {
@@ -431,11 +435,14 @@ func (c *Console) doRelabel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var ids []int64
-	for _, it := range g.ByLabel([]string{label}, -1)[label] {
+	for _, it := range g.ByLabel([]string{label}, maxRelabel+1)[label] {
 		ids = append(ids, it.ID)
 	}
 	if len(ids) == 0 {
 		return fmt.Errorf("%w: no item has label %q (the gallery is now version %d)", ErrStale, label, g.Version())
+	}
+	if len(ids) > maxRelabel {
+		return fmt.Errorf("%w: label %q has more than %d items; one relabel changes at most %d", ErrInput, label, maxRelabel, maxRelabel)
 	}
 	_, v, err := c.srv.Relabel(r.Context(), name, to, ids...)
 	if err != nil {
