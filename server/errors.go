@@ -36,6 +36,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, "body_too_large"
+	case errors.Is(err, replica.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, "change_too_large"
 	case errors.Is(err, imaging.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "image_too_large"
 	case errors.Is(err, errMediaType):

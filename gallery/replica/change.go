@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shitu-go/shitu/gallery"
@@ -145,10 +147,17 @@ func (r *Replica) SetThresholds(ctx context.Context, t gallery.Thresholds) (Resu
 
 // commit publishes rec and waits for this replica to apply it.
 func (r *Replica) commit(ctx context.Context, rec record) (Result, error) {
+	if len(rec.IDs) > MaxChangeIDs {
+		return Result{}, fmt.Errorf("%w: %d item ids in one change, at most %d; split it", ErrTooLarge, len(rec.IDs), MaxChangeIDs)
+	}
 	rec.Format, rec.ID = msgFormat, newChangeID()
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return Result{}, fmt.Errorf("replica: %w", err)
+	}
+	if max := r.js.Conn().MaxPayload(); max > 0 && int64(len(body))+headerRoom > max {
+		return Result{}, fmt.Errorf("%w: the change is %d bytes, the NATS server takes at most %d in one message; split it into smaller changes",
+			ErrTooLarge, len(body), max-headerRoom)
 	}
 	seq, err := r.publish(ctx, rec.ID, body)
 	if err != nil {
@@ -156,6 +165,10 @@ func (r *Replica) commit(ctx context.Context, rec record) (Result, error) {
 	}
 	return r.await(ctx, seq)
 }
+
+// headerRoom is what a published record's headers (message id, expected
+// stream) take of the NATS server's maximum payload, at most.
+const headerRoom = 512
 
 // publish appends one record and returns its sequence once JetStream
 // acknowledged it (a quorum of the stream's replicas stored it). A
@@ -175,6 +188,10 @@ func (r *Replica) publish(ctx context.Context, id string, body []byte) (uint64, 
 		acancel()
 		if err == nil {
 			return ack.Sequence, nil
+		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// Not transient: a retry is refused alike.
+			return 0, fmt.Errorf("%w: the change is %d bytes: %v", ErrTooLarge, len(body), err)
 		}
 		last = err
 		if ctx.Err() != nil {

@@ -47,6 +47,10 @@ var (
 	ErrModelMismatch = errors.New("replica: the replicated gallery was made with a different recognition model")
 	// ErrDiverged: the local store does not belong to the stream.
 	ErrDiverged = errors.New("replica: the local store does not match the gallery's stream")
+	// ErrTooLarge: a change is larger than the cluster takes in one record
+	// (the NATS server's maximum payload, or MaxChangeIDs ids); nothing
+	// was written. Split it into smaller changes.
+	ErrTooLarge = errors.New("replica: the change is too large for one replicated record")
 	// ErrRecord: a malformed record or snapshot.
 	ErrRecord = errors.New("replica: malformed replicated record")
 )
