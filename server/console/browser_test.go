@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/shitu-go/shitu/imaging"
 	"github.com/shitu-go/shitu/server"
 )
 
@@ -181,15 +182,25 @@ func TestBrowser(t *testing.T) {
 		if n := eval[float64](b, `document.querySelectorAll(".label-card .thumbs img").length`); n != 2 {
 			t.Fatalf("%v thumbnails", n)
 		}
-		// The thumbnails are real images, not the placeholder.
+		// The thumbnails load, and are real images (JPEGs of the uploads),
+		// not the placeholder (an SVG, which also has a natural width).
 		b.do(chromedp.WaitReady(chromedp.CSS(`.label-card .thumbs img`)))
 		loaded := false
 		for i := 0; i < 100 && !loaded; i++ {
-			loaded = eval[bool](b, `[...document.querySelectorAll(".label-card .thumbs img")].every(i => i.complete && i.naturalWidth > 16)`)
+			loaded = eval[bool](b, `[...document.querySelectorAll(".label-card .thumbs img")].every(i => i.complete && i.naturalWidth > 0)`)
 			time.Sleep(50 * time.Millisecond)
 		}
 		if !loaded {
 			t.Fatal("thumbnails did not load")
+		}
+		for _, src := range eval[[]string](b, `[...document.querySelectorAll(".label-card .thumbs img")].map(i => i.src)`) {
+			resp, body := get(t, f.ts.Client(), src)
+			if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "image/jpeg" {
+				t.Fatalf("thumbnail %s: %d %s, want a JPEG", src, resp.StatusCode, ct)
+			}
+			if img, err := imaging.Decode([]byte(body), imaging.DecodeOptions{}); err != nil || max(img.W, img.H) > thumbSide {
+				t.Fatalf("thumbnail %s does not decode as a thumbnail: %v", src, err)
+			}
 		}
 		b.shot("galleries-chinese-label")
 	})
