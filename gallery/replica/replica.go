@@ -138,8 +138,9 @@ type Replica struct {
 	changed chan struct{} // closed and replaced on every applied version
 	results map[uint64]outcome
 
+	bg     context.Context // the replica's own, until Close
 	cancel context.CancelFunc
-	done   sync.WaitGroup
+	done   sync.WaitGroup // background goroutines, snapshots included
 }
 
 type outcome struct {
@@ -196,16 +197,23 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, er
 		case <-timeAfter(wait):
 		}
 	}
+	// The replica's own context: its background work (applying, announcing,
+	// snapshots) ends with it, in Close.
+	actx, cancel := context.WithCancel(context.Background())
+	r.bg, r.cancel = actx, cancel
 	r.announce(ctx)
 	if err := r.catchUp(ctx); err != nil {
-		if r.g != nil { // nil when catching up failed to reopen the store
+		r.closed.Store(true)
+		cancel()
+		// Wait for snapshots started while catching up; r.g is nil when
+		// catching up failed to reopen the store.
+		r.done.Wait()
+		if r.g != nil {
 			r.g.Close()
 		}
 		return nil, err
 	}
 	r.ready.Store(true)
-	actx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
 	r.done.Add(2)
 	go r.run(actx)
 	go r.announceLoop(actx)
@@ -616,8 +624,15 @@ func (r *Replica) apply(ctx context.Context, seq, pending uint64, data []byte) e
 	delete(r.results, seq-resultsKept)
 	r.mu.Unlock()
 	r.broadcast()
-	if r.lastSnap.Load()+uint64(r.cfg.SnapshotEvery) <= seq {
-		go r.trySnapshot(ctx)
+	if r.lastSnap.Load()+uint64(r.cfg.SnapshotEvery) <= seq && !r.closed.Load() && !r.snapping.Load() {
+		// Tracked by done (apply runs in a tracked goroutine, or in Open
+		// before Close can be called) and on the replica's own context, so
+		// Close waits for the snapshot.
+		r.done.Add(1)
+		go func() {
+			defer r.done.Done()
+			r.trySnapshot(r.bg)
+		}()
 	}
 	return nil
 }
