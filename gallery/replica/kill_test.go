@@ -100,6 +100,7 @@ type childState struct {
 type child struct {
 	spec childSpec
 	cmd  *exec.Cmd
+	reap chan struct{} // closed once Wait reaped cmd
 }
 
 type killCluster struct {
@@ -137,9 +138,10 @@ func (k *killCluster) start(i int) {
 	if err := cmd.Start(); err != nil {
 		k.t.Fatal(err)
 	}
-	go cmd.Wait()
+	reap := make(chan struct{})
+	go func() { cmd.Wait(); close(reap) }()
 	k.mu.Lock()
-	c.cmd, k.down[i] = cmd, false
+	c.cmd, c.reap, k.down[i] = cmd, reap, false
 	k.started++
 	k.mu.Unlock()
 }
@@ -151,11 +153,9 @@ func (k *killCluster) kill(i int) {
 	c := k.kids[i]
 	if c.cmd != nil && !k.down[i] {
 		c.cmd.Process.Signal(syscall.SIGKILL)
-		for c.cmd.ProcessState == nil { // reaped by Wait
-			k.mu.Unlock()
-			time.Sleep(10 * time.Millisecond)
-			k.mu.Lock()
-		}
+		k.mu.Unlock()
+		<-c.reap // reaped by Wait
+		k.mu.Lock()
 	}
 	k.down[i] = true
 }
