@@ -21,17 +21,55 @@ type unit struct {
 	in, out string // float activation read, float activation written (after Relu)
 }
 
+// hsig is a HardSigmoid (clip(alpha·x+beta, 0, 1)) or a HardSwish
+// (x·HardSigmoid(x, 1/6, 0.5)) node. ONNX Runtime has no int8 kernel for
+// either, so between two int8 layers one would cost two DequantizeLinear,
+// the float op, a float Mul and a QuantizeLinear, all memory-bound: on the
+// PicoDet-LCNet detector (96 HardSwish) those took longer than its
+// QLinearConv layers. When its input is quantized, it is rewritten into
+// ops that ONNX Runtime's QDQ fusion runs on uint8 (see hsigNodes):
+// HardSigmoid becomes QLinearAdd plus a requantization, and the Mul of a
+// HardSwish (or a Mul reading a HardSigmoid and another quantized tensor,
+// the squeeze-excitation scale) a QLinearMul.
+type hsig struct {
+	node        int
+	swish       bool
+	in, out     string
+	alpha, beta float64
+	muls        []hmul // Mul nodes reading a HardSigmoid's output
+}
+
+// hmul is a Mul of a HardSigmoid's output by another tensor.
+type hmul struct {
+	other, out string
+}
+
 // graphInfo indexes a model's graph.
 type graphInfo struct {
 	inits     map[string]*onnx.TensorProto
 	consumers map[string][]int
 	outputs   map[string]bool
-	inputs    map[string]bool
-	units     []unit
+	// final are the tensors from which a graph output is computed by
+	// data movement and output activations only (see passThrough).
+	final  map[string]bool
+	inputs map[string]bool
+	units  []unit
+	hsigs  []hsig
+	clip   map[string][2]float64 // hard limits on a tensor's range (see analyze)
 	// means are the per-channel means of the units' input activations
 	// (from calibration); when set, biases are corrected for the mean
 	// shift that weight rounding causes.
 	means map[string][]float64
+}
+
+// passThrough are the ops through which a layer's output still counts as
+// a graph output for Options.QuantizeOutputs: a detector head's Conv
+// often reaches its outputs through Split, Reshape, Transpose or Concat
+// (PicoDet's class scores and box distributions share one Conv, then a
+// Split), or through its final Sigmoid/Softmax.
+var passThrough = map[string]bool{
+	"Split": true, "Reshape": true, "Transpose": true, "Concat": true, "Flatten": true,
+	"Squeeze": true, "Unsqueeze": true, "Identity": true, "Slice": true, "Sigmoid": true, "Softmax": true,
 }
 
 // minOpset is the ai.onnx opset with per-axis DequantizeLinear.
@@ -64,12 +102,34 @@ func analyze(m *onnx.ModelProto) (*graphInfo, error) {
 	for _, o := range g.GetOutput() {
 		gi.outputs[o.GetName()] = true
 	}
+	producer := map[string]int{}
 	for i, n := range g.GetNode() {
 		for _, in := range n.GetInput() {
 			if in != "" {
 				gi.consumers[in] = append(gi.consumers[in], i)
 			}
 		}
+		for _, o := range n.GetOutput() {
+			producer[o] = i
+		}
+	}
+	gi.final = map[string]bool{}
+	var mark func(t string)
+	mark = func(t string) {
+		if gi.final[t] || gi.inits[t] != nil {
+			return
+		}
+		gi.final[t] = true
+		if p, ok := producer[t]; ok && passThrough[g.GetNode()[p].GetOpType()] && g.GetNode()[p].GetDomain() == "" {
+			for _, in := range g.GetNode()[p].GetInput() {
+				if in != "" {
+					mark(in)
+				}
+			}
+		}
+	}
+	for o := range gi.outputs {
+		mark(o)
 	}
 	for i, n := range g.GetNode() {
 		if n.GetOpType() != "Conv" || n.GetDomain() != "" || len(n.GetInput()) < 2 || len(n.GetOutput()) != 1 {
@@ -101,7 +161,84 @@ func analyze(m *onnx.ModelProto) (*graphInfo, error) {
 	if len(gi.units) == 0 {
 		return nil, fmt.Errorf("%w: no Conv with constant weights to quantize", ErrModel)
 	}
+	for i, n := range g.GetNode() {
+		if n.GetDomain() != "" || len(n.GetInput()) != 1 || len(n.GetOutput()) != 1 {
+			continue
+		}
+		h := hsig{node: i, in: n.GetInput()[0], out: n.GetOutput()[0], alpha: 0.2, beta: 0.5}
+		switch n.GetOpType() {
+		case "HardSwish":
+			h.swish, h.alpha = true, 1.0/6
+		case "HardSigmoid":
+			for _, a := range n.GetAttribute() {
+				switch a.GetName() {
+				case "alpha":
+					h.alpha = float64(a.GetF())
+				case "beta":
+					h.beta = float64(a.GetF())
+				}
+			}
+			for _, c := range gi.consumers[h.out] {
+				m := g.GetNode()[c]
+				if m.GetOpType() != "Mul" || m.GetDomain() != "" || len(m.GetInput()) != 2 || len(m.GetOutput()) != 1 {
+					continue
+				}
+				other := m.GetInput()[0]
+				if other == h.out {
+					other = m.GetInput()[1]
+				}
+				if other != h.out {
+					h.muls = append(h.muls, hmul{other: other, out: m.GetOutput()[0]})
+				}
+			}
+		default:
+			continue
+		}
+		// clip(alpha·x+beta, 0, 1) = alpha·clip(x+beta/alpha, 0, 1/alpha):
+		// the rewrite needs a positive offset beta/alpha.
+		if !(h.alpha > 1e-6 && h.beta > 0 && h.beta < 1) || gi.inits[h.in] != nil || gi.outputs[h.out] {
+			continue
+		}
+		gi.hsigs = append(gi.hsigs, h)
+	}
+	// An input read only by HardSigmoid/HardSwish (and by the Mul of its
+	// HardSwish) needs no values below −beta/alpha, where the output is 0
+	// whatever the input, and when the HardSigmoid is its only reader, none
+	// above (1−beta)/alpha,
+	// where it is 1: its range is clipped there, spending the 256 levels
+	// where they change the output.
+	gi.clip = map[string][2]float64{}
+	for _, h := range gi.hsigs {
+		only, alone := !gi.outputs[h.in], true
+		for _, c := range gi.consumers[h.in] {
+			n := g.GetNode()[c]
+			isMul := n.GetOpType() == "Mul" && slices.Contains(n.GetInput(), h.out)
+			only = only && (c == h.node || isMul)
+			alone = alone && c == h.node
+		}
+		if !only {
+			continue
+		}
+		r := [2]float64{-h.beta / h.alpha, math.Inf(1)}
+		if alone && !h.swish {
+			r[1] = (1 - h.beta) / h.alpha
+		}
+		gi.clip[h.in] = r
+	}
 	return gi, nil
+}
+
+// rangeFor is the range a method picks for tensor t, clipped where its
+// only readers saturate (see clip).
+func (gi *graphInfo) rangeFor(t string, h *hist, m Method, pct float64) (lo, hi float64) {
+	lo, hi = h.rangeFor(m, pct)
+	if r, ok := gi.clip[t]; ok {
+		lo, hi = max(lo, r[0]), min(hi, r[1])
+		if lo >= hi {
+			lo, hi = r[0], r[1]
+		}
+	}
+	return lo, hi
 }
 
 // actTensors lists the activation tensors of the enabled units, each once,
@@ -117,6 +254,27 @@ func (gi *graphInfo) actTensors(enabled []bool) []string {
 			if !seen[t] {
 				seen[t] = true
 				out = append(out, t)
+			}
+		}
+	}
+	// The outputs of HardSwish, and of Muls by a HardSigmoid, whose inputs
+	// are quantized are quantized too (their ops then run on uint8); a
+	// HardSwish output may feed a squeeze-excitation Mul, hence the loop.
+	for grown := true; grown; {
+		grown = false
+		for _, h := range gi.hsigs {
+			if !seen[h.in] {
+				continue
+			}
+			if h.swish && !seen[h.out] {
+				seen[h.out], grown = true, true
+				out = append(out, h.out)
+			}
+			for _, m := range h.muls {
+				if seen[m.other] && !seen[m.out] && !gi.outputs[m.out] {
+					seen[m.out], grown = true, true
+					out = append(out, m.out)
+				}
 			}
 		}
 	}
@@ -306,24 +464,40 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 			n.Input[2] = bb + "_dq"
 		}
 	}
+	// HardSigmoid and HardSwish on quantized inputs: see hsig.
+	repl := map[int][]*onnx.NodeProto{}
+	for _, h := range gi.hsigs {
+		if !isAct[h.in] {
+			continue
+		}
+		var ns []*onnx.NodeProto
+		ns, head, inits = hsigNodes(h, head, inits)
+		repl[h.node] = ns
+	}
 	// Activations produced by nodes: the producer writes <t>_f, Q/DQ
 	// right after it writes t again, so every reader (and a graph output
 	// of that name) sees the quantized value.
 	nodes := append([]*onnx.NodeProto{}, head...)
-	for _, n := range g.Node {
-		for j, in := range n.Input {
-			if floatIn[n] && j == 0 {
-				continue
-			}
-			if d, ok := inputDQ[in]; ok {
-				n.Input[j] = d
-			}
+	for i, n := range g.Node {
+		ns := []*onnx.NodeProto{n}
+		if r, ok := repl[i]; ok {
+			ns = r
 		}
-		nodes = append(nodes, n)
-		for j, o := range n.Output {
-			if isAct[o] {
-				n.Output[j] = o + "_f"
-				nodes = append(nodes, qdq(o+"_f", o, o)...)
+		for _, n := range ns {
+			for j, in := range n.Input {
+				if floatIn[n] && j == 0 {
+					continue
+				}
+				if d, ok := inputDQ[in]; ok {
+					n.Input[j] = d
+				}
+			}
+			nodes = append(nodes, n)
+			for j, o := range n.Output {
+				if isAct[o] {
+					n.Output[j] = o + "_f"
+					nodes = append(nodes, qdq(o+"_f", o, o)...)
+				}
 			}
 		}
 	}
@@ -355,6 +529,45 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 		return nil, fmt.Errorf("%w: quantized graph: %v", ErrModel, err)
 	}
 	return m, nil
+}
+
+// hsigNodes returns the nodes replacing a HardSigmoid or HardSwish h
+// whose (dequantized) input is quantized, with the constants they need
+// added to head and inits. With c = beta/alpha,
+//
+//	HardSigmoid(x) = alpha·clip(x+c, 0, 1/alpha)
+//
+// so a = Add(x, c) quantized with zero point 0 and scale 1/(255·alpha)
+// saturates exactly at 0 and 1/alpha (the clip), and reading those uint8
+// values back with scale 1/255 instead gives alpha·a: the HardSigmoid, in
+// [0, 1] with 255 steps. ONNX Runtime fuses DQ→Add→Q into QLinearAdd; the
+// Q→DQ pair with different scales stays as the requantization, consumed
+// by the QLinearMul of x·HardSigmoid(x) (HardSwish, whose output the
+// caller quantizes) or of a squeeze-excitation scale.
+func hsigNodes(h hsig, head []*onnx.NodeProto, inits []*onnx.TensorProto) ([]*onnx.NodeProto, []*onnx.NodeProto, []*onnx.TensorProto) {
+	t := h.out
+	c := h.beta / h.alpha
+	inits = append(inits,
+		rawTensor(t+"_c_q", onnx.TensorProto_UINT8, nil, []byte{255}),
+		scalarF32(t+"_c_scale", float32(c/255)),
+		rawTensor(t+"_c_zero", onnx.TensorProto_UINT8, nil, []byte{0}),
+		scalarF32(t+"_a_scale", float32(1/(255*h.alpha))),
+		scalarF32(t+"_h_scale", 1.0/255),
+		rawTensor(t+"_h_zero", onnx.TensorProto_UINT8, nil, []byte{0}))
+	head = append(head, node("DequantizeLinear", t+"_c_DQ", []string{t + "_c_q", t + "_c_scale", t + "_c_zero"}, []string{t + "_c"}))
+	hs := t
+	if h.swish {
+		hs = t + "_hsig"
+	}
+	ns := []*onnx.NodeProto{
+		node("Add", t+"_add", []string{h.in, t + "_c"}, []string{t + "_a"}),
+		node("QuantizeLinear", t+"_a_Q", []string{t + "_a", t + "_a_scale", t + "_h_zero"}, []string{t + "_a_q"}),
+		node("DequantizeLinear", t+"_h_DQ", []string{t + "_a_q", t + "_h_scale", t + "_h_zero"}, []string{hs}),
+	}
+	if h.swish {
+		ns = append(ns, node("Mul", t+"_mul", []string{h.in, hs}, []string{t}))
+	}
+	return ns, head, inits
 }
 
 func floatVec(name string, v []float32) *onnx.TensorProto {

@@ -14,7 +14,12 @@
 //  2. calibration: one pass over the calibration inputs, with every input
 //     and output of a quantizable Conv (a Conv followed by its only Relu
 //     counts as one unit) added as a graph output, collecting exact
-//     min/max and a 2048-bin histogram per tensor;
+//     min/max and a 2048-bin histogram per tensor; the outputs of
+//     HardSwish, and of a Mul by a HardSigmoid, on quantized inputs are
+//     observed too, because those ops are rewritten to run on uint8 (see
+//     hsig: ONNX Runtime has no int8 HardSwish, and the float op with its
+//     DequantizeLinear/QuantizeLinear cost more than the int8 Conv layers
+//     on PP-LCNet networks);
 //  3. activation ranges by each Method (min-max, percentile, MSE), each
 //     with and without bias correction (every int8 layer's bias absorbs
 //     the mean shift its weight rounding causes on the calibration data),
@@ -102,7 +107,9 @@ type Options struct {
 	// data.
 	NoBiasCorrection bool
 	// QuantizeOutputs quantizes the Conv layers that write graph outputs
-	// too. By default they stay float32: their outputs are not
+	// too (directly, or through data movement such as Split, Reshape,
+	// Transpose and Concat, or a final Sigmoid/Softmax). By default they
+	// stay float32: their outputs are not
 	// requantized to 256 levels (a detector's box distributions and scores
 	// are decoded from them), at a small cost in speed.
 	QuantizeOutputs bool

@@ -208,3 +208,109 @@ func qlinearConvs(t *testing.T, rt Runtime, model []byte) int {
 	}
 	return n
 }
+
+// hswishNet is x → Conv3×3 → HardSwish → squeeze-excitation (GAP → Conv1×1
+// → Relu → Conv1×1 → HardSigmoid → Mul) → Conv1×1 → HardSwish → Conv1×1 →
+// out: the PP-LCNet block, at an opset with the HardSwish op or without it
+// (Mul by HardSigmoid).
+func hswishNet(t *testing.T, opset int64) []byte {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(11, 3))
+	b := onnx.NewBuilder("hswish", opset)
+	x := b.Input("x", onnx.TensorProto_FLOAT, -1, 3, 16, 16)
+	h := b.HardSwish(b.Conv(x, b.Initializer("w1", []int64{8, 3, 3, 3}, seeded(rng, 8*27, 0.5)), b.Initializer("b1", []int64{8}, seeded(rng, 8, 0.5)), onnx.ConvAttrs{Pad: 1}))
+	se := b.GlobalAveragePool(h)
+	se = b.Relu(b.Conv(se, b.Initializer("w2", []int64{4, 8, 1, 1}, seeded(rng, 32, 0.5)), b.Initializer("b2", []int64{4}, seeded(rng, 4, 0.2)), onnx.ConvAttrs{}))
+	se = b.HardSigmoid(b.Conv(se, b.Initializer("w3", []int64{8, 4, 1, 1}, seeded(rng, 32, 0.5)), b.Initializer("b3", []int64{8}, seeded(rng, 8, 0.2)), onnx.ConvAttrs{}), 1.0/6, 0.5)
+	h = b.Mul(h, se)
+	h = b.HardSwish(b.Conv(h, b.Initializer("w4", []int64{8, 8, 1, 1}, seeded(rng, 64, 0.5)), b.Initializer("b4", []int64{8}, seeded(rng, 8, 0.5)), onnx.ConvAttrs{}))
+	b.Output(b.Rename(b.Conv(h, b.Initializer("w5", []int64{4, 8, 1, 1}, seeded(rng, 32, 0.5)), onnx.Value{}, onnx.ConvAttrs{}), "out"))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := onnx.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// HardSwish and the squeeze-excitation HardSigmoid between int8 layers run
+// on uint8 in ONNX Runtime (QLinearAdd, QLinearMul), not as float ops
+// between a DequantizeLinear and a QuantizeLinear, and stay accurate.
+func TestHardSwishRunsInt8(t *testing.T) {
+	rt := ortest.Backend(t)
+	for _, opset := range []int64{13, 14} {
+		model := hswishNet(t, opset)
+		res, err := Quantize(context.Background(), rt, model, feeds(8, 4, 1), Options{QuantizeOutputs: true, SensitivityInputs: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, err := rt.Optimize(res.Model, infer.OptAll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		om, err := onnx.Read(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops := map[string]int{}
+		for _, n := range om.GetGraph().GetNode() {
+			ops[n.GetOpType()]++
+		}
+		t.Logf("opset %d: %v", opset, ops)
+		if ops["HardSigmoid"]+ops["HardSwish"]+ops["Mul"] != 0 || ops["QLinearAdd"] != 3 || ops["QLinearMul"] != 3 || ops["QLinearConv"] != 5 {
+			t.Errorf("opset %d: ops after ONNX Runtime's optimisation %v, want 3 QLinearAdd, 3 QLinearMul, 5 QLinearConv and no float HardSigmoid/HardSwish/Mul", opset, ops)
+		}
+		// Only the graph input and output cross between float and uint8.
+		if ops["QuantizeLinear"] != 1 || ops["DequantizeLinear"] != 1 {
+			t.Errorf("opset %d: %d QuantizeLinear, %d DequantizeLinear left, want 1 each", opset, ops["QuantizeLinear"], ops["DequantizeLinear"])
+		}
+		test := feeds(3, 4, 99)
+		fs := ortest.Open(t, model, infer.Options{})
+		qs := ortest.Open(t, res.Model, infer.Options{})
+		var a, b [][]*tensor.Tensor
+		for _, f := range test {
+			a = append(a, ortest.Run(t, fs, f))
+			b = append(b, ortest.Run(t, qs, f))
+		}
+		s := Compare(a, b)
+		t.Logf("opset %d held out: %s", opset, s)
+		if s.Mean < 0.99 || s.Worst < 0.97 {
+			t.Errorf("opset %d: held-out agreement %s", opset, s)
+		}
+	}
+}
+
+// A Conv whose output reaches the graph outputs only through data
+// movement (a detector head's Conv, then Split into scores and box
+// distributions) stays float32 by default, like one writing an output
+// directly.
+func TestHeadThroughSplitStaysFloat(t *testing.T) {
+	rt := ortest.Backend(t)
+	rng := rand.New(rand.NewPCG(5, 5))
+	b := onnx.NewBuilder("head", 13)
+	x := b.Input("x", onnx.TensorProto_FLOAT, -1, 3, 16, 16)
+	h := b.HardSwish(b.Conv(x, b.Initializer("w1", []int64{8, 3, 3, 3}, seeded(rng, 8*27, 0.5)), onnx.Value{}, onnx.ConvAttrs{Pad: 1}))
+	h = b.Conv(h, b.Initializer("w2", []int64{6, 8, 1, 1}, seeded(rng, 48, 0.5)), onnx.Value{}, onnx.ConvAttrs{})
+	parts := b.Split(h, 1, 2, 4)
+	b.Output(b.Rename(parts[0], "cls"), b.Rename(parts[1], "reg"))
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := onnx.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, quantOuts := range []bool{false, true} {
+		res, err := Quantize(context.Background(), rt, model, feeds(4, 2, 3), Options{SensitivityInputs: -1, QuantizeOutputs: quantOuts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fl := res.FloatLayers(); len(res.Layers) != 2 || (len(fl) == 1) == quantOuts {
+			t.Errorf("QuantizeOutputs %v: float layers %v of %+v", quantOuts, fl, res.Layers)
+		}
+	}
+}

@@ -64,14 +64,14 @@ func Quantize(ctx context.Context, rt Runtime, model []byte, feeds []Feed, opts 
 	res := &Result{Methods: map[Method]Score{}}
 	all := make([]bool, len(gi.units))
 	for i, u := range gi.units {
-		all[i] = !slices.Contains(opts.Exclude, u.name) && (opts.QuantizeOutputs || !gi.outputs[u.out])
+		all[i] = !slices.Contains(opts.Exclude, u.name) && (opts.QuantizeOutputs || !gi.final[u.out])
 	}
 	best := math.Inf(-1)
 	var qp map[string]qparams
 	for _, m := range opts.Methods {
 		p := map[string]qparams{}
 		for t, h := range hists {
-			lo, hi := h.rangeFor(m, opts.Percentile)
+			lo, hi := gi.rangeFor(t, h, m, opts.Percentile)
 			p[t] = uint8Params(lo, hi)
 		}
 		for _, bc := range corrections {
