@@ -100,16 +100,15 @@ func (c *modelsQuantizeCmd) Run(g *Globals) error {
 			fmt.Fprintf(g.stdout, "  %-40s %-10s sensitivity %.6f float32=%v\n", l.Name, l.Op, l.Sensitivity, l.Float)
 		}
 	}
-	fmt.Fprintf(g.stdout, "wrote %s (%d bytes, from %d); select it with %s_inference_model_dir: %s\n",
-		inst.Dir, len(res.Model), len(model), roleKey(r.Manifest.Role), inst.Dir)
-	return nil
-}
-
-func roleKey(r models.Role) string {
-	if r == models.RoleDetector {
-		return "det"
+	use := "load it in place of the float model"
+	switch r.Manifest.Role {
+	case models.RoleDetector:
+		use = "select it with Global.det_inference_model_dir: " + inst.Dir
+	case models.RoleExtractor:
+		use = "select it with Global.rec_inference_model_dir: " + inst.Dir
 	}
-	return "rec"
+	fmt.Fprintf(g.stdout, "wrote %s (%d bytes, from %d); %s\n", inst.Dir, len(res.Model), len(model), use)
+	return nil
 }
 
 // modelPrep turns images into the inputs of one model, as its manifest
