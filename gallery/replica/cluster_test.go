@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -566,4 +568,47 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A change this replica fails to apply for a reason of its own (a disk
+// error) is not skipped as an empty change, which would leave it without
+// an item the others hold: the replica is not ready while it retries,
+// and then holds what the others hold.
+func TestLocalApplyFailureRetriedNotSkipped(t *testing.T) {
+	c := sharedCluster(t).named(fmt.Sprintf("stall%d", time.Now().UnixNano()%1e9)) // -count N: a new stream each run
+	a := c.join(t, 0, Config{})
+	b := c.join(t, 1, Config{})
+	ctx := ctxT(t, 60*time.Second)
+	var fails atomic.Int32
+	b.applyMu.Lock()
+	b.applyAt = func(g *gallery.Gallery, v uint64, ch gallery.Change) ([]int64, error) {
+		if fails.Add(1) <= 3 {
+			return nil, fmt.Errorf("gallery: commit: %w", syscall.ENOSPC)
+		}
+		return g.ApplyAt(v, ch)
+	}
+	b.applyMu.Unlock()
+	res, err := a.Add(ctx, []gallery.Item{{Label: "kept", Vector: vec(11)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not ready between the failures (the retries back off from 200 ms).
+	sawNotReady := false
+	for deadline := time.Now().Add(20 * time.Second); !sawNotReady && fails.Load() <= 3 && time.Now().Before(deadline); {
+		sawNotReady = !b.Ready()
+		time.Sleep(time.Millisecond)
+	}
+	if !sawNotReady {
+		t.Error("replica stayed ready while it could not apply a change")
+	}
+	if err := b.WaitVersion(ctx, res.Version); err != nil {
+		t.Fatal(err)
+	}
+	if fails.Load() < 4 || !b.Ready() || b.Err() != nil {
+		t.Fatalf("after %d attempts: ready %v, err %v", fails.Load(), b.Ready(), b.Err())
+	}
+	if _, m := contents(t, b); m["kept"] != 1 {
+		t.Fatalf("replica b holds %v after its failed applies", m)
+	}
+	sameContents(t, a, b)
 }

@@ -126,7 +126,10 @@ type Replica struct {
 	ready   atomic.Bool     // caught up with target
 	pending atomic.Uint64   // records after the last applied one, as last seen
 	failed  atomic.Pointer[error]
+	stalled atomic.Pointer[error] // the last apply failed for a reason of this machine; retried
 	closed  atomic.Bool
+	// applyAt is g.ApplyAt (tests replace it, holding applyMu, to fail).
+	applyAt func(g *gallery.Gallery, version uint64, c gallery.Change) ([]int64, error)
 
 	applyMu  sync.Mutex // one apply or snapshot at a time
 	seen     map[string]uint64
@@ -177,7 +180,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Replica, er
 	if !nameRE.MatchString(cfg.Name) {
 		return nil, fmt.Errorf("%w: gallery name %q: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", gallery.ErrConfig, cfg.Name)
 	}
-	r := &Replica{cfg: cfg, js: js, id: "r" + newChangeID()[:16], log: cfg.Logger.With("gallery", cfg.Name), seen: map[string]uint64{},
+	r := &Replica{applyAt: (*gallery.Gallery).ApplyAt, cfg: cfg, js: js, id: "r" + newChangeID()[:16], log: cfg.Logger.With("gallery", cfg.Name), seen: map[string]uint64{},
 		changed: make(chan struct{}), results: map[uint64]outcome{}}
 	r.stream, r.subject, _ = Names(cfg.Name)
 	for attempt := 0; ; attempt++ {
@@ -407,7 +410,9 @@ func (r *Replica) Lag() uint64 { return r.pending.Load() }
 
 // Ready reports whether the replica caught up with the stream as it was
 // when it started, and has not stopped applying.
-func (r *Replica) Ready() bool { return r.ready.Load() && r.failed.Load() == nil }
+func (r *Replica) Ready() bool {
+	return r.ready.Load() && r.failed.Load() == nil && r.stalled.Load() == nil
+}
 
 // Err is why the replica stopped applying the stream (nil while it applies).
 func (r *Replica) Err() error {
@@ -516,7 +521,7 @@ func (r *Replica) run(ctx context.Context) {
 			return
 		}
 		wait := backoff(attempt, 200*time.Millisecond, 5*time.Second)
-		r.log.Warn("replica: reading the stream failed, retrying", "retry_in", wait.String(), "version", r.g.Version(), "error", errString(err))
+		r.log.Warn("replica: reading or applying the stream failed, retrying", "retry_in", wait.String(), "version", r.g.Version(), "error", errString(err))
 		select {
 		case <-ctx.Done():
 			return
@@ -553,6 +558,10 @@ func (r *Replica) consume(ctx context.Context, until uint64) error {
 		if err := r.apply(ctx, md.Sequence.Stream, md.NumPending, msg.Data()); err != nil {
 			if until > 0 {
 				return err
+			}
+			var st *stalledError
+			if errors.As(err, &st) {
+				return err // retried by run, from the version applied
 			}
 			r.failed.Store(&err)
 			r.broadcast()
@@ -597,14 +606,33 @@ func (r *Replica) apply(ctx context.Context, seq, pending uint64, data []byte) e
 	if aerr != nil {
 		ch = gallery.Change{}
 	}
-	ids, err := r.g.ApplyAt(seq, ch)
-	if err != nil && !errors.Is(err, gallery.ErrClosed) {
-		// Refused by the gallery (bad label, dims): an empty change instead.
+	var ids []int64
+	err := aerr
+	if aerr == nil || errors.Is(aerr, ErrRecord) || refused(aerr) {
+		ids, err = r.applyAt(r.g, seq, ch)
+	}
+	if refused(err) {
+		// Refused by the gallery (bad label, dims): every replica refuses
+		// it alike, so an empty change instead.
 		aerr, res = err, Result{}
-		ids, err = r.g.ApplyAt(seq, gallery.Change{})
+		ids, err = r.applyAt(r.g, seq, gallery.Change{})
+	}
+	if err != nil && !errors.Is(err, gallery.ErrClosed) {
+		// A failure of this machine (disk full, I/O error): the other
+		// replicas applied the change, so skipping it would make this one
+		// differ from them for good. It is retried from this version on,
+		// and the replica is not ready meanwhile.
+		err = &stalledError{fmt.Errorf("replica: applying version %d: %w", seq, err)}
+		r.stalled.Store(&err)
+		r.broadcast()
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("replica: applying version %d: %w", seq, err)
+	}
+	if r.stalled.Load() != nil {
+		r.stalled.Store(nil)
+		r.log.Info("replica: applying again", "version", seq)
 	}
 	if aerr != nil {
 		r.log.Warn("replica: change not applied", "version", seq, "change", rec.ID, "error", aerr.Error())
@@ -636,6 +664,26 @@ func (r *Replica) apply(ctx context.Context, seq, pending uint64, data []byte) e
 	}
 	return nil
 }
+
+// refused reports whether the gallery refused a change for what it holds
+// (a vector of the wrong size, a label or metadata not allowed, an id
+// taken), the same on every replica, rather than for a failure of this
+// machine.
+func refused(err error) bool {
+	for _, e := range []error{gallery.ErrDims, gallery.ErrLabel, gallery.ErrKind, gallery.ErrConfig, vecindex.ErrDuplicate} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// stalledError is a change this replica failed to apply for a reason of
+// its own (see apply); the stream is read again from the version applied.
+type stalledError struct{ err error }
+
+func (e *stalledError) Error() string { return e.err.Error() }
+func (e *stalledError) Unwrap() error { return e.err }
 
 // resultsKept is how many recent versions keep their Result for writers.
 const resultsKept = 4096
