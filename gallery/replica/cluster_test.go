@@ -2,6 +2,8 @@ package replica
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -611,4 +613,53 @@ func TestLocalApplyFailureRetriedNotSkipped(t *testing.T) {
 		t.Fatalf("replica b holds %v after its failed applies", m)
 	}
 	sameContents(t, a, b)
+}
+
+// Item images no item holds any more leave the object store after a
+// snapshot, once older than ImageGrace; held ones and young ones stay.
+func TestUnheldImagesCollected(t *testing.T) {
+	c := sharedCluster(t).named(fmt.Sprintf("imgs%d", time.Now().UnixNano()%1e9))
+	r := c.join(t, 0, Config{ImageGrace: time.Hour})
+	ctx := ctxT(t, 60*time.Second)
+	imgs := [][]byte{[]byte("image of a"), []byte("image of b")}
+	var shas []string
+	var items []gallery.Item
+	for i, b := range imgs {
+		sum := sha256.Sum256(b)
+		shas = append(shas, hex.EncodeToString(sum[:]))
+		items = append(items, gallery.Item{Label: fmt.Sprint("l", i), SHA256: shas[i], Vector: vec(uint64(40 + i))})
+	}
+	res, err := r.Add(ctx, items, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Remove(ctx, res.IDs[0]); err != nil {
+		t.Fatal(err)
+	}
+	have := func(sha string) bool {
+		_, err := r.Image(ctx, sha)
+		if err != nil && !errors.Is(err, gallery.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// Within the grace: both stay.
+	if err := r.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !have(shas[0]) || !have(shas[1]) {
+		t.Fatal("an image younger than the grace was deleted")
+	}
+	// Two hours later: the removed item's image goes, the held one stays.
+	clockSkew.Store(int64(2 * time.Hour))
+	defer clockSkew.Store(0)
+	if _, err := r.Add(ctx, []gallery.Item{{Label: "l2", Vector: vec(42)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if have(shas[0]) || !have(shas[1]) {
+		t.Fatalf("after the grace: image of the removed item kept %v, of the held one kept %v", have(shas[0]), have(shas[1]))
+	}
 }

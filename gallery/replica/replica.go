@@ -81,6 +81,12 @@ type Config struct {
 	// KeepSnapshots is how many snapshots are kept; the stream is trimmed
 	// behind the oldest of them [2].
 	KeepSnapshots int
+	// ImageGrace is how long an item image (kept by Add in the object
+	// store) stays after no item holds it any more: a replica that wrote
+	// a snapshot deletes the images older than this that its gallery does
+	// not hold [1 h]. An Add stores its images just before its change, so
+	// the grace covers every change still on its way.
+	ImageGrace time.Duration
 	// Logger gets the replica's log lines [slog.Default()].
 	Logger *slog.Logger
 }
@@ -100,6 +106,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeepSnapshots <= 0 {
 		c.KeepSnapshots = 2
+	}
+	if c.ImageGrace <= 0 {
+		c.ImageGrace = time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

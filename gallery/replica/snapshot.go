@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -214,8 +215,77 @@ func (r *Replica) Snapshot(ctx context.Context) error {
 	}
 	r.lastSnap.Store(version)
 	r.log.Info("replica: snapshot stored", "version", version, "bytes", dbi.Size()+ixi.Size(), "took", time.Since(t0).String())
-	return r.trim(ctx)
+	if err := r.trim(ctx); err != nil {
+		return err
+	}
+	if n, err := r.collectImages(ctx); err != nil {
+		r.log.Warn("replica: deleting item images no item holds failed", "deleted", n, "error", err.Error())
+	} else if n > 0 {
+		r.log.Info("replica: deleted item images no item holds", "deleted", n)
+	}
+	return nil
 }
+
+// collectImages deletes the item images (img/<sha256>) stored more than
+// Config.ImageGrace ago that no item of this replica's gallery holds, and
+// returns how many it deleted. Only a replica that is caught up does it.
+// An image is checked again just before it is deleted, and putImage
+// stores an image again when its object is older than half the grace, so
+// an Add of an image that was about to go keeps it.
+func (r *Replica) collectImages(ctx context.Context) (int, error) {
+	if !r.Ready() || r.pending.Load() != 0 {
+		return 0, nil
+	}
+	objs, err := r.obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	cutoff := timeNow().Add(-r.cfg.ImageGrace)
+	var old []string
+	for _, o := range objs {
+		if strings.HasPrefix(o.Name, imgPrefix) && !o.Deleted && o.ModTime.Before(cutoff) {
+			old = append(old, o.Name)
+		}
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	held := map[string]bool{}
+	for start := int64(0); start >= 0; {
+		items, next, err := r.g.List(gallery.ListOptions{Start: start, Limit: 10_000})
+		if err != nil {
+			return 0, err
+		}
+		for _, it := range items {
+			if it.SHA256 != "" {
+				held[it.SHA256] = true
+			}
+		}
+		start = next
+	}
+	n := 0
+	for _, name := range old {
+		if held[strings.TrimPrefix(name, imgPrefix)] {
+			continue
+		}
+		if info, err := r.obs.GetInfo(ctx, name); err != nil || !info.ModTime.Before(cutoff) {
+			continue
+		}
+		if err := r.obs.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// timeNow is time.Now, moved by clockSkew (tests).
+func timeNow() time.Time { return time.Now().Add(time.Duration(clockSkew.Load())) }
+
+var clockSkew atomic.Int64
 
 // trim deletes all but the newest KeepSnapshots snapshots and purges the
 // stream up to the oldest kept one, or to the oldest version a live
@@ -263,7 +333,7 @@ func (r *Replica) trim(ctx context.Context) error {
 // putImage keeps an item image in the object store under its SHA-256.
 func (r *Replica) putImage(ctx context.Context, sha string, b []byte) error {
 	name := imgPrefix + sha
-	if _, err := r.obs.GetInfo(ctx, name); err == nil {
+	if info, err := r.obs.GetInfo(ctx, name); err == nil && !info.ModTime.Before(timeNow().Add(-r.cfg.ImageGrace/2)) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
