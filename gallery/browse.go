@@ -37,6 +37,26 @@ func (g *Gallery) ByLabel(labels []string, max int) map[string][]Item {
 	return out
 }
 
+// LabelPage returns the items of one label in id order from offset on, at
+// most limit of them, and how many the label has: a page costs the items
+// it shows, not the whole label.
+func (g *Gallery) LabelPage(label string, offset, limit int) ([]Item, int) {
+	var es []*entry
+	g.view.Load().each(func(e *entry) {
+		if e.label == label {
+			es = append(es, e)
+		}
+	})
+	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
+	offset = min(max(offset, 0), len(es))
+	end := min(offset+max(limit, 0), len(es))
+	out := make([]Item, 0, end-offset)
+	for _, e := range es[offset:end] {
+		out = append(out, e.item())
+	}
+	return out, len(es)
+}
+
 // Relabel gives the items ids the label, as one durable change: each item
 // is stored again under a new id with its vector, source and metadata, and
 // the old id is removed. It returns the new ids in the order of ids; an id

@@ -33,6 +33,16 @@ func TestByLabelAndRelabel(t *testing.T) {
 	if all := g.ByLabel([]string{"a"}, -1); len(all["a"]) != 5 {
 		t.Fatalf("ByLabel(a, all) = %d items", len(all["a"]))
 	}
+	// Pages of one label: in id order, the count of the whole label.
+	if page, n := g.LabelPage("可乐", 2, 2); n != 5 || len(page) != 2 || page[0].ID != ids[5] || page[1].ID != ids[7] {
+		t.Fatalf("LabelPage(可乐, 2, 2) = %+v, %d", page, n)
+	}
+	if page, n := g.LabelPage("可乐", 4, 10); n != 5 || len(page) != 1 || page[0].ID != ids[9] {
+		t.Fatalf("LabelPage(可乐, 4, 10) = %+v, %d", page, n)
+	}
+	if page, n := g.LabelPage("可乐", 9, 10); n != 5 || len(page) != 0 {
+		t.Fatalf("LabelPage past the end = %+v, %d", page, n)
+	}
 	v0 := g.Version()
 	nids, err := g.Relabel("雪碧", ids[1], ids[3])
 	if err != nil {

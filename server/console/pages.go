@@ -285,12 +285,13 @@ func (c *Console) pageLabel(w http.ResponseWriter, r *http.Request) error {
 	}
 	label := r.URL.Query().Get("label")
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	all := g.ByLabel([]string{label}, -1)[label]
-	lp := labelPage{Stats: g.Stats(), Label: label, Count: len(all)}
-	lp.Pages = max(1, (len(all)+itemsPerPage-1)/itemsPerPage)
-	lp.Page = min(max(page, 1), lp.Pages)
-	lo := (lp.Page - 1) * itemsPerPage
-	lp.Items = all[lo:min(lo+itemsPerPage, len(all))]
+	lp := labelPage{Stats: g.Stats(), Label: label, Page: max(page, 1)}
+	lp.Items, lp.Count = g.LabelPage(label, (lp.Page-1)*itemsPerPage, itemsPerPage)
+	lp.Pages = max(1, (lp.Count+itemsPerPage-1)/itemsPerPage)
+	if lp.Page > lp.Pages { // past the end: the last page
+		lp.Page = lp.Pages
+		lp.Items, lp.Count = g.LabelPage(label, (lp.Page-1)*itemsPerPage, itemsPerPage)
+	}
 	v := c.view(w, r, "galleries", label)
 	v.Data = lp
 	c.render(w, r, http.StatusOK, "label", "", v)
