@@ -145,6 +145,7 @@ type Replica struct {
 	seenFIFO []string
 	lastSnap atomic.Uint64 // version of the newest snapshot known
 	snapping atomic.Bool
+	snapMu   sync.Mutex // one Snapshot at a time
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every applied version

@@ -151,6 +151,10 @@ func (r *Replica) trySnapshot(ctx context.Context) {
 // (unless one at its version or newer exists), deletes all but the newest
 // KeepSnapshots and trims the stream behind the oldest one kept.
 func (r *Replica) Snapshot(ctx context.Context) error {
+	// One at a time: a call made while a background snapshot runs waits
+	// for it, then finds it (and stores one only if the gallery moved on).
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
 	newest, err := r.newestSnapshot(ctx)
 	if err != nil {
 		return err
