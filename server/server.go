@@ -352,6 +352,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	for _, rp := range s.sys.Replicas() {
 		if !rp.Ready() {
 			msg := fmt.Sprintf("not ready: gallery %s is catching up (version %d, %d behind)\n", rp.Name(), rp.Version(), rp.Lag())
+			if err := rp.Stalled(); err != nil {
+				msg = fmt.Sprintf("not ready: gallery %s cannot apply its next change on this machine, retrying: %v\n", rp.Name(), err)
+			}
 			if err := rp.Err(); err != nil {
 				msg = fmt.Sprintf("not ready: gallery %s: %v\n", rp.Name(), err)
 			}

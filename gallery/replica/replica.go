@@ -146,6 +146,8 @@ type Replica struct {
 	lastSnap atomic.Uint64 // version of the newest snapshot known
 	snapping atomic.Bool
 	snapMu   sync.Mutex // one Snapshot at a time
+	// lastCollect is when collectImages last ran (unix ns, timeNow).
+	lastCollect atomic.Int64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every applied version
@@ -424,6 +426,16 @@ func (r *Replica) Ready() bool {
 	return r.ready.Load() && r.failed.Load() == nil && r.stalled.Load() == nil
 }
 
+// Stalled is why the replica cannot apply the next change of the stream
+// for a reason of its own machine (a disk full, an I/O error), while it
+// retries; nil when it is not stalled.
+func (r *Replica) Stalled() error {
+	if p := r.stalled.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Err is why the replica stopped applying the stream (nil while it applies).
 func (r *Replica) Err() error {
 	if p := r.failed.Load(); p != nil {
@@ -627,11 +639,17 @@ func (r *Replica) apply(ctx context.Context, seq, pending uint64, data []byte) e
 		aerr, res = err, Result{}
 		ids, err = r.applyAt(r.g, seq, gallery.Change{})
 	}
+	if err != nil && r.g.Version() >= seq {
+		// Committed, then the in-memory index failed (the gallery rebuilds
+		// it when reopened): the change is applied.
+		r.log.Error("replica: change applied with an error", "version", seq, "error", err.Error())
+		err = nil
+	}
 	if err != nil && !errors.Is(err, gallery.ErrClosed) {
 		// A failure of this machine (disk full, I/O error): the other
 		// replicas applied the change, so skipping it would make this one
 		// differ from them for good. It is retried from this version on,
-		// and the replica is not ready meanwhile.
+		// and the replica is not ready meanwhile (Stalled says why).
 		err = &stalledError{fmt.Errorf("replica: applying version %d: %w", seq, err)}
 		r.stalled.Store(&err)
 		r.broadcast()
@@ -675,12 +693,13 @@ func (r *Replica) apply(ctx context.Context, seq, pending uint64, data []byte) e
 	return nil
 }
 
-// refused reports whether the gallery refused a change for what it holds
-// (a vector of the wrong size, a label or metadata not allowed, an id
-// taken), the same on every replica, rather than for a failure of this
-// machine.
+// refused reports whether the gallery refused a change for what the
+// change holds (a vector of the wrong size, a label or metadata not
+// allowed), the same on every replica, rather than for a state or failure
+// of this machine (an id already taken would mean this replica's store
+// differs from the others already: that stalls it, loudly).
 func refused(err error) bool {
-	for _, e := range []error{gallery.ErrDims, gallery.ErrLabel, gallery.ErrKind, gallery.ErrConfig, vecindex.ErrDuplicate} {
+	for _, e := range []error{gallery.ErrDims, gallery.ErrLabel, gallery.ErrKind} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -740,9 +759,14 @@ func (r *Replica) change(rec *record, data []byte, res *Result) (gallery.Change,
 		}
 	case opRemove:
 		for _, id := range uniqueIDs(rec.IDs) {
-			if _, err := r.g.Get(id); err == nil {
-				c.Removes = append(c.Removes, id)
+			_, err := r.g.Get(id)
+			if errors.Is(err, gallery.ErrNotFound) {
+				continue
 			}
+			if err != nil {
+				return c, err // a local read failure: the change stalls, not skipped
+			}
+			c.Removes = append(c.Removes, id)
 		}
 		res.Removed = len(c.Removes)
 	case opRemoveLabel:
