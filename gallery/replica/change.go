@@ -120,7 +120,11 @@ func (r *Replica) Add(ctx context.Context, items []gallery.Item, images [][]byte
 			return Result{}, err
 		}
 	}
-	return r.commit(ctx, rec)
+	res, err := r.commit(ctx, rec)
+	if err == nil && len(images) > 0 {
+		r.ensureImages(ctx, items, images)
+	}
+	return res, err
 }
 
 // Remove deletes items by id as one change.

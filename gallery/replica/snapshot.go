@@ -163,6 +163,7 @@ func (r *Replica) Snapshot(ctx context.Context) error {
 		r.lastSnap.Store(newest.version)
 	}
 	if r.g.Version() <= r.lastSnap.Load() {
+		r.maybeCollectImages(ctx)
 		return nil
 	}
 	tmp, err := os.MkdirTemp(r.cfg.Dir, "upload.tmp")
@@ -222,20 +223,36 @@ func (r *Replica) Snapshot(ctx context.Context) error {
 	if err := r.trim(ctx); err != nil {
 		return err
 	}
+	r.maybeCollectImages(ctx)
+	return nil
+}
+
+// maybeCollectImages runs collectImages, at most once a quarter of
+// Config.ImageGrace (it reads every item of the gallery), from Snapshot:
+// after a snapshot is written, and on the snapshot timer when the gallery
+// did not change.
+func (r *Replica) maybeCollectImages(ctx context.Context) {
+	now := timeNow()
+	if last := r.lastCollect.Load(); last != 0 && now.Sub(time.Unix(0, last)) < r.cfg.ImageGrace/4 {
+		return
+	}
+	r.lastCollect.Store(now.UnixNano())
 	if n, err := r.collectImages(ctx); err != nil {
 		r.log.Warn("replica: deleting item images no item holds failed", "deleted", n, "error", err.Error())
 	} else if n > 0 {
 		r.log.Info("replica: deleted item images no item holds", "deleted", n)
 	}
-	return nil
 }
 
 // collectImages deletes the item images (img/<sha256>) stored more than
 // Config.ImageGrace ago that no item of this replica's gallery holds, and
 // returns how many it deleted. Only a replica that is caught up does it.
-// An image is checked again just before it is deleted, and putImage
-// stores an image again when its object is older than half the grace, so
-// an Add of an image that was about to go keeps it.
+// An image is checked again just before it is deleted; putImage stores an
+// image again when its object is older than half the grace, and Add
+// checks its images are still there once its change is applied, so an Add
+// of an image that was about to go keeps it. The grace must be the same
+// on every replica of a gallery (the default is), and longer than the
+// clock difference between the machines and the NATS servers.
 func (r *Replica) collectImages(ctx context.Context) (int, error) {
 	if !r.Ready() || r.pending.Load() != 0 {
 		return 0, nil
@@ -346,6 +363,24 @@ func (r *Replica) putImage(ctx context.Context, sha string, b []byte) error {
 		return fmt.Errorf("%w: storing an item image: %v", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// ensureImages stores again any of an applied Add's images that is gone
+// (collectImages ran between putImage and the change), logging failures:
+// the change itself is committed.
+func (r *Replica) ensureImages(ctx context.Context, items []gallery.Item, images [][]byte) {
+	for i, b := range images {
+		if b == nil || i >= len(items) || items[i].SHA256 == "" {
+			continue
+		}
+		name := imgPrefix + items[i].SHA256
+		if _, err := r.obs.GetInfo(ctx, name); !errors.Is(err, jetstream.ErrObjectNotFound) {
+			continue
+		}
+		if _, err := r.obs.PutBytes(ctx, name, b); err != nil {
+			r.log.Warn("replica: storing an item image again failed", "sha256", items[i].SHA256, "error", err.Error())
+		}
+	}
 }
 
 // Image returns an item image kept by Add, by its SHA-256 (hex).
