@@ -161,6 +161,29 @@ func analyze(m *onnx.ModelProto) (*graphInfo, error) {
 	if len(gi.units) == 0 {
 		return nil, fmt.Errorf("%w: no Conv with constant weights to quantize", ErrModel)
 	}
+	// Names the rewrite of a HardSigmoid/HardSwish writing t would add
+	// (hsigNodes); one already in the graph leaves that node float.
+	names := map[string]bool{}
+	for _, n := range g.GetNode() {
+		names[n.GetName()] = true
+		for _, o := range n.GetOutput() {
+			names[o] = true
+		}
+	}
+	for _, t := range g.GetInitializer() {
+		names[t.GetName()] = true
+	}
+	for _, t := range g.GetInput() {
+		names[t.GetName()] = true
+	}
+	taken := func(t string) bool {
+		for _, suf := range hsigSuffixes {
+			if names[t+suf] {
+				return true
+			}
+		}
+		return false
+	}
 	for i, n := range g.GetNode() {
 		if n.GetDomain() != "" || len(n.GetInput()) != 1 || len(n.GetOutput()) != 1 {
 			continue
@@ -196,7 +219,7 @@ func analyze(m *onnx.ModelProto) (*graphInfo, error) {
 		}
 		// clip(alpha·x+beta, 0, 1) = alpha·clip(x+beta/alpha, 0, 1/alpha):
 		// the rewrite needs a positive offset beta/alpha.
-		if !(h.alpha > 1e-6 && h.beta > 0 && h.beta < 1) || gi.inits[h.in] != nil || gi.outputs[h.out] {
+		if !(h.alpha > 1e-6 && h.beta > 0 && h.beta < 1) || gi.inits[h.in] != nil || gi.outputs[h.out] || taken(h.out) {
 			continue
 		}
 		gi.hsigs = append(gi.hsigs, h)
@@ -221,7 +244,9 @@ func analyze(m *onnx.ModelProto) (*graphInfo, error) {
 		}
 		r := [2]float64{-h.beta / h.alpha, math.Inf(1)}
 		if alone && !h.swish {
-			r[1] = (1 - h.beta) / h.alpha
+			// One step more than (1−beta)/alpha: with the zero point rounded,
+			// the range must still reach the value where the output is 1.
+			r[1] = (1-h.beta)/h.alpha + (1/h.alpha)/254
 		}
 		gi.clip[h.in] = r
 	}
@@ -266,12 +291,12 @@ func (gi *graphInfo) actTensors(enabled []bool) []string {
 			if !seen[h.in] {
 				continue
 			}
-			if h.swish && !seen[h.out] {
+			if h.swish && !seen[h.out] && !gi.final[h.out] {
 				seen[h.out], grown = true, true
 				out = append(out, h.out)
 			}
 			for _, m := range h.muls {
-				if seen[m.other] && !seen[m.out] && !gi.outputs[m.out] {
+				if seen[m.other] && !seen[m.out] && !gi.final[m.out] {
 					seen[m.out], grown = true, true
 					out = append(out, m.out)
 				}
@@ -544,6 +569,11 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 // Q→DQ pair with different scales stays as the requantization, consumed
 // by the QLinearMul of x·HardSigmoid(x) (HardSwish, whose output the
 // caller quantizes) or of a squeeze-excitation scale.
+// hsigSuffixes are the suffixes hsigNodes appends to a HardSigmoid's or
+// HardSwish's output name for the tensors and nodes it adds.
+var hsigSuffixes = []string{"_c_q", "_c_scale", "_c_zero", "_a_scale", "_h_scale", "_h_zero", "_c_DQ", "_c",
+	"_hsig", "_add", "_a", "_a_Q", "_a_q", "_h_DQ", "_mul", "_f", "_scale", "_zero", "_Q", "_DQ", "_q"}
+
 func hsigNodes(h hsig, head []*onnx.NodeProto, inits []*onnx.TensorProto) ([]*onnx.NodeProto, []*onnx.NodeProto, []*onnx.TensorProto) {
 	t := h.out
 	c := h.beta / h.alpha
