@@ -38,8 +38,8 @@ func (g *Gallery) ByLabel(labels []string, max int) map[string][]Item {
 }
 
 // LabelPage returns the items of one label in id order from offset on, at
-// most limit of them, and how many the label has: a page costs the items
-// it shows, not the whole label.
+// most limit of them, and how many the label has. It scans the gallery's
+// in-memory entries but builds only the items of the page.
 func (g *Gallery) LabelPage(label string, offset, limit int) ([]Item, int) {
 	var es []*entry
 	g.view.Load().each(func(e *entry) {
@@ -49,7 +49,7 @@ func (g *Gallery) LabelPage(label string, offset, limit int) ([]Item, int) {
 	})
 	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
 	offset = min(max(offset, 0), len(es))
-	end := min(offset+max(limit, 0), len(es))
+	end := offset + min(max(limit, 0), len(es)-offset)
 	out := make([]Item, 0, end-offset)
 	for _, e := range es[offset:end] {
 		out = append(out, e.item())
