@@ -38,7 +38,9 @@ type Thresholds struct {
 // is recognised by its version alone. Ids are assigned from the gallery's
 // next id, as Add does, so replicas that apply the same changes in the
 // same order from the same state assign the same ids; they are returned
-// in order.
+// in order. An error with the version reached (Version() ≥ version) means
+// the change was committed but the in-memory index failed: the ids are
+// returned with it, and reopening the gallery rebuilds the index.
 func (g *Gallery) ApplyAt(version uint64, c Change) ([]int64, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -67,6 +69,9 @@ func (g *Gallery) ApplyAt(version uint64, c Change) ([]int64, error) {
 		ch.thresholds = encodeThresholds(c.Thresholds.Global, c.Thresholds.PerLabel)
 	}
 	if err := g.applyLocked(ch); err != nil {
+		if g.view.Load().version >= version {
+			return ids, err // committed; the in-memory index failed
+		}
 		return nil, err
 	}
 	return ids, nil

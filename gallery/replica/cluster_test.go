@@ -461,7 +461,13 @@ func TestCatchUpFromSnapshot(t *testing.T) {
 	if info.State.FirstSeq <= 1 {
 		t.Fatalf("stream not trimmed: first %d", info.State.FirstSeq)
 	}
+	// KeepSnapshots (2) are kept once the snapshots started by the adds
+	// above have finished too.
 	snaps, _ := a.snapshots(ctx)
+	for deadline := time.Now().Add(10 * time.Second); len(snaps) != 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		snaps, _ = a.snapshots(ctx)
+	}
 	if len(snaps) != 2 {
 		t.Fatalf("snapshots kept: %v", snaps)
 	}

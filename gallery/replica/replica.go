@@ -265,6 +265,7 @@ func (r *Replica) catchUp(ctx context.Context) error {
 				return err
 			}
 			r.g = g
+			r.stalled.Store(nil) // a failure to apply a change of the old store
 			continue
 		}
 		if ctx.Err() != nil {
@@ -633,17 +634,17 @@ func (r *Replica) apply(ctx context.Context, seq, pending uint64, data []byte) e
 	if aerr == nil || errors.Is(aerr, ErrRecord) || refused(aerr) {
 		ids, err = r.applyAt(r.g, seq, ch)
 	}
+	if err != nil && r.g.Version() >= seq {
+		// Committed, then the in-memory index failed (the gallery rebuilds
+		// it when reopened): the change is applied.
+		r.log.Error("replica: change applied, but the in-memory index failed; restart the replica to rebuild it", "version", seq, "error", err.Error())
+		err = nil
+	}
 	if refused(err) {
 		// Refused by the gallery (bad label, dims): every replica refuses
 		// it alike, so an empty change instead.
 		aerr, res = err, Result{}
 		ids, err = r.applyAt(r.g, seq, gallery.Change{})
-	}
-	if err != nil && r.g.Version() >= seq {
-		// Committed, then the in-memory index failed (the gallery rebuilds
-		// it when reopened): the change is applied.
-		r.log.Error("replica: change applied with an error", "version", seq, "error", err.Error())
-		err = nil
 	}
 	if err != nil && !errors.Is(err, gallery.ErrClosed) {
 		// A failure of this machine (disk full, I/O error): the other

@@ -232,6 +232,9 @@ func (r *Replica) Snapshot(ctx context.Context) error {
 // after a snapshot is written, and on the snapshot timer when the gallery
 // did not change.
 func (r *Replica) maybeCollectImages(ctx context.Context) {
+	if !r.Ready() || r.pending.Load() != 0 {
+		return
+	}
 	now := timeNow()
 	if last := r.lastCollect.Load(); last != 0 && now.Sub(time.Unix(0, last)) < r.cfg.ImageGrace/4 {
 		return
