@@ -572,7 +572,7 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 // hsigSuffixes are the suffixes hsigNodes appends to a HardSigmoid's or
 // HardSwish's output name for the tensors and nodes it adds.
 var hsigSuffixes = []string{"_c_q", "_c_scale", "_c_zero", "_a_scale", "_h_scale", "_h_zero", "_c_DQ", "_c",
-	"_hsig", "_add", "_a", "_a_Q", "_a_q", "_h_DQ", "_mul", "_f", "_scale", "_zero", "_Q", "_DQ", "_q"}
+	"_hsig", "_add", "_a", "_h", "_a_Q", "_a_q", "_h_DQ", "_mul", "_f", "_scale", "_zero", "_Q", "_DQ", "_q"}
 
 func hsigNodes(h hsig, head []*onnx.NodeProto, inits []*onnx.TensorProto) ([]*onnx.NodeProto, []*onnx.NodeProto, []*onnx.TensorProto) {
 	t := h.out
