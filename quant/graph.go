@@ -226,10 +226,9 @@ func analyze(m *onnx.ModelProto) (*graphInfo, error) {
 	}
 	// An input read only by HardSigmoid/HardSwish (and by the Mul of its
 	// HardSwish) needs no values below −beta/alpha, where the output is 0
-	// whatever the input, and when the HardSigmoid is its only reader, none
-	// above (1−beta)/alpha,
-	// where it is 1: its range is clipped there, spending the 256 levels
-	// where they change the output.
+	// whatever the input, and, when the HardSigmoid is its only reader,
+	// none above (1−beta)/alpha, where it is 1: its range is clipped
+	// there, spending the 256 levels where they change the output.
 	gi.clip = map[string][2]float64{}
 	for _, h := range gi.hsigs {
 		only, alone := !gi.outputs[h.in], true
@@ -556,6 +555,12 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 	return m, nil
 }
 
+// hsigSuffixes are the suffixes hsigNodes (and the Q/DQ pair of a
+// HardSwish output) append to a HardSigmoid's or HardSwish's output name
+// for the tensors and nodes they add.
+var hsigSuffixes = []string{"_c_q", "_c_scale", "_c_zero", "_a_scale", "_h_scale", "_h_zero", "_c_DQ", "_c",
+	"_hsig", "_add", "_a", "_h", "_a_Q", "_a_q", "_h_DQ", "_mul", "_f", "_scale", "_zero", "_Q", "_DQ", "_q"}
+
 // hsigNodes returns the nodes replacing a HardSigmoid or HardSwish h
 // whose (dequantized) input is quantized, with the constants they need
 // added to head and inits. With c = beta/alpha,
@@ -569,11 +574,6 @@ func qdqModel(base *onnx.ModelProto, gi *graphInfo, enabled []bool, qp map[strin
 // Q→DQ pair with different scales stays as the requantization, consumed
 // by the QLinearMul of x·HardSigmoid(x) (HardSwish, whose output the
 // caller quantizes) or of a squeeze-excitation scale.
-// hsigSuffixes are the suffixes hsigNodes appends to a HardSigmoid's or
-// HardSwish's output name for the tensors and nodes it adds.
-var hsigSuffixes = []string{"_c_q", "_c_scale", "_c_zero", "_a_scale", "_h_scale", "_h_zero", "_c_DQ", "_c",
-	"_hsig", "_add", "_a", "_h", "_a_Q", "_a_q", "_h_DQ", "_mul", "_f", "_scale", "_zero", "_Q", "_DQ", "_q"}
-
 func hsigNodes(h hsig, head []*onnx.NodeProto, inits []*onnx.TensorProto) ([]*onnx.NodeProto, []*onnx.NodeProto, []*onnx.TensorProto) {
 	t := h.out
 	c := h.beta / h.alpha

@@ -40,15 +40,7 @@ func tinyNet(t *testing.T) []byte {
 	h = b.Relu(b.Conv(h, b.Initializer("w2", []int64{8, 1, 3, 3}, seeded(rng, 72, 0.4)), b.Initializer("b2", []int64{8}, seeded(rng, 8, 0.1)), onnx.ConvAttrs{Pad: 1, Group: 8}))
 	h = b.Conv(h, b.Initializer("w3", []int64{4, 8, 1, 1}, seeded(rng, 32, 0.4)), b.Initializer("b3", []int64{4}, seeded(rng, 4, 0.1)), onnx.ConvAttrs{})
 	b.Output(b.Rename(b.HardSwish(h), "out"))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := onnx.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return modelBytes(t, b)
 }
 
 func feeds(n, batch int, seed uint64) []Feed {
@@ -118,15 +110,7 @@ func TestQuantizeRoundTrip(t *testing.T) {
 		t.Errorf("%d QLinearConv with the middle layer float32, want 2", fused)
 	}
 	// Held-out inputs: int8 outputs close to float32.
-	test := feeds(3, 4, 99)
-	fs := ortest.Open(t, model, infer.Options{})
-	qs := ortest.Open(t, res.Model, infer.Options{})
-	var a, b [][]*tensor.Tensor
-	for _, f := range test {
-		a = append(a, ortest.Run(t, fs, f))
-		b = append(b, ortest.Run(t, qs, f))
-	}
-	s := Compare(a, b)
+	s := heldOut(t, model, res.Model)
 	t.Logf("held out: %s", s)
 	if s.Mean < 0.99 || s.Worst < 0.97 {
 		t.Errorf("held-out agreement %s", s)
@@ -192,6 +176,13 @@ func TestHistogram(t *testing.T) {
 
 func qlinearConvs(t *testing.T, rt Runtime, model []byte) int {
 	t.Helper()
+	return optimizedOps(t, rt, model)["QLinearConv"]
+}
+
+// optimizedOps counts the op types of model after ONNX Runtime's full
+// graph optimisation (where Q/DQ pairs become QLinear* kernels).
+func optimizedOps(t *testing.T, rt Runtime, model []byte) map[string]int {
+	t.Helper()
 	opt, err := rt.Optimize(model, infer.OptAll)
 	if err != nil {
 		t.Fatal(err)
@@ -200,13 +191,39 @@ func qlinearConvs(t *testing.T, rt Runtime, model []byte) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, nd := range om.GetGraph().GetNode() {
-		if nd.GetOpType() == "QLinearConv" {
-			n++
-		}
+	ops := map[string]int{}
+	for _, n := range om.GetGraph().GetNode() {
+		ops[n.GetOpType()]++
 	}
-	return n
+	return ops
+}
+
+// modelBytes serializes the model b built.
+func modelBytes(t *testing.T, b *onnx.Builder) []byte {
+	t.Helper()
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := onnx.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// heldOut scores a quantized model against its float model on inputs
+// that calibration did not see.
+func heldOut(t *testing.T, model, quantized []byte) Score {
+	t.Helper()
+	fs := ortest.Open(t, model, infer.Options{})
+	qs := ortest.Open(t, quantized, infer.Options{})
+	var a, b [][]*tensor.Tensor
+	for _, f := range feeds(3, 4, 99) {
+		a = append(a, ortest.Run(t, fs, f))
+		b = append(b, ortest.Run(t, qs, f))
+	}
+	return Compare(a, b)
 }
 
 // hswishNet is x → Conv3×3 → HardSwish → squeeze-excitation (GAP → Conv1×1
@@ -225,15 +242,7 @@ func hswishNet(t *testing.T, opset int64) []byte {
 	h = b.Mul(h, se)
 	h = b.HardSwish(b.Conv(h, b.Initializer("w4", []int64{8, 8, 1, 1}, seeded(rng, 64, 0.5)), b.Initializer("b4", []int64{8}, seeded(rng, 8, 0.5)), onnx.ConvAttrs{}))
 	b.Output(b.Rename(b.Conv(h, b.Initializer("w5", []int64{4, 8, 1, 1}, seeded(rng, 32, 0.5)), onnx.Value{}, onnx.ConvAttrs{}), "out"))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := onnx.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return modelBytes(t, b)
 }
 
 // HardSwish and the squeeze-excitation HardSigmoid between int8 layers run
@@ -247,18 +256,7 @@ func TestHardSwishRunsInt8(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opt, err := rt.Optimize(res.Model, infer.OptAll)
-		if err != nil {
-			t.Fatal(err)
-		}
-		om, err := onnx.Read(opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops := map[string]int{}
-		for _, n := range om.GetGraph().GetNode() {
-			ops[n.GetOpType()]++
-		}
+		ops := optimizedOps(t, rt, res.Model)
 		t.Logf("opset %d: %v", opset, ops)
 		if ops["HardSigmoid"]+ops["HardSwish"]+ops["Mul"] != 0 || ops["QLinearAdd"] != 3 || ops["QLinearMul"] != 3 || ops["QLinearConv"] != 5 {
 			t.Errorf("opset %d: ops after ONNX Runtime's optimisation %v, want 3 QLinearAdd, 3 QLinearMul, 5 QLinearConv and no float HardSigmoid/HardSwish/Mul", opset, ops)
@@ -267,15 +265,7 @@ func TestHardSwishRunsInt8(t *testing.T) {
 		if ops["QuantizeLinear"] != 1 || ops["DequantizeLinear"] != 1 {
 			t.Errorf("opset %d: %d QuantizeLinear, %d DequantizeLinear left, want 1 each", opset, ops["QuantizeLinear"], ops["DequantizeLinear"])
 		}
-		test := feeds(3, 4, 99)
-		fs := ortest.Open(t, model, infer.Options{})
-		qs := ortest.Open(t, res.Model, infer.Options{})
-		var a, b [][]*tensor.Tensor
-		for _, f := range test {
-			a = append(a, ortest.Run(t, fs, f))
-			b = append(b, ortest.Run(t, qs, f))
-		}
-		s := Compare(a, b)
+		s := heldOut(t, model, res.Model)
 		t.Logf("opset %d held out: %s", opset, s)
 		if s.Mean < 0.99 || s.Worst < 0.97 {
 			t.Errorf("opset %d: held-out agreement %s", opset, s)
@@ -296,14 +286,7 @@ func TestHeadThroughSplitStaysFloat(t *testing.T) {
 	h = b.Conv(h, b.Initializer("w2", []int64{6, 8, 1, 1}, seeded(rng, 48, 0.5)), onnx.Value{}, onnx.ConvAttrs{})
 	parts := b.Split(h, 1, 2, 4)
 	b.Output(b.Rename(parts[0], "cls"), b.Rename(parts[1], "reg"))
-	m, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := onnx.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	model := modelBytes(t, b)
 	for _, quantOuts := range []bool{false, true} {
 		res, err := Quantize(context.Background(), rt, model, feeds(4, 2, 3), Options{SensitivityInputs: -1, QuantizeOutputs: quantOuts})
 		if err != nil {

@@ -249,17 +249,14 @@ func (r *Replica) maybeCollectImages(ctx context.Context) {
 
 // collectImages deletes the item images (img/<sha256>) stored more than
 // Config.ImageGrace ago that no item of this replica's gallery holds, and
-// returns how many it deleted. Only a replica that is caught up does it.
-// An image is checked again just before it is deleted; putImage stores an
+// returns how many it deleted. Its caller runs it only on a replica that
+// is caught up. An image is checked again just before it is deleted; putImage stores an
 // image again when its object is older than half the grace, and Add
 // checks its images are still there once its change is applied, so an Add
 // of an image that was about to go keeps it. The grace must be the same
 // on every replica of a gallery (the default is), and longer than the
 // clock difference between the machines and the NATS servers.
 func (r *Replica) collectImages(ctx context.Context) (int, error) {
-	if !r.Ready() || r.pending.Load() != 0 {
-		return 0, nil
-	}
 	objs, err := r.obs.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return 0, nil
