@@ -461,8 +461,9 @@ func TestCatchUpFromSnapshot(t *testing.T) {
 	if info.State.FirstSeq <= 1 {
 		t.Fatalf("stream not trimmed: first %d", info.State.FirstSeq)
 	}
-	// KeepSnapshots (2) are kept once the snapshots started by the adds
-	// above have finished too.
+	// KeepSnapshots (2) are kept. The object store's listing goes through a
+	// new consumer that may lag the newest write for a moment, hence the
+	// wait.
 	snaps, _ := a.snapshots(ctx)
 	for deadline := time.Now().Add(10 * time.Second); len(snaps) != 2 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -220,7 +221,7 @@ func (r *Replica) Snapshot(ctx context.Context) error {
 	}
 	r.lastSnap.Store(version)
 	r.log.Info("replica: snapshot stored", "version", version, "bytes", dbi.Size()+ixi.Size(), "took", time.Since(t0).String())
-	if err := r.trim(ctx); err != nil {
+	if err := r.trim(ctx, snapInfo{name, version}); err != nil {
 		return err
 	}
 	r.maybeCollectImages(ctx)
@@ -312,10 +313,17 @@ var clockSkew atomic.Int64
 // stream up to the oldest kept one, or to the oldest version a live
 // replica announced if that is older: every live replica can continue
 // from the stream, and one that starts finds a snapshot and what follows.
-func (r *Replica) trim(ctx context.Context) error {
+func (r *Replica) trim(ctx context.Context, written snapInfo) error {
 	s, err := r.snapshots(ctx)
-	if err != nil || len(s) == 0 {
+	if err != nil {
 		return err
+	}
+	// The object store lists through a new consumer, which may sit on a
+	// NATS server that has not yet received the snapshot just written:
+	// that one counts whether listed or not.
+	if !slices.ContainsFunc(s, func(x snapInfo) bool { return x.name == written.name }) {
+		s = append(s, written)
+		sort.Slice(s, func(i, j int) bool { return s[i].version < s[j].version })
 	}
 	keep := s
 	if len(s) > r.cfg.KeepSnapshots {
